@@ -1,0 +1,143 @@
+/**
+ * Stable machine-readable error codes. A code never changes meaning once released.
+ */
+export type ErrorCode =
+  | 'INVALID_SPEC'
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'QUEUE_FULL'
+  | 'SPAWN_FAILED'
+  | 'TRANSPORT_UNREACHABLE'
+  | 'TRANSPORT_FAILED'
+  | 'STORE_CORRUPT'
+  | 'STORE_FAILED'
+  | 'STORE_LOCKED'
+  | 'WAIT_TIMEOUT'
+  | 'ABORTED'
+  | 'SHUTTING_DOWN'
+  | 'NOT_STARTED'
+  | 'OUTPUT_GONE'
+  | 'LISTENER_FAILED';
+
+/** Options accepted by every {@link BgexecError} constructor. */
+export interface BgexecErrorOptions {
+  cause?: unknown;
+  /** Task the error is about, when there is one. */
+  taskId?: string;
+  /** Offending field of a spec or option object, for INVALID_* errors. */
+  field?: string;
+}
+
+/**
+ * Base class of every error bgexec throws or reports. Check `code`, not the class or message.
+ */
+export class BgexecError extends Error {
+  readonly code: ErrorCode;
+  readonly taskId: string | undefined;
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: BgexecErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.taskId = options.taskId;
+    this.field = options.field;
+  }
+
+  /** A plain JSON-safe summary, as kept in task records and event payloads. */
+  toJSON(): { name: string; code: ErrorCode; message: string; field?: string } {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(this.field === undefined ? {} : { field: this.field }),
+    };
+  }
+}
+
+/** A task spec or option object failed validation; `field` names the offending field. */
+export class InvalidSpecError extends BgexecError {
+  constructor(field: string, message: string, options: Omit<BgexecErrorOptions, 'field'> = {}) {
+    super('INVALID_SPEC', `${field}: ${message}`, { ...options, field });
+  }
+}
+
+/** A method argument (not a spec) is malformed: bad cursor, bad limit, bad id. */
+export class InvalidArgumentError extends BgexecError {
+  constructor(field: string, message: string, options: Omit<BgexecErrorOptions, 'field'> = {}) {
+    super('INVALID_ARGUMENT', `${field}: ${message}`, { ...options, field });
+  }
+}
+
+/** No task with that id is known (never submitted, or removed by cleanup). */
+export class NotFoundError extends BgexecError {
+  constructor(taskId: string) {
+    super('NOT_FOUND', `no task with id ${JSON.stringify(taskId)}`, { taskId });
+  }
+}
+
+/** The scheduler's `maxQueueSize` is reached; the submission was not accepted. */
+export class QueueFullError extends BgexecError {
+  constructor(max: number) {
+    super('QUEUE_FULL', `queue is full (maxQueueSize ${max})`);
+  }
+}
+
+/** The transport could not start an attempt (missing cwd, missing binary, fork failure). */
+export class SpawnError extends BgexecError {
+  constructor(message: string, options: BgexecErrorOptions = {}) {
+    super('SPAWN_FAILED', message, options);
+  }
+}
+
+/** A transport could not reach its host; the task itself keeps its state. */
+export class TransportError extends BgexecError {
+  constructor(code: 'TRANSPORT_UNREACHABLE' | 'TRANSPORT_FAILED', message: string, options: BgexecErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** A store could not read, write or lock its data. */
+export class StoreError extends BgexecError {
+  constructor(code: 'STORE_CORRUPT' | 'STORE_FAILED' | 'STORE_LOCKED', message: string, options: BgexecErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** `wait()` gave up after its `timeoutMs`; the task goes on. */
+export class WaitTimeoutError extends BgexecError {
+  constructor(taskId: string, timeoutMs: number) {
+    super('WAIT_TIMEOUT', `task ${taskId} did not finish within ${timeoutMs} ms`, { taskId });
+  }
+}
+
+/** An operation was cancelled by the caller's AbortSignal. */
+export class AbortedError extends BgexecError {
+  constructor(message = 'operation aborted', options: BgexecErrorOptions = {}) {
+    super('ABORTED', message, options);
+  }
+}
+
+/** The executor is shutting down (or was never started) and refuses the call. */
+export class ShuttingDownError extends BgexecError {
+  constructor(message = 'executor is shutting down') {
+    super('SHUTTING_DOWN', message);
+  }
+}
+
+/** Serialized form of an error kept in a task record. */
+export interface ErrorInfo {
+  name: string;
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/** Turns anything thrown into an {@link ErrorInfo} without losing a bgexec code. */
+export function toErrorInfo(err: unknown, fallbackCode: ErrorCode = 'TRANSPORT_FAILED'): ErrorInfo {
+  if (err instanceof BgexecError) return err.toJSON();
+  if (err instanceof Error) {
+    return { name: err.name, code: (err as { code?: string }).code ?? fallbackCode, message: err.message };
+  }
+  return { name: 'Error', code: fallbackCode, message: String(err) };
+}

@@ -1,0 +1,63 @@
+import type { Clock } from '../clock.js';
+
+/** What the scheduler knows about a task: enough to order and cap it, nothing more. */
+export interface SchedulerEntry {
+  id: string;
+  /** Higher runs first. */
+  priority: number;
+  /** Concurrency group; undefined means only the global cap applies. */
+  group?: string;
+  /** Tie-breaker: lower runs first among equal priorities (FIFO). */
+  order: number;
+  /** Not admissible before this time (clock ms): a delay or retry backoff. */
+  runAt?: number;
+}
+
+/** Options of {@link Scheduler.add}. */
+export interface AddOptions {
+  /** Accept even when the queue is full (retries and recovery of tasks already accepted). */
+  force?: boolean;
+}
+
+/** Sizes of the scheduler's sets. */
+export interface SchedulerCounts {
+  /** Admissible now (ready), excluding delayed. */
+  queued: number;
+  /** Waiting for their `runAt`. */
+  delayed: number;
+  running: number;
+}
+
+/**
+ * Decides which queued task runs next and when. Pure logic over an injected clock: it never
+ * starts anything or sets a timer; the executor asks `next()` whenever something changed and
+ * sets one timer for `nextWakeAt()`.
+ */
+export interface Scheduler {
+  readonly clock: Clock;
+  /** Global cap on running entries. */
+  readonly concurrency: number;
+  /**
+   * Queues an entry (delayed when `runAt` is in the future). Throws `QUEUE_FULL` when
+   * `maxQueueSize` entries are already waiting, unless `force`. Throws on a duplicate id.
+   */
+  add(entry: SchedulerEntry, options?: AddOptions): void;
+  /** Drops a queued or delayed entry. Returns false if it was not queued (e.g. running). */
+  remove(id: string): boolean;
+  /** Pops the best admissible entry (priority, then FIFO, under the caps) and counts it as running. */
+  next(): SchedulerEntry | undefined;
+  /** Marks a running entry finished, freeing its slot. Unknown ids are ignored. */
+  release(id: string): void;
+  /** Counts an entry as running without it having been queued (recovery of re-attached attempts). */
+  markRunning(entry: Pick<SchedulerEntry, 'id' | 'group'>): void;
+  /** Earliest `runAt` among delayed entries, if any. */
+  nextWakeAt(): number | undefined;
+  /** Stops admitting entries globally, or of one group. */
+  pause(group?: string): void;
+  resume(group?: string): void;
+  isPaused(group?: string): boolean;
+  has(id: string): boolean;
+  counts(): SchedulerCounts;
+  /** Running entries of a group (or overall without a group). */
+  runningCount(group?: string): number;
+}

@@ -1,0 +1,47 @@
+import type { BgexecError } from '../errors.js';
+import type { TaskRecord } from '../task.js';
+
+/** A record a store could not load, and where it was moved. */
+export interface StoreProblem {
+  /** File or key the record came from. */
+  source: string;
+  /** Where the bad data now lives (never deleted), if it was moved. */
+  quarantinedTo?: string;
+  error: BgexecError;
+}
+
+/** Result of {@link Store.load}. */
+export interface StoreLoadResult {
+  records: TaskRecord[];
+  problems: StoreProblem[];
+}
+
+/**
+ * Remembers task records. Every implementation passes `test/stores/_contract.ts`.
+ *
+ * Nested objects of a record passed to `put` (spec, handle, history entries, error) are
+ * frozen and replaced rather than mutated by the executor; a store may keep references
+ * to them but must copy the top-level record.
+ */
+export interface Store {
+  readonly kind: string;
+  /**
+   * Takes ownership (a durable store locks its directory) and returns every record.
+   * Bad records are reported in `problems`, never silently dropped.
+   */
+  load(): Promise<StoreLoadResult>;
+  /**
+   * Saves the record's state. The store may read the record object at any moment until the
+   * returned promise resolves (so several changes to one task in one tick become one write);
+   * what is durable when it resolves is that state or a later one.
+   */
+  put(record: TaskRecord): Promise<void>;
+  /** Forgets a record. Resolves when durable. Deleting an unknown id is a no-op. */
+  delete(id: string): Promise<void>;
+  /** Resolves once every earlier put/delete is durable. */
+  flush(): Promise<void>;
+  /** Flushes and releases the store (and its lock). */
+  close(): Promise<void>;
+  /** Where run directories of local attempts should live, if the store has an opinion. */
+  readonly runRoot?: string;
+}
