@@ -120,6 +120,8 @@ export interface AttemptInfo {
   signal: string | null;
   reason?: string;
   error?: ErrorInfo;
+  /** Handle of that attempt (its output stays readable until cleanup). */
+  handle?: TransportHandle;
 }
 
 /** Opaque, JSON-serializable description of a running attempt, owned by its transport. */

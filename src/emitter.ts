@@ -1,0 +1,89 @@
+import { EventEmitter } from 'eventemitter3';
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+/**
+ * eventemitter3 with isolated listeners: `deliver()` calls every listener even when one
+ * throws or returns a rejected promise, and hands each failure to `onListenerError`.
+ * `once` is re-implemented on top of `on` because `deliver()` calls listeners itself.
+ */
+export class IsolatingEmitter<Events extends EventEmitter.ValidEventTypes> extends EventEmitter<Events> {
+  readonly #onceWrappers = new Map<string | symbol, Map<AnyFn, AnyFn[]>>();
+
+  override once<T extends EventEmitter.EventNames<Events>>(
+    event: T,
+    fn: EventEmitter.EventListener<Events, T>,
+    context?: unknown,
+  ): this {
+    const original = fn as unknown as AnyFn;
+    const wrapper: AnyFn = (...args) => {
+      this.#forget(event, original, wrapper);
+      super.removeListener(event, wrapper as never);
+      return original.apply(context, args);
+    };
+    let byFn = this.#onceWrappers.get(event);
+    if (!byFn) this.#onceWrappers.set(event, (byFn = new Map()));
+    const list = byFn.get(original) ?? [];
+    list.push(wrapper);
+    byFn.set(original, list);
+    return super.on(event, wrapper as never);
+  }
+
+  override removeListener<T extends EventEmitter.EventNames<Events>>(
+    event: T,
+    fn?: EventEmitter.EventListener<Events, T>,
+    context?: unknown,
+    once?: boolean,
+  ): this {
+    if (fn) {
+      const wrappers = this.#onceWrappers.get(event)?.get(fn as unknown as AnyFn);
+      if (wrappers) {
+        for (const w of wrappers) super.removeListener(event, w as never);
+        this.#onceWrappers.get(event)?.delete(fn as unknown as AnyFn);
+      }
+    } else {
+      this.#onceWrappers.delete(event);
+    }
+    return super.removeListener(event, fn, context, once);
+  }
+
+  override off<T extends EventEmitter.EventNames<Events>>(
+    event: T,
+    fn?: EventEmitter.EventListener<Events, T>,
+    context?: unknown,
+    once?: boolean,
+  ): this {
+    return this.removeListener(event, fn, context, once);
+  }
+
+  override removeAllListeners(event?: EventEmitter.EventNames<Events>): this {
+    if (event === undefined) this.#onceWrappers.clear();
+    else this.#onceWrappers.delete(event);
+    return super.removeAllListeners(event);
+  }
+
+  /** Calls each listener of `event` in isolation. Returns whether there were listeners. */
+  protected deliver(event: EventEmitter.EventNames<Events>, payload: unknown, onListenerError: (err: unknown) => void): boolean {
+    const listeners = this.listeners(event) as unknown as AnyFn[];
+    for (const listener of listeners) {
+      try {
+        const result = listener(payload);
+        if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+          (result as Promise<unknown>).then(undefined, onListenerError);
+        }
+      } catch (err) {
+        onListenerError(err);
+      }
+    }
+    return listeners.length > 0;
+  }
+
+  #forget(event: string | symbol, original: AnyFn, wrapper: AnyFn): void {
+    const byFn = this.#onceWrappers.get(event);
+    const list = byFn?.get(original);
+    if (!byFn || !list) return;
+    const i = list.indexOf(wrapper);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) byFn.delete(original);
+  }
+}

@@ -1,0 +1,172 @@
+import { InvalidArgumentError } from '../errors.js';
+import { isTerminal, type TaskRecord, type TransportHandle } from '../task.js';
+import type { OutputStream, Transport } from '../transports/types.js';
+import { DEFAULT_MAX_BYTES, readSlice } from './read.js';
+
+/** Options of `readOutput()`. */
+export interface ReadOutputOptions {
+  /** `stdout` (default) or `stderr`. */
+  stream?: OutputStream;
+  /** Byte offset to read from (default 0). Ignored with `tail`. */
+  cursor?: number;
+  /** Most bytes returned (default 64 KiB). */
+  maxBytes?: number;
+  /** The last N lines instead of a cursor read. */
+  tail?: number;
+  /** The first N lines from `cursor`. */
+  head?: number;
+  /** Attempt to read (default: the latest). */
+  attempt?: number;
+}
+
+/** A slice of a task's output. Cursors are byte offsets into the stream. */
+export interface OutputRead {
+  text: string;
+  stream: OutputStream;
+  attempt: number;
+  /** Byte offset where `text` starts. */
+  cursor: number;
+  /** Byte offset to pass as `cursor` to continue. */
+  nextCursor: number;
+  /** The attempt has ended and everything up to its end was read. */
+  eof: boolean;
+  /** More bytes exist than were returned. */
+  truncated: boolean;
+  totalBytes: number;
+}
+
+/** One piece yielded by `follow()`. */
+export interface OutputChunk {
+  stream: OutputStream;
+  attempt: number;
+  text: string;
+  cursor: number;
+  nextCursor: number;
+}
+
+/** Options of `follow()`. */
+export interface FollowOptions {
+  stream?: OutputStream;
+  /** Start at this byte offset of the current attempt (default 0). */
+  cursor?: number;
+  /** Largest chunk, in bytes (default 1 MiB). */
+  maxBytes?: number;
+  /** Ends the iteration early. */
+  signal?: AbortSignal;
+}
+
+/** What output reads need from the executor. */
+export interface OutputHost {
+  record(id: string): TaskRecord;
+  transportOf(record: TaskRecord): Transport;
+  /** A promise settled at the next change of the task (output growth, status or attempt). */
+  nextChange(id: string): Promise<void>;
+}
+
+function checkStream(stream: unknown): OutputStream {
+  if (stream === undefined) return 'stdout';
+  if (stream !== 'stdout' && stream !== 'stderr') {
+    throw new InvalidArgumentError('stream', `must be "stdout" or "stderr", got ${JSON.stringify(stream)}`);
+  }
+  return stream;
+}
+
+function handleOf(record: TaskRecord, attempt: number): TransportHandle | undefined {
+  if (attempt === record.attempt) return record.handle;
+  return record.history.find((h) => h.attempt === attempt)?.handle;
+}
+
+/** Reads a slice of one attempt's output through its transport. */
+export async function readTaskOutput(host: OutputHost, id: string, options: ReadOutputOptions = {}): Promise<OutputRead> {
+  const stream = checkStream(options.stream);
+  const record = host.record(id);
+  const attempt = options.attempt ?? record.attempt;
+  if (!Number.isSafeInteger(attempt) || attempt < 0 || attempt > record.attempt) {
+    throw new InvalidArgumentError('attempt', `must be an attempt of this task (0..${record.attempt}), got ${String(attempt)}`);
+  }
+  // The attempt's process has ended when the task moved past it or left `running`.
+  const ended = isTerminal(record.status) || attempt < record.attempt || record.status !== 'running';
+  const handle = handleOf(record, attempt);
+  if (!handle) {
+    const cursor = options.cursor ?? 0;
+    // Validate like a real read so bad arguments fail the same way before a task starts.
+    await readSlice({ read: async () => ({ data: Buffer.alloc(0), totalBytes: 0 }) }, { ...options, final: true });
+    return { text: '', stream, attempt, cursor, nextCursor: cursor, eof: ended, truncated: false, totalBytes: 0 };
+  }
+  const transport = host.transportOf(record);
+  const slice = await readSlice(
+    { read: (offset, length) => transport.read(handle, stream, offset, length) },
+    {
+      cursor: options.cursor,
+      maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
+      tail: options.tail,
+      head: options.head,
+      final: ended,
+    },
+  );
+  return {
+    text: slice.text,
+    stream,
+    attempt,
+    cursor: slice.cursor,
+    nextCursor: slice.nextCursor,
+    eof: ended && slice.nextCursor >= slice.totalBytes,
+    truncated: slice.truncated,
+    totalBytes: slice.totalBytes,
+  };
+}
+
+/**
+ * Yields a task's output as it is written, attempt after attempt, until the task settles
+ * and everything was read. Waits on change notices, never on a timer of its own.
+ */
+export async function* followTaskOutput(host: OutputHost, id: string, options: FollowOptions = {}): AsyncGenerator<OutputChunk> {
+  const stream = checkStream(options.stream);
+  const maxBytes = options.maxBytes ?? 1_048_576;
+  let attempt = host.record(id).attempt;
+  let cursor = options.cursor ?? 0;
+  while (!options.signal?.aborted) {
+    // Subscribe before reading so a change between the read and the wait is not missed.
+    const changed = host.nextChange(id);
+    const record = host.record(id);
+    if (attempt === 0) {
+      if (record.attempt > 0) {
+        attempt = 1;
+        cursor = 0;
+      } else if (isTerminal(record.status)) {
+        return;
+      } else {
+        await abortable(changed, options.signal);
+      }
+      continue;
+    }
+    const slice = await readTaskOutput(host, id, { stream, cursor, maxBytes, attempt });
+    if (slice.nextCursor > cursor) {
+      yield { stream, attempt, text: slice.text, cursor: slice.cursor, nextCursor: slice.nextCursor };
+      cursor = slice.nextCursor;
+      continue;
+    }
+    if (slice.eof) {
+      const now = host.record(id);
+      if (now.attempt > attempt) {
+        attempt += 1;
+        cursor = 0;
+        continue;
+      }
+      if (isTerminal(now.status)) return;
+    }
+    await abortable(changed, options.signal);
+  }
+}
+
+function abortable(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p;
+  return new Promise<void>((resolve) => {
+    const onAbort = (): void => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}

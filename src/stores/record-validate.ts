@@ -1,0 +1,109 @@
+import { InvalidArgumentError } from '../errors.js';
+import { RECORD_VERSION, TASK_STATUSES, TERMINAL_STATUSES, type TaskRecord } from '../task.js';
+
+/** Task ids a durable store accepts: they become file names, so no dots and no separators. */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** True when `id` may become a file name. */
+export function isValidTaskId(id: unknown): id is string {
+  return typeof id === 'string' && TASK_ID_PATTERN.test(id);
+}
+
+/** Throws `InvalidArgumentError` (field `id`) unless `id` matches {@link TASK_ID_PATTERN}. */
+export function assertValidTaskId(id: unknown): asserts id is string {
+  if (!isValidTaskId(id)) {
+    const shown = typeof id === 'string' ? JSON.stringify(id.length > 140 ? `${id.slice(0, 140)}…` : id) : String(id);
+    throw new InvalidArgumentError('id', `task id must match ${String(TASK_ID_PATTERN)}, got ${shown}`);
+  }
+}
+
+const STATUSES = new Set<string>(TASK_STATUSES);
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
+
+type Obj = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+// Each check returns a reason for the first problem found, or undefined.
+function optional(o: Obj, key: string, ok: (v: unknown) => boolean, what: string): string | undefined {
+  return o[key] === undefined || ok(o[key]) ? undefined : `${key} must be ${what}`;
+}
+
+function checkSpec(spec: unknown): string | undefined {
+  if (!isObject(spec)) return 'spec must be an object';
+  if (typeof spec.command !== 'string') return 'spec.command must be a string';
+  if (spec.args !== undefined && !(Array.isArray(spec.args) && spec.args.every((a) => typeof a === 'string'))) {
+    return 'spec.args must be an array of strings';
+  }
+  const str = (v: unknown): boolean => typeof v === 'string';
+  const reason =
+    optional(spec, 'cwd', str, 'a string') ??
+    optional(spec, 'transport', str, 'a string') ??
+    optional(spec, 'group', str, 'a string') ??
+    optional(spec, 'session', str, 'a string') ??
+    optional(spec, 'idempotencyKey', str, 'a string') ??
+    optional(spec, 'priority', isNum, 'a number') ??
+    optional(spec, 'timeoutMs', isNum, 'a number') ??
+    optional(spec, 'graceMs', isNum, 'a number') ??
+    optional(spec, 'delayMs', isNum, 'a number') ??
+    optional(spec, 'maxOutputBytes', isNum, 'a number') ??
+    optional(spec, 'detached', (v) => typeof v === 'boolean', 'a boolean') ??
+    optional(spec, 'env', isObject, 'an object') ??
+    optional(spec, 'metadata', isObject, 'an object') ??
+    optional(spec, 'retry', (v) => isObject(v) && isNum(v.attempts), 'an object with numeric attempts') ??
+    optional(spec, 'tags', (v) => Array.isArray(v) && v.every(str), 'an array of strings');
+  return reason === undefined ? undefined : `spec.${reason}`;
+}
+
+function checkAttempt(entry: unknown, i: number): string | undefined {
+  const where = `history[${i}]`;
+  if (!isObject(entry)) return `${where} must be an object`;
+  if (!isNum(entry.attempt) || !isNum(entry.startedAt) || !isNum(entry.endedAt)) {
+    return `${where} needs numeric attempt, startedAt and endedAt`;
+  }
+  if (typeof entry.status !== 'string' || !TERMINAL.has(entry.status)) return `${where}.status must be a terminal status`;
+  if (entry.exitCode !== null && !isNum(entry.exitCode)) return `${where}.exitCode must be a number or null`;
+  if (entry.signal !== null && typeof entry.signal !== 'string') return `${where}.signal must be a string or null`;
+  return undefined;
+}
+
+/**
+ * Checks that parsed JSON is a {@link TaskRecord} of the current {@link RECORD_VERSION}
+ * (and, when given, that its id is `expectedId`). Returns why not, or `undefined` when valid.
+ * Structure and types are checked; the state machine's history is not re-validated.
+ */
+export function recordProblem(value: unknown, expectedId?: string): string | undefined {
+  if (!isObject(value)) return 'not a JSON object';
+  if (value.version !== RECORD_VERSION) return `version ${JSON.stringify(value.version)} is not ${RECORD_VERSION}`;
+  if (!isValidTaskId(value.id)) return `id ${JSON.stringify(value.id)} is not a valid task id`;
+  if (expectedId !== undefined && value.id !== expectedId) return `id ${JSON.stringify(value.id)} does not match the file name`;
+  if (typeof value.status !== 'string' || !STATUSES.has(value.status)) return `status ${JSON.stringify(value.status)} is unknown`;
+  for (const key of ['attempt', 'order', 'createdAt', 'stdoutBytes', 'stderrBytes'] as const) {
+    if (!isNum(value[key])) return `${key} must be a number`;
+  }
+  if (typeof value.acked !== 'boolean') return 'acked must be a boolean';
+  const reason =
+    checkSpec(value.spec) ??
+    optional(value, 'runAt', isNum, 'a number') ??
+    optional(value, 'startedAt', isNum, 'a number') ??
+    optional(value, 'endedAt', isNum, 'a number') ??
+    optional(value, 'exitCode', (v) => v === null || isNum(v), 'a number or null') ??
+    optional(value, 'signal', (v) => v === null || typeof v === 'string', 'a string or null') ??
+    optional(value, 'reason', (v) => typeof v === 'string', 'a string') ??
+    optional(value, 'error', (v) => isObject(v) && typeof v.code === 'string' && typeof v.message === 'string', 'an error object') ??
+    optional(value, 'handle', (v) => isObject(v) && typeof v.kind === 'string' && isNum(v.attempt), 'a transport handle');
+  if (reason !== undefined) return reason;
+  if (!Array.isArray(value.history)) return 'history must be an array';
+  for (let i = 0; i < value.history.length; i++) {
+    const bad = checkAttempt(value.history[i], i);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
+}
+
+/** Narrows parsed JSON to a record, or throws `InvalidArgumentError` (field `record`) with the reason. */
+export function assertValidRecord(value: unknown): asserts value is TaskRecord {
+  const problem = recordProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError('record', problem);
+}

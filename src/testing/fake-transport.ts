@@ -1,0 +1,334 @@
+import { Buffer } from 'node:buffer';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { BgexecError, InvalidArgumentError, SpawnError, TransportError } from '../errors.js';
+import type { TransportHandle } from '../task.js';
+import type {
+  ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport,
+} from '../transports/types.js';
+
+/** How a fake attempt behaves. Every field is optional: `{}` exits 0 on the next macrotask. */
+export interface FakeOutcome {
+  /** Exit code; default 0. Ignored when `signal` is set. */
+  exitCode?: number;
+  /** Ends as if killed by this signal (`exitCode` null). */
+  signal?: string;
+  /** Output written when the attempt starts. */
+  stdout?: string | Uint8Array;
+  stderr?: string | Uint8Array;
+  /** Time on the clock until it ends; default 0 = ends on the next macrotask. */
+  delayMs?: number;
+  /** Runs until killed, or ended by hand with `complete()`/`lose()`. */
+  hang?: boolean;
+  /** `start()` rejects with `SPAWN_FAILED` (a string is the message). */
+  spawnError?: string | true;
+  /** Ends as state `lost` (no exit code) instead of exiting. */
+  lost?: boolean;
+  /** Survives the first signal of `kill()` and dies by SIGKILL after `graceMs` on the clock. */
+  ignoreTerm?: boolean;
+}
+
+/** Selects launches for {@link FakeTransport.script}: exact command or task id, a RegExp on the command, or a predicate. */
+export type FakeMatcher = string | RegExp | ((request: LaunchRequest) => boolean);
+
+/** Options of {@link FakeTransport}. */
+export interface FakeTransportOptions {
+  /** Clock for `delayMs`, kill grace periods, `startedAt`/`endedAt` and `calls[].at`; default the system clock. */
+  clock?: Clock;
+  /** Outcome of launches no script matches; default `{}` (exit 0 at once). */
+  defaultOutcome?: FakeOutcome;
+  /** Kind written into handles; default `fake`. */
+  kind?: string;
+}
+
+/** Transport methods recorded in {@link FakeTransport.calls}. */
+export type FakeMethod = 'start' | 'wait' | 'poll' | 'read' | 'kill' | 'cleanup' | 'probe' | 'close';
+
+/** One recorded call. */
+export interface FakeCall {
+  method: FakeMethod;
+  taskId?: string;
+  attempt?: number;
+  /** Clock time of the call. */
+  at: number;
+}
+
+interface Script {
+  match: FakeMatcher;
+  outcomes: FakeOutcome[];
+  /** Outcomes used so far, per task id. */
+  used: Map<string, number>;
+}
+
+interface Attempt {
+  request: LaunchRequest;
+  handle: TransportHandle;
+  outcome: FakeOutcome;
+  out: Record<OutputStream, Buffer>;
+  exit: ExitInfo | undefined;
+  ended: Promise<ExitInfo>;
+  resolve: (exit: ExitInfo) => void;
+  timers: TimerHandle[];
+  immediate: NodeJS.Immediate | undefined;
+  cleaned: boolean;
+}
+
+type EndState = Omit<ExitInfo, 'endedAt'>;
+
+const LOST: EndState = { state: 'lost', exitCode: null, signal: null, reason: 'no_exit_marker' };
+const keyOf = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
+const toBuffer = (data: string | Uint8Array): Buffer =>
+  typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+
+/**
+ * A {@link Transport} that runs nothing: each attempt follows a scripted {@link FakeOutcome}
+ * (or is driven by hand), with the same observable semantics as a real transport — one shared
+ * `wait()` result per attempt, byte-exact `read()`, kill with a grace period on the clock,
+ * `OUTPUT_GONE` after `cleanup()`, and no second start of a `(taskId, attempt)`.
+ *
+ * @example
+ * ```ts
+ * const fake = new FakeTransport({ clock });
+ * fake.script('make test', { exitCode: 1, stderr: 'boom' }, { exitCode: 0 }); // fails once, then passes
+ * const ex = new BackgroundExecutor({ transports: { local: fake } });
+ * ```
+ */
+export class FakeTransport implements Transport {
+  readonly kind: string;
+  /** Every successful start, in order (copies of the requests, env included). */
+  readonly started: LaunchRequest[] = [];
+  /** Every call made to this transport, in order. */
+  readonly calls: FakeCall[] = [];
+  readonly #clock: Clock;
+  readonly #defaultOutcome: FakeOutcome;
+  readonly #scripts: Script[] = [];
+  readonly #attempts = new Map<string, Attempt>();
+  readonly #ghosts = new Map<string, ExitInfo>();
+  #live = 0;
+  #maxConcurrent = 0;
+
+  constructor(options: FakeTransportOptions = {}) {
+    this.kind = options.kind ?? 'fake';
+    this.#clock = options.clock ?? systemClock;
+    this.#defaultOutcome = options.defaultOutcome ?? {};
+  }
+
+  /** Highest number of attempts seen running at the same time (since construction or `reset()`). */
+  get maxConcurrent(): number {
+    return this.#maxConcurrent;
+  }
+
+  /**
+   * Scripts the launches `match` selects. Successive attempts of one task take successive
+   * outcomes and the last repeats; the most recently added matching script wins.
+   */
+  script(match: FakeMatcher, ...outcomes: FakeOutcome[]): this {
+    if (outcomes.length === 0) throw new InvalidArgumentError('outcomes', 'script() needs at least one outcome');
+    this.#scripts.push({ match, outcomes, used: new Map() });
+    return this;
+  }
+
+  /** Requests of the attempts running now, in start order. */
+  running(): LaunchRequest[] {
+    return [...this.#attempts.values()].filter((a) => a.exit === undefined).map((a) => a.request);
+  }
+
+  /** Ends the running attempt of `taskId` with an exit code (default 0) or a signal. Throws if none runs. */
+  complete(taskId: string, result: { exitCode?: number; signal?: string } = {}): void {
+    const a = this.#runningAttempt(taskId, 'complete');
+    this.#end(a, result.signal !== undefined
+      ? { state: 'exited', exitCode: null, signal: result.signal }
+      : { state: 'exited', exitCode: result.exitCode ?? 0, signal: null });
+  }
+
+  /** Appends output to the running attempt of `taskId`. Throws if none runs. */
+  write(taskId: string, stream: OutputStream, data: string | Uint8Array): void {
+    const a = this.#runningAttempt(taskId, 'write');
+    a.out[stream] = Buffer.concat([a.out[stream], toBuffer(data)]);
+  }
+
+  /** Ends the running attempt of `taskId` as `lost`. Throws if none runs. */
+  lose(taskId: string): void {
+    this.#end(this.#runningAttempt(taskId, 'lose'), LOST);
+  }
+
+  /**
+   * Forgets scripts, `calls` and `started` (emptied in place) and restarts `maxConcurrent`
+   * from the number running now. Attempts themselves are kept, so handles stay valid.
+   */
+  reset(): void {
+    this.#scripts.length = 0;
+    this.calls.length = 0;
+    this.started.length = 0;
+    this.#maxConcurrent = this.#live;
+  }
+
+  async start(request: LaunchRequest): Promise<TransportHandle> {
+    const { taskId, attempt } = request;
+    this.#record('start', taskId, attempt);
+    const key = keyOf(taskId, attempt);
+    if (this.#attempts.has(key)) {
+      throw new SpawnError(`attempt ${attempt} of task ${taskId} was already started`, { taskId });
+    }
+    const outcome = this.#outcomeFor(request);
+    if (outcome.spawnError !== undefined) {
+      const message = outcome.spawnError === true ? `cannot start ${JSON.stringify(request.command)}` : outcome.spawnError;
+      throw new SpawnError(message, { taskId });
+    }
+    const copy: LaunchRequest = {
+      ...request,
+      ...(request.args === undefined ? {} : { args: [...request.args] }),
+      ...(request.env === undefined ? {} : { env: { ...request.env } }),
+    };
+    const handle: TransportHandle = {
+      kind: this.kind, taskId, attempt, detached: request.detached, startedAt: this.#clock.now(),
+    };
+    let resolve!: (exit: ExitInfo) => void;
+    const ended = new Promise<ExitInfo>((r) => { resolve = r; });
+    const a: Attempt = {
+      request: copy, handle, outcome, exit: undefined, ended, resolve, timers: [], immediate: undefined, cleaned: false,
+      out: {
+        stdout: outcome.stdout === undefined ? Buffer.alloc(0) : toBuffer(outcome.stdout),
+        stderr: outcome.stderr === undefined ? Buffer.alloc(0) : toBuffer(outcome.stderr),
+      },
+    };
+    this.#attempts.set(key, a);
+    this.started.push(copy);
+    this.#live++;
+    this.#maxConcurrent = Math.max(this.#maxConcurrent, this.#live);
+
+    if (!outcome.hang) {
+      const finish = (): void => this.#end(a, outcome.lost ? LOST : outcome.signal !== undefined
+        ? { state: 'exited', exitCode: null, signal: outcome.signal }
+        : { state: 'exited', exitCode: outcome.exitCode ?? 0, signal: null });
+      const delay = outcome.delayMs ?? 0;
+      if (delay > 0) a.timers.push(this.#clock.setTimeout(finish, delay));
+      else a.immediate = setImmediate(finish);
+    }
+    return { ...handle };
+  }
+
+  async wait(handle: TransportHandle): Promise<ExitInfo> {
+    this.#record('wait', handle.taskId, handle.attempt);
+    const a = this.#find(handle);
+    return a === undefined ? this.#ghost(handle) : a.ended;
+  }
+
+  async poll(handle: TransportHandle): Promise<PollResult> {
+    this.#record('poll', handle.taskId, handle.attempt);
+    const a = this.#find(handle);
+    if (a === undefined) return { state: 'lost', exit: this.#ghost(handle), stdoutBytes: 0, stderrBytes: 0 };
+    const sizes = { stdoutBytes: a.out.stdout.length, stderrBytes: a.out.stderr.length };
+    return a.exit === undefined ? { state: 'running', ...sizes } : { state: a.exit.state, exit: a.exit, ...sizes };
+  }
+
+  async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
+    this.#record('read', handle.taskId, handle.attempt);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be an integer >= 0');
+    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError('length', 'must be an integer >= 0');
+    const a = this.#find(handle);
+    if (a === undefined || a.cleaned) {
+      throw new BgexecError('OUTPUT_GONE', `output of attempt ${handle.attempt} of task ${handle.taskId} is gone`, {
+        taskId: handle.taskId,
+      });
+    }
+    const buf = a.out[stream];
+    // Copy, so a caller that mutates the bytes cannot change the attempt's output.
+    return { data: Buffer.from(buf.subarray(offset, offset + length)), totalBytes: buf.length };
+  }
+
+  async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
+    this.#record('kill', handle.taskId, handle.attempt);
+    const a = this.#find(handle);
+    if (a === undefined || a.exit !== undefined) return;
+    const signal = options.signal ?? 'SIGTERM';
+    if (!a.outcome.ignoreTerm || signal === 'SIGKILL') {
+      this.#end(a, { state: 'exited', exitCode: null, signal });
+      return;
+    }
+    a.timers.push(this.#clock.setTimeout(
+      () => this.#end(a, { state: 'exited', exitCode: null, signal: 'SIGKILL' }),
+      options.graceMs,
+    ));
+    await a.ended;
+  }
+
+  async cleanup(handle: TransportHandle): Promise<void> {
+    this.#record('cleanup', handle.taskId, handle.attempt);
+    const a = this.#find(handle);
+    if (a !== undefined) a.cleaned = true;
+  }
+
+  async probe(taskId: string, attempt: number): Promise<TransportHandle | undefined> {
+    this.#record('probe', taskId, attempt);
+    const a = this.#attempts.get(keyOf(taskId, attempt));
+    return a === undefined ? undefined : { ...a.handle };
+  }
+
+  async close(): Promise<void> {
+    this.#record('close');
+  }
+
+  #record(method: FakeMethod, taskId?: string, attempt?: number): void {
+    const call: FakeCall = { method, at: this.#clock.now() };
+    if (taskId !== undefined) call.taskId = taskId;
+    if (attempt !== undefined) call.attempt = attempt;
+    this.calls.push(call);
+  }
+
+  #outcomeFor(request: LaunchRequest): FakeOutcome {
+    for (let i = this.#scripts.length - 1; i >= 0; i--) {
+      const script = this.#scripts[i]!;
+      if (!matches(script.match, request)) continue;
+      const used = script.used.get(request.taskId) ?? 0;
+      script.used.set(request.taskId, used + 1);
+      return script.outcomes[Math.min(used, script.outcomes.length - 1)]!;
+    }
+    return this.#defaultOutcome;
+  }
+
+  #find(handle: TransportHandle): Attempt | undefined {
+    if (handle.kind !== this.kind) {
+      throw new TransportError('TRANSPORT_FAILED', `handle of kind ${JSON.stringify(handle.kind)} given to a ${this.kind} transport`, {
+        taskId: handle.taskId,
+      });
+    }
+    return this.#attempts.get(keyOf(handle.taskId, handle.attempt));
+  }
+
+  #runningAttempt(taskId: string, what: string): Attempt {
+    let found: Attempt | undefined;
+    for (const a of this.#attempts.values()) {
+      if (a.request.taskId === taskId && a.exit === undefined && (found === undefined || a.request.attempt > found.request.attempt)) found = a;
+    }
+    if (found === undefined) throw new Error(`FakeTransport.${what}: no running attempt of task ${JSON.stringify(taskId)}`);
+    return found;
+  }
+
+  // A handle this instance never started (e.g. from an earlier process): like a real
+  // transport that finds neither a process nor an exit marker, it reports the attempt lost.
+  #ghost(handle: TransportHandle): ExitInfo {
+    const key = keyOf(handle.taskId, handle.attempt);
+    let exit = this.#ghosts.get(key);
+    if (exit === undefined) {
+      exit = Object.freeze({ ...LOST, endedAt: this.#clock.now() });
+      this.#ghosts.set(key, exit);
+    }
+    return exit;
+  }
+
+  #end(a: Attempt, state: EndState): void {
+    if (a.exit !== undefined) return;
+    for (const timer of a.timers) this.#clock.clearTimeout(timer);
+    if (a.immediate !== undefined) clearImmediate(a.immediate);
+    a.exit = Object.freeze({ ...state, endedAt: this.#clock.now() });
+    this.#live--;
+    a.resolve(a.exit);
+  }
+}
+
+function matches(match: FakeMatcher, request: LaunchRequest): boolean {
+  if (typeof match === 'string') return request.command === match || request.taskId === match;
+  if (typeof match === 'function') return match(request);
+  match.lastIndex = 0; // a /g or /y RegExp keeps state between test() calls
+  return match.test(request.command);
+}

@@ -1,0 +1,143 @@
+import { constants } from 'node:os';
+import type { ExitInfo } from '../types.js';
+
+// File names inside a run directory (DESIGN §3).
+export const PID_FILE = 'pid';
+export const EXIT_FILE = 'exit';
+export const EXIT_PENDING_FILE = 'exit.pending';
+export const KILLREQ_FILE = 'killreq';
+export const META_FILE = 'meta';
+export const OUT_FILE = 'out';
+export const ERR_FILE = 'err';
+
+const SIGNALS = constants.signals as Readonly<Record<string, number>>;
+const SIGNAL_NAMES = new Map<number, string>();
+for (const [name, num] of Object.entries(SIGNALS)) {
+  // Several names can share a number (SIGIOT/SIGABRT, SIGPOLL/SIGIO); keep the first, canonical one.
+  if (!SIGNAL_NAMES.has(num)) SIGNAL_NAMES.set(num, name);
+}
+
+/** Number of a signal name (`SIGTERM` → 15), or undefined when unknown. */
+export function signalNumber(name: string): number | undefined {
+  return Object.hasOwn(SIGNALS, name) ? SIGNALS[name] : undefined;
+}
+
+/** Name of a signal number (15 → `SIGTERM`), or undefined when unknown. */
+export function signalName(num: number): string | undefined {
+  return SIGNAL_NAMES.get(num);
+}
+
+/** Content of a `pid` file: `"<pid> <pgid>\n"`. */
+export function formatPidFile(pid: number, pgid: number): string {
+  return `${pid} ${pgid}\n`;
+}
+
+const PID_RE = /^([1-9][0-9]{0,9}) ([1-9][0-9]{0,9})\n$/;
+
+/**
+ * Parses a `pid` file strictly. An empty or incomplete file (no trailing newline: the writer
+ * has not finished) yields undefined, as does anything malformed.
+ */
+export function parsePidFile(text: string): { pid: number; pgid: number } | undefined {
+  const m = PID_RE.exec(text);
+  if (!m) return undefined;
+  return { pid: Number(m[1]), pgid: Number(m[2]) };
+}
+
+/** Why an attempt ended without running: its cwd vanished, or the program could not be executed. */
+export type ExitFailureReason = 'cwd_missing' | 'spawn_failed';
+
+/** A parsed `exit` file. */
+export type ExitMarker =
+  | { kind: 'code'; code: number; signal: string | null }
+  | { kind: 'failure'; reason: ExitFailureReason; detail: string | null };
+
+/**
+ * Content of an `exit` file for a status: `"<code>\n"`, or `"<128+n> <SIGNAME>\n"` when the
+ * process was killed by a signal that the writer observed directly.
+ */
+export function formatExitCode(code: number | null, signal: string | null = null): string {
+  if (signal !== null) {
+    const n = signalNumber(signal);
+    if (n === undefined) throw new RangeError(`unknown signal ${signal}`);
+    return `${128 + n} ${signal}\n`;
+  }
+  if (code === null || !Number.isInteger(code) || code < 0 || code > 255) {
+    throw new RangeError(`exit code must be an integer 0..255, got ${String(code)}`);
+  }
+  return `${code}\n`;
+}
+
+/** Content of an `exit` file for an attempt that never ran its command. */
+export function formatExitFailure(reason: ExitFailureReason, detail?: string): string {
+  if (detail !== undefined && !/^[A-Za-z0-9_]+$/.test(detail)) throw new RangeError(`bad failure detail ${detail}`);
+  return detail === undefined ? `${reason}\n` : `${reason} ${detail}\n`;
+}
+
+const CODE_RE = /^(0|[1-9][0-9]{0,2})(?: (SIG[A-Z0-9]+))?\n$/;
+const FAILURE_RE = /^(cwd_missing|spawn_failed)(?: ([A-Za-z0-9_]+))?\n$/;
+
+/**
+ * Parses an `exit` file strictly: `<code>[ <SIGNAME>]\n` (code 0..255; with a signal the code
+ * must be 128 + its number), `cwd_missing\n`, or `spawn_failed[ <ERRNO>]\n`. Anything else,
+ * including an empty or unterminated file, yields undefined.
+ */
+export function parseExitFile(text: string): ExitMarker | undefined {
+  const m = CODE_RE.exec(text);
+  if (m) {
+    const code = Number(m[1]);
+    if (code > 255) return undefined;
+    const sig = m[2];
+    if (sig === undefined) return { kind: 'code', code, signal: null };
+    const n = signalNumber(sig);
+    if (n === undefined || code !== 128 + n) return undefined;
+    return { kind: 'code', code, signal: sig };
+  }
+  const f = FAILURE_RE.exec(text);
+  if (f) return { kind: 'failure', reason: f[1] as ExitFailureReason, detail: f[2] ?? null };
+  return undefined;
+}
+
+/**
+ * Turns a parsed `exit` marker into an {@link ExitInfo}. A plain code of 128+n is reported as
+ * signal n (exit code null) only when we asked for the kill (`killRequested`), so that a
+ * wrapped attempt killed by us looks like a directly observed one; otherwise a shell's 143 is
+ * just exit code 143.
+ */
+export function exitInfoFromMarker(marker: ExitMarker, killRequested: boolean, endedAt: number): ExitInfo {
+  if (marker.kind === 'failure') {
+    return { state: 'exited', exitCode: null, signal: null, reason: marker.reason, endedAt };
+  }
+  if (marker.signal !== null) return { state: 'exited', exitCode: null, signal: marker.signal, endedAt };
+  if (killRequested && marker.code > 128) {
+    const name = signalName(marker.code - 128);
+    if (name !== undefined) return { state: 'exited', exitCode: null, signal: name, endedAt };
+  }
+  return { state: 'exited', exitCode: marker.code, signal: null, endedAt };
+}
+
+/** What `meta` records about an attempt, for {@link parseMetaFile} and recovery. */
+export interface RunMeta {
+  bootId: string;
+  startedAt: number;
+  detached: boolean;
+}
+
+/** Content of a `meta` file: one JSON line. */
+export function formatMetaFile(meta: RunMeta): string {
+  return `${JSON.stringify({ bootId: meta.bootId, startedAt: meta.startedAt, detached: meta.detached })}\n`;
+}
+
+/** Parses a `meta` file; undefined when absent-looking or malformed. */
+export function parseMetaFile(text: string): RunMeta | undefined {
+  if (!text.endsWith('\n')) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<RunMeta>;
+    if (typeof v.bootId !== 'string' || typeof v.startedAt !== 'number' || typeof v.detached !== 'boolean') {
+      return undefined;
+    }
+    return { bootId: v.bootId, startedAt: v.startedAt, detached: v.detached };
+  } catch {
+    return undefined;
+  }
+}
