@@ -314,7 +314,7 @@ export class PriorityScheduler implements Scheduler {
   // Drops a group that holds nothing worth remembering, so one-off group names do not accumulate.
   private forget(queue: GroupQueue): void {
     if (queue.name === undefined || queue.heap.size > 0 || queue.running > 0) return;
-    if (queue.delayedCount > 0 || queue.cap !== Infinity) return;
+    if (queue.delayedCount > 0 || queue.paused || queue.cap !== Infinity) return;
     this.groups.delete(queue.name);
   }
 }
