@@ -63,9 +63,11 @@ function checkAttempt(entry: unknown, i: number): string | undefined {
     return `${where} needs numeric attempt, startedAt and endedAt`;
   }
   if (typeof entry.status !== 'string' || !TERMINAL.has(entry.status)) return `${where}.status must be a terminal status`;
-  if (entry.exitCode !== null && !isNum(entry.exitCode)) return `${where}.exitCode must be a number or null`;
-  if (entry.signal !== null && typeof entry.signal !== 'string') return `${where}.signal must be a string or null`;
-  return undefined;
+  const reason =
+    optional(entry, 'exitCode', (v) => v === null || isNum(v), 'a number or null') ??
+    optional(entry, 'signal', (v) => v === null || typeof v === 'string', 'a string or null') ??
+    optional(entry, 'reason', (v) => typeof v === 'string', 'a string');
+  return reason === undefined ? undefined : `${where}.${reason}`;
 }
 
 /**

@@ -1,0 +1,297 @@
+import { mkdir, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { BgexecError, InvalidArgumentError, StoreError } from '../errors.js';
+import type { TaskRecord } from '../task.js';
+import { DIR_MODE, fsyncDir, writeFileAtomic } from './atomic-write.js';
+import { eachLimit } from './each-limit.js';
+import { acquireLock, releaseLock, type LockOwner } from './json-dir-lock.js';
+import { loadTaskDir } from './json-dir-load.js';
+import { assertValidTaskId, recordProblem } from './record-validate.js';
+import type { Store, StoreLoadResult } from './types.js';
+
+/** Options of {@link JsonDirStore}. */
+export interface JsonDirStoreOptions {
+  /** Directory of the store; created (mode 0700) if missing. */
+  dir: string;
+  /**
+   * `fsync` (default): a resolved put survives a power loss (file and directory are fsynced).
+   * `rename`: no fsync; a resolved put survives a crash of the process, not of the machine.
+   */
+  durability?: 'fsync' | 'rename';
+}
+
+/** Counters of a {@link JsonDirStore}, for metrics and tests. */
+export interface JsonDirStoreStats {
+  /** Group commits run. */
+  batches: number;
+  /** Task files written (renamed into place). */
+  writes: number;
+  /** Task files unlinked. */
+  deletes: number;
+  /** Directory fsyncs (at most one per batch). */
+  dirSyncs: number;
+  /** Puts and deletes that failed. */
+  failures: number;
+}
+
+type Op = { kind: 'put'; record: TaskRecord } | { kind: 'delete' };
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** Changes committed together: the latest op per id, and everyone waiting for them. */
+interface Batch {
+  ops: Map<string, Op>;
+  waiters: Map<string, Waiter[]>;
+  settled: Promise<void>;
+  markSettled: () => void;
+  failure?: StoreError;
+}
+
+// Files written at once in one batch; more only queue up in the libuv pool.
+const WRITE_CONCURRENCY = 32;
+
+function newBatch(): Batch {
+  let markSettled!: () => void;
+  const settled = new Promise<void>((r) => (markSettled = r));
+  return { ops: new Map(), waiters: new Map(), settled, markSettled };
+}
+
+function failed(message: string, cause: unknown, taskId?: string): StoreError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new StoreError('STORE_FAILED', `${message}: ${why}`, { cause, taskId });
+}
+
+/**
+ * Keeps one JSON file per task in `<dir>/tasks/<id>.json`, replaced atomically (temp file,
+ * fsync, rename, directory fsync). Puts are coalesced: several changes of one task before
+ * the next flush become one write, and each flush commits every dirty task with one
+ * directory fsync (group commit). A lock file `<dir>/lock` keeps a second process out.
+ * Bad files found by `load()` are moved to `<dir>/quarantine/` and reported, never dropped.
+ */
+export class JsonDirStore implements Store {
+  readonly kind = 'json-dir';
+  /** Where run directories of local attempts live: `<dir>/runs`. */
+  readonly runRoot: string;
+  readonly dir: string;
+  readonly #tasksDir: string;
+  readonly #lockPath: string;
+  readonly #fsync: boolean;
+  #state: 'new' | 'loading' | 'open' | 'closing' | 'closed' = 'new';
+  #lock: LockOwner | undefined;
+  #opening: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #pending: Batch | undefined;
+  #inflight: Batch | undefined;
+  #timer: NodeJS.Immediate | undefined;
+  readonly #stats: JsonDirStoreStats = { batches: 0, writes: 0, deletes: 0, dirSyncs: 0, failures: 0 };
+
+  constructor(options: JsonDirStoreOptions) {
+    if (typeof options?.dir !== 'string' || options.dir === '') throw new InvalidArgumentError('dir', 'must be a non-empty path');
+    const durability = options.durability ?? 'fsync';
+    if (durability !== 'fsync' && durability !== 'rename') {
+      throw new InvalidArgumentError('durability', `must be "fsync" or "rename", got ${JSON.stringify(durability)}`);
+    }
+    this.dir = resolve(options.dir);
+    this.runRoot = join(this.dir, 'runs');
+    this.#tasksDir = join(this.dir, 'tasks');
+    this.#lockPath = join(this.dir, 'lock');
+    this.#fsync = durability === 'fsync';
+  }
+
+  /** A copy of the store's counters. */
+  get stats(): JsonDirStoreStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Takes the lock (`STORE_LOCKED` if a live process holds it), creates the directories and
+   * reads every task file. Bad files are quarantined and listed in `problems`. Called again,
+   * it flushes and re-reads.
+   */
+  async load(): Promise<StoreLoadResult> {
+    if (this.#state === 'closing' || this.#state === 'closed') throw this.#closedError();
+    if (this.#state === 'loading') throw new StoreError('STORE_FAILED', `load() of ${this.dir} is already in progress`);
+    if (this.#state === 'new') {
+      this.#state = 'loading';
+      this.#opening = this.#open();
+      try {
+        await this.#opening;
+      } finally {
+        this.#opening = undefined;
+      }
+    } else {
+      await this.flush();
+    }
+    try {
+      return await loadTaskDir({ tasksDir: this.#tasksDir, quarantineDir: join(this.dir, 'quarantine'), fsync: this.#fsync });
+    } catch (err) {
+      throw err instanceof BgexecError ? err : failed(`cannot read ${this.#tasksDir}`, err);
+    }
+  }
+
+  /**
+   * Marks the task dirty; the next flush (next macrotask) writes its state as it is then.
+   * Rejects with `INVALID_ARGUMENT` for a bad id or a record that would not load back, and
+   * with `STORE_FAILED` (cause kept) when the write fails.
+   */
+  put(record: TaskRecord): Promise<void> {
+    try {
+      this.#assertWritable();
+      assertValidTaskId(record?.id);
+      const problem = recordProblem(record);
+      if (problem !== undefined) throw new InvalidArgumentError('record', problem, { taskId: record.id });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(record.id, { kind: 'put', record });
+  }
+
+  delete(id: string): Promise<void> {
+    try {
+      this.#assertWritable();
+      assertValidTaskId(id);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(id, { kind: 'delete' });
+  }
+
+  async flush(): Promise<void> {
+    if (this.#state === 'closed') throw this.#closedError();
+    const batches = [this.#inflight, this.#pending].filter((b): b is Batch => b !== undefined);
+    await Promise.all(batches.map((b) => b.settled));
+    const failure = batches.find((b) => b.failure)?.failure;
+    if (failure) throw failure;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // A close racing a first load waits for it, so the lock it takes is released here.
+    if (this.#opening) await this.#opening.catch(() => undefined);
+    if (this.#state === 'new') {
+      this.#state = 'closed';
+      return;
+    }
+    this.#state = 'closing';
+    try {
+      await this.flush();
+    } finally {
+      const lock = this.#lock;
+      this.#lock = undefined;
+      this.#state = 'closed';
+      if (lock) await releaseLock(this.#lockPath, lock).catch(() => undefined);
+    }
+  }
+
+  async #open(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+      this.#lock = await acquireLock(this.#lockPath);
+      await mkdir(this.#tasksDir, { recursive: true, mode: DIR_MODE });
+      await mkdir(this.runRoot, { recursive: true, mode: DIR_MODE });
+    } catch (err) {
+      if (this.#lock) await releaseLock(this.#lockPath, this.#lock).catch(() => undefined);
+      this.#lock = undefined;
+      this.#state = 'new';
+      throw err instanceof BgexecError ? err : failed(`cannot open store ${this.dir}`, err);
+    }
+    this.#state = 'open';
+  }
+
+  #closedError(): StoreError {
+    return new StoreError('STORE_FAILED', `JsonDirStore ${this.dir} is closed`);
+  }
+
+  #assertWritable(): void {
+    if (this.#state === 'open') return;
+    if (this.#state === 'closing' || this.#state === 'closed') throw this.#closedError();
+    throw new StoreError('STORE_FAILED', `JsonDirStore ${this.dir} is not loaded: call load() first`);
+  }
+
+  #enqueue(id: string, op: Op): Promise<void> {
+    const batch = (this.#pending ??= newBatch());
+    batch.ops.set(id, op);
+    const promise = new Promise<void>((resolve, reject) => {
+      const list = batch.waiters.get(id);
+      if (list) list.push({ resolve, reject });
+      else batch.waiters.set(id, [{ resolve, reject }]);
+    });
+    this.#schedule();
+    return promise;
+  }
+
+  // The next macrotask, so every change made in this tick joins the batch; one batch at a time.
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#inflight !== undefined || this.#pending === undefined) return;
+    this.#timer = setImmediate(() => {
+      this.#timer = undefined;
+      void this.#runBatch();
+    });
+  }
+
+  async #runBatch(): Promise<void> {
+    const batch = this.#pending;
+    if (!batch) return;
+    this.#pending = undefined;
+    this.#inflight = batch;
+    try {
+      await this.#commit(batch);
+    } catch (err) {
+      // Not expected (#commit handles I/O errors per op), but no put may be left hanging.
+      batch.failure = failed(`cannot commit to ${this.#tasksDir}`, err);
+      for (const waiters of batch.waiters.values()) for (const w of waiters) w.reject(batch.failure);
+    } finally {
+      this.#inflight = undefined;
+      batch.markSettled();
+      this.#schedule();
+    }
+  }
+
+  async #commit(batch: Batch): Promise<void> {
+    this.#stats.batches++;
+    const failures = new Map<string, StoreError>();
+    const ops = [...batch.ops];
+    await eachLimit(ops, WRITE_CONCURRENCY, async ([id, op]) => {
+      const file = join(this.#tasksDir, `${id}.json`);
+      try {
+        if (op.kind === 'put') {
+          // Serialized now, not at put(): the latest state of the record is what gets written.
+          await writeFileAtomic(file, `${JSON.stringify(op.record)}\n`, { fsync: this.#fsync });
+          this.#stats.writes++;
+        } else {
+          await unlink(file).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
+          this.#stats.deletes++;
+        }
+      } catch (err) {
+        failures.set(id, failed(`cannot ${op.kind === 'put' ? 'write' : 'delete'} task ${id} in ${this.#tasksDir}`, err, id));
+      }
+    });
+    if (this.#fsync && failures.size < ops.length) {
+      try {
+        await fsyncDir(this.#tasksDir);
+        this.#stats.dirSyncs++;
+      } catch (err) {
+        const error = failed(`cannot fsync ${this.#tasksDir}`, err);
+        for (const [id] of ops) if (!failures.has(id)) failures.set(id, error);
+      }
+    }
+    this.#stats.failures += failures.size;
+    for (const [id, waiters] of batch.waiters) {
+      const error = failures.get(id);
+      for (const w of waiters) {
+        if (error) w.reject(error);
+        else w.resolve();
+      }
+    }
+    batch.failure = failures.values().next().value;
+  }
+}
