@@ -641,18 +641,18 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
     if (live.done) return;
     live.done = true;
     if (live.timeoutTimer !== undefined) this.#clock.clearTimeout(live.timeoutTimer);
-    this.#scheduler.release(record.id);
-    this.#scheduleDispatch();
-    if (this.#state === 'stopped') {
-      this.#live.delete(record.id);
-      live.markEnded();
-      return;
-    }
-    if (live.handle) {
+    if (this.#state !== 'stopped' && live.handle) {
       const sizes = await live.transport.poll(live.handle).catch(() => undefined);
       if (sizes) this.#applySizes(record, sizes);
     }
+    // Free the slot only now, so a group's next task never starts before this one has settled.
+    this.#scheduler.release(record.id);
+    this.#scheduleDispatch();
     this.#live.delete(record.id);
+    if (this.#state === 'stopped') {
+      live.markEnded();
+      return;
+    }
     const endedAt = exit.endedAt;
     let status: TerminalStatus;
     let reason = exit.reason;

@@ -85,7 +85,8 @@ export async function readTaskOutput(host: OutputHost, id: string, options: Read
     throw new InvalidArgumentError('attempt', `must be an attempt of this task (0..${record.attempt}), got ${String(attempt)}`);
   }
   // The attempt's process has ended when the task moved past it or left `running`.
-  const ended = isTerminal(record.status) || attempt < record.attempt || record.status !== 'running';
+  const ended =
+    isTerminal(record.status) || attempt < record.attempt || (attempt > 0 && record.status !== 'running');
   const handle = handleOf(record, attempt);
   if (!handle) {
     const cursor = options.cursor ?? 0;

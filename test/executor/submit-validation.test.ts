@@ -26,7 +26,7 @@ const bad: Array<[string, unknown, string]> = [
   ['retry attempts 0', { command: 'true', retry: { attempts: 0 } }, 'retry.attempts'],
   ['retry attempts fractional', { command: 'true', retry: { attempts: 1.5 } }, 'retry.attempts'],
   ['retry unknown key', { command: 'true', retry: { attempts: 2, tries: 3 } }, 'retry.tries'],
-  ['retry bad backoff type', { command: 'true', retry: { attempts: 2, backoff: { type: 'linear', delayMs: 1 } } }, 'retry.backoff'],
+  ['retry bad backoff type', { command: 'true', retry: { attempts: 2, backoff: { type: 'linear', delayMs: 1 } } }, 'retry.backoff.type'],
   ['retry negative backoff', { command: 'true', retry: { attempts: 2, backoff: { type: 'fixed', delayMs: -1 } } }, 'retry.backoff.delayMs'],
   ['retryOn cancelled', { command: 'true', retry: { attempts: 2, retryOn: ['cancelled'] } }, 'retry.retryOn'],
   ['env not object', { command: 'true', env: 'A=1' }, 'env'],

@@ -1,0 +1,61 @@
+export { BackgroundExecutor } from './executor.js';
+export type { CleanupOptions, ExecutorOptions, Logger, ShutdownOptions } from './executor.js';
+export type { ExecutorMetrics } from './metrics.js';
+export type { FollowOptions, OutputChunk, OutputRead, ReadOutputOptions } from './output/task-output.js';
+export type {
+  ExecutorErrorEvent,
+  ExecutorEventName,
+  ExecutorEvents,
+  IdleEvent,
+  TaskEndEvent,
+  TaskEventBase,
+  TaskOutputEvent,
+  TaskRetryingEvent,
+} from './events.js';
+export {
+  AbortedError,
+  BgexecError,
+  InvalidArgumentError,
+  InvalidSpecError,
+  NotFoundError,
+  QueueFullError,
+  ShuttingDownError,
+  SpawnError,
+  StoreError,
+  TransportError,
+  WaitTimeoutError,
+} from './errors.js';
+export type { BgexecErrorOptions, ErrorCode, ErrorInfo } from './errors.js';
+export { PriorityScheduler } from './scheduler/priority.js';
+export type { PrioritySchedulerOptions } from './scheduler/priority.js';
+export type { AddOptions, Scheduler, SchedulerCounts, SchedulerEntry } from './scheduler/types.js';
+export { backoffDelay } from './scheduler/backoff.js';
+export { MemoryStore } from './stores/memory.js';
+export type { Store, StoreLoadResult, StoreProblem } from './stores/types.js';
+export { LocalTransport } from './transports/local.js';
+export type { LocalTransportOptions } from './transports/local.js';
+export type {
+  ExitInfo,
+  KillOptions,
+  LaunchRequest,
+  OutputStream,
+  PollResult,
+  ReadResult,
+  Transport,
+} from './transports/types.js';
+export { isTerminal, TASK_STATUSES, TERMINAL_STATUSES } from './task.js';
+export type {
+  AttemptInfo,
+  BackoffSpec,
+  RetryableStatus,
+  RetryPolicy,
+  StoredSpec,
+  TaskFilter,
+  TaskRecord,
+  TaskSpec,
+  TaskStatus,
+  TerminalStatus,
+  TransportHandle,
+} from './task.js';
+export { systemClock } from './clock.js';
+export type { Clock, TimerHandle } from './clock.js';
