@@ -1,5 +1,5 @@
 export { BackgroundExecutor } from './executor.js';
-export type { CleanupOptions, ExecutorOptions, Logger, ShutdownOptions } from './executor.js';
+export type { CleanupOptions, ExecutorOptions, Logger, ShutdownOptions } from './executor-options.js';
 export type { ExecutorMetrics } from './metrics.js';
 export type { FollowOptions, OutputChunk, OutputRead, ReadOutputOptions } from './output/task-output.js';
 export type {

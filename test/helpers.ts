@@ -1,4 +1,5 @@
-import { BackgroundExecutor, type ExecutorOptions } from '../src/executor.js';
+import { BackgroundExecutor } from '../src/executor.js';
+import type { ExecutorOptions } from '../src/executor-options.js';
 import { PriorityScheduler } from '../src/scheduler/priority.js';
 import { FakeTransport } from '../src/testing/fake-transport.js';
 import { ManualClock } from '../src/testing/manual-clock.js';

@@ -37,6 +37,8 @@ export interface Scheduler {
   readonly clock: Clock;
   /** Global cap on running entries. */
   readonly concurrency: number;
+  /** Most entries that may wait (queued + delayed) before `add` throws QUEUE_FULL. */
+  readonly maxQueueSize: number;
   /**
    * Queues an entry (delayed when `runAt` is in the future). Throws `QUEUE_FULL` when
    * `maxQueueSize` entries are already waiting, unless `force`. Throws on a duplicate id.
