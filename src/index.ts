@@ -31,6 +31,8 @@ export type { PrioritySchedulerOptions } from './scheduler/priority.js';
 export type { AddOptions, Scheduler, SchedulerCounts, SchedulerEntry } from './scheduler/types.js';
 export { backoffDelay } from './scheduler/backoff.js';
 export { MemoryStore } from './stores/memory.js';
+export { JsonDirStore } from './stores/json-dir.js';
+export type { JsonDirStoreOptions, JsonDirStoreStats } from './stores/json-dir.js';
 export type { Store, StoreLoadResult, StoreProblem } from './stores/types.js';
 export { LocalTransport } from './transports/local.js';
 export type { LocalTransportOptions } from './transports/local.js';
