@@ -24,7 +24,7 @@ const KEYS = {
  *   Whatever the function throws propagates.
  *
  * The result is always in `[0, MAX_BACKOFF_MS]`. Throws `INVALID_ARGUMENT` when
- * `failedAttempt` is not an integer ≥ 1. The spec is assumed valid (see {@link validateBackoff}).
+ * `failedAttempt` is not an integer ≥ 1. The spec is assumed valid (see `validateBackoff`).
  */
 export function backoffDelay(
   backoff: BackoffSpec | undefined,
