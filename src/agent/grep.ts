@@ -1,0 +1,118 @@
+import { Buffer } from 'node:buffer';
+import { byteCursorAfter } from './render.js';
+import type { AgentExecutor } from './types.js';
+
+/** Most bytes one grep read scans (the cursor stops there; the next read goes on). */
+export const GREP_SCAN_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 256 * 1024;
+/** Longest part of one line a regular expression is run on. */
+export const MAX_MATCH_CHARS = 64 * 1024;
+
+/**
+ * Compiles a model-supplied regular expression. A leading `(?i)` means case-insensitive
+ * (JavaScript has no inline flags). Returns an error message for an invalid one.
+ */
+export function compilePattern(source: string): RegExp | string {
+  let flags = '';
+  let body = source;
+  if (body.startsWith('(?i)')) {
+    flags = 'i';
+    body = body.slice(4);
+  }
+  try {
+    return new RegExp(body, flags);
+  } catch (err) {
+    return `invalid regular expression ${JSON.stringify(source)}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** Whether a line (without its newline) matches; very long lines are matched on their start. */
+export function lineMatches(re: RegExp, line: string): boolean {
+  const l = line.endsWith('\r') ? line.slice(0, -1) : line;
+  return re.test(l.length > MAX_MATCH_CHARS ? l.slice(0, MAX_MATCH_CHARS) : l);
+}
+
+/** Result of {@link grepRead}. */
+export interface GrepRead {
+  text: string;
+  attempt: number;
+  cursor: number;
+  nextCursor: number;
+  totalBytes: number;
+  eof: boolean;
+  linesRead: number;
+  linesMatched: number;
+}
+
+/**
+ * Reads whole lines from `cursor` and keeps those matching `re`, up to `budget` bytes of
+ * matches or {@link GREP_SCAN_BYTES} scanned. The cursor advances over every line read,
+ * matched or not, and stops before a matching line that no longer fits, so nothing that
+ * matches is ever skipped. A partial last line waits for its newline while the task runs.
+ */
+export async function grepRead(
+  ex: AgentExecutor,
+  id: string,
+  stream: 'stdout' | 'stderr',
+  cursor: number,
+  budget: number,
+  re: RegExp,
+): Promise<GrepRead> {
+  const shown: string[] = [];
+  let shownBytes = 0;
+  let linesRead = 0;
+  let linesMatched = 0;
+  let pos = cursor;
+  let attempt: number | undefined;
+  let totalBytes = 0;
+  let eof = false;
+  let full = false;
+  while (!full && pos - cursor < GREP_SCAN_BYTES) {
+    const r = await ex.readOutput(id, { stream, cursor: pos, maxBytes: CHUNK_BYTES, ...(attempt === undefined ? {} : { attempt }) });
+    attempt = r.attempt;
+    totalBytes = r.totalBytes;
+    eof = r.eof;
+    if (r.nextCursor <= pos) break;
+    const text = r.text;
+    // Complete lines only, unless the stream is final or one line fills the whole chunk.
+    let end = text.lastIndexOf('\n') + 1;
+    if (r.eof || (end === 0 && r.nextCursor - pos >= CHUNK_BYTES)) end = text.length;
+    if (end === 0) break;
+    let consumed = 0;
+    while (consumed < end) {
+      const nl = text.indexOf('\n', consumed);
+      const lineEnd = nl < 0 || nl >= end ? end : nl + 1;
+      const line = text.slice(consumed, lineEnd);
+      const body = line.endsWith('\n') ? line.slice(0, -1) : line;
+      if (lineMatches(re, body)) {
+        let piece = line.endsWith('\n') ? line : `${line}\n`;
+        const size = Buffer.byteLength(piece);
+        if (shownBytes + size > budget) {
+          if (linesMatched > 0) {
+            full = true;
+            break;
+          }
+          piece = `${body.slice(0, Math.max(1, budget - 40))} [… line cut to the budget]\n`;
+        }
+        shown.push(piece);
+        shownBytes += Buffer.byteLength(piece);
+        linesMatched++;
+      }
+      linesRead++;
+      consumed = lineEnd;
+    }
+    pos = await byteCursorAfter(ex, id, r, consumed);
+    if (pos >= r.totalBytes || consumed < text.length) break;
+  }
+  if (attempt === undefined) attempt = 0;
+  return {
+    text: shown.join(''),
+    attempt,
+    cursor,
+    nextCursor: pos,
+    totalBytes: Math.max(totalBytes, pos),
+    eof: eof && pos >= totalBytes,
+    linesRead,
+    linesMatched,
+  };
+}

@@ -1,0 +1,112 @@
+import { Buffer } from 'node:buffer';
+import type { TaskRecord, TerminalStatus } from '../index.js';
+import { endText } from './start.js';
+import type { AgentExecutor } from './types.js';
+
+/** Options of {@link completionNotices}. */
+export interface CompletionNoticeOptions {
+  /**
+   * Acknowledge the rendered completions (`executor.ack`) before returning, so they are never
+   * rendered again (default true). Pass false to ack yourself, with `executor.ack(result.ids)`,
+   * once the text has really reached the model.
+   */
+  ack?: boolean;
+  /** Last lines of output shown per stream (default 5, 0 for none). */
+  tailLines?: number;
+  /** Budget of the whole text, in bytes (default 4096). */
+  maxBytes?: number;
+  /** Most tasks rendered per call (default 10); the others wait for the next call. */
+  limit?: number;
+}
+
+/** One rendered completion. */
+export interface CompletionNotice {
+  taskId: string;
+  status: TerminalStatus;
+  exitCode: number | null;
+  /** The notice for this task alone. */
+  text: string;
+}
+
+/** Result of {@link completionNotices}. */
+export interface CompletionNotices {
+  /** All notices as one block for the model; empty when nothing finished. */
+  text: string;
+  /** Ids of the tasks rendered (acked unless `ack: false`). */
+  ids: string[];
+  notices: CompletionNotice[];
+  /** Unacknowledged completions left for a later call (beyond `limit`). */
+  remaining: number;
+}
+
+const LABEL_BYTES = 64;
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+async function tailOf(ex: Pick<AgentExecutor, 'readOutput'>, r: TaskRecord, stream: 'stdout' | 'stderr', lines: number, maxBytes: number): Promise<string> {
+  const bytes = stream === 'stdout' ? r.stdoutBytes : r.stderrBytes;
+  if (lines === 0 || bytes === 0 || r.attempt === 0) return '';
+  try {
+    const t = await ex.readOutput(r.id, { stream, tail: lines, maxBytes });
+    if (t.text === '') return '';
+    const cut = t.cursor > 0 ? ` (of ${t.totalBytes} bytes)` : '';
+    return `last lines of ${stream}${cut}:\n${t.text.endsWith('\n') ? t.text : `${t.text}\n`}`;
+  } catch {
+    return ''; // output already cleaned up: the notice goes without it
+  }
+}
+
+async function render(ex: Pick<AgentExecutor, 'readOutput'>, r: TaskRecord, tailLines: number, budget: number): Promise<string> {
+  const started = r.startedAt ?? r.createdAt;
+  const took = r.endedAt !== undefined ? ` after ${formatDuration(Math.max(0, r.endedAt - started))}` : '';
+  const cmd = r.spec.args ? [r.spec.command, ...r.spec.args].join(' ') : r.spec.command;
+  const head = `Background task ${r.id} finished: ${endText(r)}${took}.\n$ ${cmd.length > 200 ? `${cmd.slice(0, 199)}…` : cmd}\n`;
+  const wantErr = r.stderrBytes > 0 && (r.status !== 'completed' || r.stdoutBytes === 0);
+  // What is left after the header and the "last lines of …" labels (at most LABEL_BYTES each).
+  const room = Math.max(64, budget - Buffer.byteLength(head) - (wantErr ? 2 : 1) * LABEL_BYTES);
+  const out = await tailOf(ex, r, 'stdout', tailLines, wantErr ? Math.floor(room / 2) : room);
+  const err = wantErr ? await tailOf(ex, r, 'stderr', tailLines, Math.floor(room / 2)) : '';
+  return `${head}${out}${err}`;
+}
+
+/**
+ * Renders the unacknowledged completions of a session (`executor.completions(session)`,
+ * oldest first) as short text blocks — task id, command, status and exit code, duration and
+ * the last lines of output — for a framework to inject into the conversation between turns,
+ * and acknowledges them (unless `ack: false`). Without a session it covers every task.
+ *
+ * @example
+ * ```ts
+ * executor.on('task:settled', async () => {
+ *   const { text } = await completionNotices(executor, 'chat-42');
+ *   if (text) conversation.push({ role: 'user', content: text });
+ * });
+ * ```
+ */
+export async function completionNotices(
+  executor: Pick<AgentExecutor, 'completions' | 'readOutput' | 'ack'>,
+  session?: string,
+  options: CompletionNoticeOptions = {},
+): Promise<CompletionNotices> {
+  const tailLines = Math.max(0, Math.floor(options.tailLines ?? 5));
+  const maxBytes = Math.max(512, Math.floor(options.maxBytes ?? 4096));
+  const limit = Math.max(1, Math.floor(options.limit ?? 10));
+  const pending = executor.completions(session);
+  const chosen = pending.slice(0, limit);
+  const each = Math.floor(maxBytes / Math.max(1, chosen.length));
+  const notices: CompletionNotice[] = [];
+  for (const r of chosen) {
+    const text = await render(executor, r, tailLines, each);
+    notices.push({ taskId: r.id, status: r.status as TerminalStatus, exitCode: r.exitCode ?? null, text });
+  }
+  const ids = notices.map((n) => n.taskId);
+  const remaining = pending.length - chosen.length;
+  let text = notices.map((n) => n.text).join('\n');
+  if (remaining > 0) text += `\n(${remaining} more background task(s) finished; they will be reported next.)\n`;
+  if (ids.length > 0 && options.ack !== false) executor.ack(ids);
+  return { text, ids, notices, remaining };
+}

@@ -1,0 +1,144 @@
+import type { AgentLimits, AgentToolName, JsonSchema } from './types.js';
+
+/** What the schemas and descriptions depend on. */
+export interface SchemaConfig {
+  limits: AgentLimits;
+  maxOutputBytes: number;
+  allowedTransports: readonly string[] | undefined;
+}
+
+/** Smallest `max_bytes` of `bg_read`. */
+export const MIN_READ_BYTES = 256;
+/** Most task ids one `bg_wait` takes. */
+export const MAX_WAIT_IDS = 20;
+/** Largest `bg_list` `limit`. */
+export const MAX_LIST_LIMIT = 100;
+/** Default `bg_list` `limit`. */
+export const DEFAULT_LIST_LIMIT = 20;
+/** Largest `tail_lines`. */
+export const MAX_TAIL_LINES = 10_000;
+/** Range of `priority`. */
+export const PRIORITY_RANGE = 10;
+/** Shortest `bg_start` `timeout_ms`. */
+export const MIN_TIMEOUT_MS = 100;
+/** Longest regular expression accepted by `grep` and `pattern`. */
+export const MAX_PATTERN_LENGTH = 1000;
+
+const NO_POLL =
+  'Do not poll: call bg_wait to block until it exits or prints a pattern, or end your turn and a completion notice will arrive when it finishes.';
+
+const taskId: JsonSchema = { type: 'string', minLength: 1, maxLength: 200, description: 'Task id returned by bg_start (or listed by bg_list).' };
+const stream: JsonSchema = { type: 'string', enum: ['stdout', 'stderr'], description: 'Output stream; default "stdout".' };
+const regex = (what: string): JsonSchema => ({
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_PATTERN_LENGTH,
+  description: `${what} JavaScript regular expression, matched line by line; start it with (?i) to ignore case.`,
+});
+
+function startSchema(c: SchemaConfig): JsonSchema {
+  const props: Record<string, JsonSchema> = {
+    command: { type: 'string', minLength: 1, maxLength: 100_000, description: 'Shell command line, run by /bin/sh -c.' },
+    cwd: { type: 'string', minLength: 1, description: 'Working directory (absolute path).' },
+    env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra environment variables, e.g. {"NODE_ENV":"test"}.' },
+    timeout_ms: {
+      type: 'integer',
+      description: `Kill the whole process tree after this many ms (${MIN_TIMEOUT_MS}..${c.limits.maxTimeoutMs}). Omit for no timeout (e.g. servers).`,
+    },
+    priority: { type: 'integer', description: `Higher starts first when tasks queue (-${PRIORITY_RANGE}..${PRIORITY_RANGE}, default 0).` },
+    wait_ms: {
+      type: 'integer',
+      description: `Wait up to this many ms for the command to finish (0..${c.limits.maxStartWaitMs}, default ${c.limits.defaultStartWaitMs}). If it finishes in time you get its exit code and output right away; otherwise it keeps running in the background.`,
+    },
+  };
+  const transports = c.allowedTransports;
+  if (transports && transports.length > 0) {
+    props.transport = { type: 'string', enum: [...transports], description: `Where to run it; default "${transports[0]}".` };
+  }
+  return { type: 'object', properties: props, required: ['command'], additionalProperties: false };
+}
+
+/** Builds the JSON Schema of each tool's input. */
+export function inputSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema> {
+  return {
+    bg_start: startSchema(c),
+    bg_read: {
+      type: 'object',
+      properties: {
+        task_id: taskId,
+        cursor: {
+          type: 'integer',
+          description: 'Byte offset to read from: the next_cursor of an earlier result. Omit to continue where your last read of this task and stream stopped; 0 reads from the start.',
+        },
+        max_bytes: { type: 'integer', description: `Most bytes of output to return (${MIN_READ_BYTES}..${c.maxOutputBytes}, default ${c.maxOutputBytes}).` },
+        tail_lines: { type: 'integer', description: `Return only the last N lines of the output (1..${MAX_TAIL_LINES}); ignores cursor.` },
+        grep: regex('Show only lines matching this'),
+        stream,
+      },
+      required: ['task_id'],
+      additionalProperties: false,
+    },
+    bg_wait: {
+      type: 'object',
+      properties: {
+        task_ids: { type: 'array', items: taskId, minItems: 1, maxItems: MAX_WAIT_IDS, description: 'Tasks to wait on; returns as soon as any one of them is done.' },
+        timeout_ms: { type: 'integer', description: `Give up after this many ms (0..${c.limits.maxWaitMs}); the tasks keep running.` },
+        until: { type: 'string', enum: ['exit', 'pattern'], description: '"exit" (default): wait until a task ends. "pattern": wait until a task prints a line matching pattern (or ends).' },
+        pattern: regex('With until="pattern": the'),
+        stream: { type: 'string', enum: ['stdout', 'stderr', 'both'], description: 'With until="pattern": stream(s) to watch; default "stdout".' },
+        cursor: {
+          type: 'integer',
+          description: 'With until="pattern": match output from this byte offset (e.g. the next_cursor of your last bg_read) instead of only output written after this call.',
+        },
+      },
+      required: ['task_ids', 'timeout_ms'],
+      additionalProperties: false,
+    },
+    bg_kill: {
+      type: 'object',
+      properties: {
+        task_id: taskId,
+        grace_ms: { type: 'integer', description: `Delay between SIGTERM and SIGKILL (0..${c.limits.maxGraceMs}); default the task's own (5000).` },
+      },
+      required: ['task_id'],
+      additionalProperties: false,
+    },
+    bg_list: {
+      type: 'object',
+      properties: {
+        status: {
+          type: 'string',
+          enum: ['all', 'active', 'finished', 'queued', 'waiting', 'running', 'completed', 'failed', 'cancelled', 'timed_out', 'lost'],
+          description: '"active" = queued, waiting or running; "finished" = ended in any way; default "all".',
+        },
+        limit: { type: 'integer', description: `Most rows, newest first (1..${MAX_LIST_LIMIT}, default ${DEFAULT_LIST_LIMIT}).` },
+      },
+      additionalProperties: false,
+    },
+  };
+}
+
+/** Builds the description of each tool: what it does and how to use it without wasting turns. */
+export function descriptions(c: SchemaConfig): Record<AgentToolName, string> {
+  const budget = c.maxOutputBytes;
+  return {
+    bg_start:
+      `Start a shell command in the background and get its task id. Use it for anything that may take long (builds, tests, servers, downloads). ` +
+      `If the command finishes within wait_ms, the result already holds its exit code and output (up to ${budget} bytes, head and tail). ` +
+      `Otherwise it keeps running: ${NO_POLL} stdout and stderr are kept apart; append 2>&1 to merge them. Stdin is /dev/null, so interactive prompts cannot be answered.`,
+    bg_read:
+      `Read a background task's output incrementally by byte cursor, at most ${budget} bytes per call. ` +
+      `Each result gives next_cursor; without a cursor the read continues where your last one stopped, so you never see the same bytes twice. ` +
+      `Output too large for the budget comes back as head and tail with a "[… N bytes omitted; next_cursor=X]" marker: read on from next_cursor to see the omitted bytes. ` +
+      `Use tail_lines for just the latest lines, and grep to show only matching lines (the cursor still moves past every line read; the result counts the filtered lines). ` +
+      `To wait for more output, call bg_wait with until="pattern" instead of reading repeatedly.`,
+    bg_wait:
+      `Block until one of the given tasks exits (until="exit") or prints a line matching a regular expression (until="pattern", e.g. "listening on|ready"), or until timeout_ms passes. ` +
+      `This is the way to wait: never call bg_read or bg_list in a loop. On exit you get the exit code and the output you have not read yet (within the budget). ` +
+      `On timeout the tasks keep running: wait again, do other work, or end your turn and a completion notice will arrive.`,
+    bg_kill:
+      'Stop a background task: SIGTERM to its whole process tree, SIGKILL after grace_ms. Returns the final status. Killing a task that already ended is harmless.',
+    bg_list:
+      'List your background tasks, newest first, as compact rows (id, status, exit code, duration, command). Use it to recover task ids, not to watch progress: use bg_wait for that.',
+  };
+}

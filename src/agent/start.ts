@@ -1,0 +1,81 @@
+import { isTerminal, type TaskRecord, type TaskSpec } from '../index.js';
+import { clamp, durationOf, fail, fromError, type ToolContext } from './context.js';
+import { renderUnread } from './render.js';
+import { MIN_TIMEOUT_MS, PRIORITY_RANGE } from './schemas.js';
+import type { AgentToolError, BgStartResult } from './types.js';
+import { race, watchExits } from './waiting.js';
+
+/** Input of `bg_start` after validation. */
+export interface StartInput {
+  command: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  timeout_ms?: number;
+  transport?: string;
+  priority?: number;
+  wait_ms?: number;
+}
+
+function specOf(ctx: ToolContext, input: StartInput, notes: string[]): TaskSpec {
+  const spec: TaskSpec = { ...ctx.defaults, command: input.command };
+  if (input.cwd !== undefined) spec.cwd = input.cwd;
+  if (input.env !== undefined) spec.env = { ...ctx.defaults.env, ...input.env };
+  if (input.timeout_ms !== undefined) spec.timeoutMs = clamp('timeout_ms', input.timeout_ms, MIN_TIMEOUT_MS, ctx.limits.maxTimeoutMs, notes);
+  if (input.priority !== undefined) spec.priority = clamp('priority', input.priority, -PRIORITY_RANGE, PRIORITY_RANGE, notes);
+  if (ctx.allowedTransports) spec.transport = input.transport ?? ctx.allowedTransports[0]!;
+  if (ctx.session !== undefined) spec.session = ctx.session;
+  return spec;
+}
+
+/** Describes how a task ended, for hints and notices. */
+export function endText(record: TaskRecord): string {
+  const how =
+    record.exitCode !== undefined && record.exitCode !== null
+      ? `exit code ${record.exitCode}`
+      : record.signal
+        ? `signal ${record.signal}`
+        : 'no exit code';
+  const why = record.reason && record.reason !== record.status ? `, ${record.reason}` : '';
+  return `${record.status} (${how}${why})`;
+}
+
+/** Handles `bg_start`: submits, waits up to `wait_ms`, reports the result or the running task. */
+export async function bgStart(ctx: ToolContext, input: StartInput, signal?: AbortSignal): Promise<BgStartResult | AgentToolError> {
+  const notes: string[] = [];
+  const spec = specOf(ctx, input, notes);
+  const waitMs = clamp('wait_ms', input.wait_ms ?? ctx.limits.defaultStartWaitMs, 0, ctx.limits.maxStartWaitMs, notes);
+  let submitted: TaskRecord;
+  try {
+    submitted = await ctx.ex.submit(spec);
+  } catch (err) {
+    const e = fromError(err, 'bg_start');
+    return e.error === 'failed' ? fail('start_failed', e.message) : e;
+  }
+  const id = submitted.id;
+  const outcome = await race(ctx, waitMs, signal, (inner, settle) => watchExits(ctx, [id], inner, settle));
+  const record = outcome.kind === 'exit' ? outcome.record : (ctx.ex.get(id) ?? submitted);
+  const result: Omit<BgStartResult, 'hint'> = { ok: true, task_id: id, status: record.status };
+  const terminal = isTerminal(record.status);
+  if (terminal) {
+    result.exit_code = record.exitCode ?? null;
+    if (record.signal) result.signal = record.signal;
+    if (record.reason) result.reason = record.reason;
+    if (record.error) result.error_message = record.error.message;
+  }
+  const duration = durationOf(record, ctx.clock.now());
+  if (duration !== undefined) result.duration_ms = duration;
+  if (notes.length > 0) result.clamped = notes;
+  Object.assign(result, await renderUnread(ctx, record).catch(() => ({})));
+  let hint: string;
+  if (terminal) {
+    const more = result.stdout?.truncated || result.stderr?.truncated ? ' Output was capped: bg_read continues at next_cursor.' : '';
+    hint = `Finished: ${endText(record)}.${more}`;
+    ctx.reported(record);
+  } else {
+    const state = record.status === 'running' ? 'Running' : `${record.status[0]!.toUpperCase()}${record.status.slice(1)}`;
+    hint =
+      `${state} in the background as task ${id}. Do not poll: call bg_wait {"task_ids":["${id}"]} to wait for it ` +
+      `(until="pattern" to wait for a line such as "ready"), bg_read to see new output, or end your turn and a completion notice will arrive.`;
+  }
+  return { ...result, hint };
+}

@@ -1,0 +1,71 @@
+import { AbortedError } from '../index.js';
+import { fail, fromError, ToolContext } from './context.js';
+import { bgKill, bgList, type KillInput, type ListInput } from './manage.js';
+import { bgRead, type ReadInput } from './read.js';
+import { descriptions, inputSchemas } from './schemas.js';
+import { bgStart, type StartInput } from './start.js';
+import type { AgentExecutor, AgentTool, AgentToolContext, AgentToolName, AgentToolResult, AgentToolsOptions, JsonSchema } from './types.js';
+import { describeParameters, validateInput } from './validate.js';
+import { bgWait, type WaitInput } from './wait.js';
+
+type Run = (ctx: ToolContext, input: Record<string, unknown>, call: AgentToolContext) => Promise<AgentToolResult> | AgentToolResult;
+
+// Inputs are validated against the schema before these run, so the casts only name the shape.
+const RUNS: Record<AgentToolName, Run> = {
+  bg_start: (ctx, input, call) => bgStart(ctx, input as unknown as StartInput, call.signal),
+  bg_read: (ctx, input) => bgRead(ctx, input as unknown as ReadInput),
+  bg_wait: (ctx, input, call) => bgWait(ctx, input as unknown as WaitInput, call.signal),
+  bg_kill: (ctx, input) => bgKill(ctx, input as unknown as KillInput),
+  bg_list: (ctx, input) => bgList(ctx, input as unknown as ListInput),
+};
+
+const ORDER: readonly AgentToolName[] = ['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list'];
+
+function makeTool(ctx: ToolContext, name: AgentToolName, description: string, inputSchema: JsonSchema): AgentTool {
+  const run = RUNS[name];
+  return {
+    name,
+    description,
+    inputSchema,
+    async handler(input: unknown, call: AgentToolContext = {}): Promise<AgentToolResult> {
+      const checked = validateInput(inputSchema, input);
+      if (!checked.ok) {
+        return fail(
+          'invalid_input',
+          `${name}: ${checked.errors.join('; ')}. Parameters: ${describeParameters(inputSchema)}. Fix the arguments and call ${name} again.`,
+        );
+      }
+      try {
+        return await run(ctx, checked.value, call);
+      } catch (err) {
+        if (err instanceof AbortedError) throw err;
+        return fromError(err, name);
+      }
+    },
+  };
+}
+
+/**
+ * Creates the five agent tools over an executor: `bg_start`, `bg_read`, `bg_wait`, `bg_kill`
+ * and `bg_list`, each with a description for the model, a JSON Schema of its input and an async
+ * handler. Hand them to any framework (MCP, OpenAI function calling, the Vercel AI SDK): see
+ * `docs/agent-tools.md`.
+ *
+ * The tools of one call share state: how far the model has read each task's output, so that
+ * `bg_read` without a cursor continues where the last result stopped. Create one set per
+ * agent session (with `session`) to keep sessions apart.
+ *
+ * @example
+ * ```ts
+ * const tools = createAgentTools(executor, { session: 'chat-42', maxOutputBytes: 8192 });
+ * const start = tools.find((t) => t.name === 'bg_start')!;
+ * const result = await start.handler({ command: 'npm test', wait_ms: 5000 });
+ * ```
+ * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for bad options.
+ */
+export function createAgentTools(executor: AgentExecutor, options: AgentToolsOptions = {}): AgentTool[] {
+  const ctx = new ToolContext(executor, options);
+  const schemas = inputSchemas(ctx);
+  const texts = descriptions(ctx);
+  return ORDER.map((name) => makeTool(ctx, name, texts[name], schemas[name]));
+}

@@ -1,0 +1,249 @@
+import type { BackgroundExecutor, Clock, TaskSpec, TaskStatus } from '../index.js';
+
+/**
+ * The part of {@link BackgroundExecutor} the agent tools use. Any executor satisfies it; a test
+ * double only needs these methods.
+ */
+export type AgentExecutor = Pick<
+  BackgroundExecutor,
+  'submit' | 'get' | 'list' | 'wait' | 'cancel' | 'readOutput' | 'follow' | 'completions' | 'ack'
+>;
+
+/**
+ * The subset of JSON Schema the agent tools declare (and validate by hand). It is accepted
+ * as-is by MCP (`inputSchema`), OpenAI function calling (`parameters`) and the Vercel AI SDK
+ * (`jsonSchema(...)`).
+ */
+export interface JsonSchema {
+  type?: 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array';
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: readonly string[];
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  enum?: readonly (string | number)[];
+  minItems?: number;
+  maxItems?: number;
+  minLength?: number;
+  maxLength?: number;
+  default?: unknown;
+}
+
+/** Per-call context a framework may pass to a handler. */
+export interface AgentToolContext {
+  /**
+   * Aborts the call. `bg_wait` then rejects with `AbortedError` (code `ABORTED`); `bg_start`
+   * stops waiting and resolves at once with the (still running) task. Tasks are never killed
+   * by an aborted call.
+   */
+  signal?: AbortSignal;
+}
+
+/** Names of the tools {@link createAgentTools} returns, in that order. */
+export type AgentToolName = 'bg_start' | 'bg_read' | 'bg_wait' | 'bg_kill' | 'bg_list';
+
+/** One tool: what a framework shows the model, and the function that runs a call. */
+export interface AgentTool {
+  name: AgentToolName;
+  /** Text for the model: what the tool does and how to use it well. */
+  description: string;
+  /** JSON Schema of the input (always `type: 'object'`). */
+  inputSchema: JsonSchema;
+  /**
+   * Validates `input` against {@link AgentTool.inputSchema} and runs the call. Never rejects for
+   * bad input, unknown task ids or executor errors: those resolve to an {@link AgentToolError}
+   * whose `message` tells the model what to do next. Only an aborted `bg_wait` rejects.
+   * The result is JSON-safe: hand `JSON.stringify(result)` to the model.
+   */
+  handler(input: unknown, context?: AgentToolContext): Promise<AgentToolResult>;
+}
+
+/** Spec fields applied under every task the model starts (the model's own values win). */
+export type AgentTaskDefaults = Partial<Omit<TaskSpec, 'command' | 'args' | 'signal' | 'session' | 'idempotencyKey'>>;
+
+/** Limits of the agent tools. Values the model asks for beyond them are clamped (and said so). */
+export interface AgentLimits {
+  /** Longest `bg_wait` `timeout_ms` (default 300000 = 5 min). */
+  maxWaitMs: number;
+  /** Longest `bg_start` `wait_ms` (default 30000). */
+  maxStartWaitMs: number;
+  /** `bg_start` `wait_ms` when the model gives none (default 1000). */
+  defaultStartWaitMs: number;
+  /** Longest `bg_start` `timeout_ms` (default 86400000 = 24 h). */
+  maxTimeoutMs: number;
+  /** Longest `bg_kill` `grace_ms` (default 60000). */
+  maxGraceMs: number;
+}
+
+/** Options of {@link createAgentTools}. */
+export interface AgentToolsOptions {
+  /**
+   * Owner scope. Tasks started by these tools carry it, and every tool sees and touches only
+   * tasks of this session: another session's task id behaves exactly like an unknown id.
+   * Without a session the tools are unscoped and see every task of the executor.
+   */
+  session?: string;
+  /**
+   * Output budget: the most bytes of task output one tool result carries (default 16384,
+   * at least 1024). Larger output is shown as head + tail with an omission marker.
+   */
+  maxOutputBytes?: number;
+  /**
+   * Transports the model may choose with `bg_start`'s `transport` (the first is the default).
+   * Without it the parameter is not offered and tasks use `defaults.transport` or the
+   * executor's default transport.
+   */
+  allowedTransports?: readonly string[];
+  /** Spec fields applied under every started task (cwd, env, timeoutMs, group, tags, …). */
+  defaults?: AgentTaskDefaults;
+  /** Clock for the tools' own timers (`wait_ms`, `bg_wait` timeouts, durations); default the system clock. */
+  clock?: Clock;
+  /** Overrides of the default {@link AgentLimits}. */
+  limits?: Partial<AgentLimits>;
+  /**
+   * Acknowledge (`executor.ack`) a task's completion as soon as a tool result tells the model
+   * its final status (`bg_start` that ended within `wait_ms`, `bg_wait` exited, `bg_kill`,
+   * `bg_read` at end of output), so {@link completionNotices} does not repeat it. Default true.
+   */
+  ackOnReport?: boolean;
+}
+
+/** Error codes of {@link AgentToolError}. */
+export type AgentErrorCode = 'invalid_input' | 'unknown_task' | 'start_failed' | 'executor_unavailable' | 'failed';
+
+/** A call that did not succeed. `message` is written for the model and says what to do next. */
+export interface AgentToolError {
+  ok: false;
+  error: AgentErrorCode;
+  message: string;
+}
+
+/** A slice of one output stream rendered within the output budget. */
+export interface OutputView {
+  /** The output; when capped, head + `[… N bytes omitted; next_cursor=X]` + tail. */
+  text: string;
+  /** Byte offset where `text` starts. */
+  cursor: number;
+  /** Byte offset to continue from; reading on from it visits every byte not yet shown in full. */
+  next_cursor: number;
+  /** Size of the stream when read. */
+  total_bytes: number;
+  /** Bytes between head and tail that were not shown (0 when nothing was left out). */
+  omitted_bytes: number;
+  /** More bytes exist after `next_cursor`. */
+  truncated: boolean;
+}
+
+/** Result of `bg_start`. */
+export interface BgStartResult {
+  ok: true;
+  task_id: string;
+  status: TaskStatus;
+  exit_code?: number | null;
+  signal?: string | null;
+  /** Why it ended other than by its own exit (`timeout`, `spawn_failed`, …). */
+  reason?: string;
+  error_message?: string;
+  duration_ms?: number;
+  /** Output so far (or all of it, if the task ended within `wait_ms`). */
+  stdout?: OutputView;
+  stderr?: OutputView;
+  /** Parameters that were out of range and what was used instead. */
+  clamped?: string[];
+  hint: string;
+}
+
+/** Result of `bg_read`. */
+export interface BgReadResult {
+  ok: true;
+  task_id: string;
+  status: TaskStatus;
+  exit_code?: number | null;
+  stream: 'stdout' | 'stderr';
+  attempt: number;
+  text: string;
+  cursor: number;
+  next_cursor: number;
+  total_bytes: number;
+  /** The task has ended and everything up to `next_cursor` = end was read. */
+  eof: boolean;
+  truncated: boolean;
+  omitted_bytes: number;
+  /** With `grep`: lines read, lines shown and lines filtered out (all passed by the cursor). */
+  grep?: { pattern: string; lines_read: number; lines_matched: number; lines_filtered: number };
+  /** Bytes on the other stream, when it has any. */
+  other_stream_bytes?: number;
+  clamped?: string[];
+  hint?: string;
+}
+
+/** State of one task in a `bg_wait` result. */
+export interface WaitTaskState {
+  task_id: string;
+  status: TaskStatus;
+  exit_code?: number | null;
+}
+
+/** Result of `bg_wait`. */
+export interface BgWaitResult {
+  ok: true;
+  outcome: 'exited' | 'matched' | 'timeout';
+  /** The task that exited or matched (or the only task waited on). */
+  task_id?: string;
+  status?: TaskStatus;
+  exit_code?: number | null;
+  signal?: string | null;
+  reason?: string;
+  duration_ms?: number;
+  /** `matched`: the stream, the matching line and the byte offset just past it. */
+  stream?: 'stdout' | 'stderr';
+  match?: string;
+  match_cursor?: number;
+  /** `exited`: output not read yet by these tools. */
+  stdout?: OutputView;
+  stderr?: OutputView;
+  waited_ms: number;
+  /** Every task waited on, with its status now. */
+  tasks: WaitTaskState[];
+  clamped?: string[];
+  hint: string;
+}
+
+/** Result of `bg_kill`. */
+export interface BgKillResult {
+  ok: true;
+  task_id: string;
+  status: TaskStatus;
+  exit_code?: number | null;
+  signal?: string | null;
+  reason?: string;
+  /** It had already ended before the call; nothing was killed. */
+  already_finished: boolean;
+  clamped?: string[];
+  hint: string;
+}
+
+/** One row of `bg_list`. */
+export interface BgListRow {
+  task_id: string;
+  status: TaskStatus;
+  exit_code?: number | null;
+  /** Run time so far (running) or in total (ended). */
+  duration_ms?: number;
+  /** The command, cut to 80 characters. */
+  command: string;
+}
+
+/** Result of `bg_list`. */
+export interface BgListResult {
+  ok: true;
+  /** Newest first. */
+  tasks: BgListRow[];
+  /** Tasks matching the filter (may exceed `tasks.length`). */
+  total: number;
+  clamped?: string[];
+  hint?: string;
+}
+
+/** Anything a handler resolves to. */
+export type AgentToolResult = BgStartResult | BgReadResult | BgWaitResult | BgKillResult | BgListResult | AgentToolError;

@@ -1,0 +1,109 @@
+import type { JsonSchema } from './types.js';
+
+/** Outcome of {@link validateInput}. */
+export type Validation = { ok: true; value: Record<string, unknown> } | { ok: false; errors: string[] };
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return typeof v;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function check(schema: JsonSchema, value: unknown, path: string, errors: string[]): unknown {
+  switch (schema.type) {
+    case 'string':
+      if (typeof value !== 'string') return void errors.push(`${path} must be a string, got ${describe(value)}`);
+      if (schema.minLength !== undefined && value.length < schema.minLength) {
+        errors.push(schema.minLength === 1 ? `${path} must not be empty` : `${path} must have at least ${schema.minLength} characters`);
+      }
+      if (schema.maxLength !== undefined && value.length > schema.maxLength) {
+        errors.push(`${path} must have at most ${schema.maxLength} characters, got ${value.length}`);
+      }
+      break;
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+        return void errors.push(`${path} must be an integer, got ${describe(value)}`);
+      }
+      break;
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return void errors.push(`${path} must be a number, got ${describe(value)}`);
+      break;
+    case 'boolean':
+      if (typeof value !== 'boolean') return void errors.push(`${path} must be true or false, got ${describe(value)}`);
+      break;
+    case 'array': {
+      if (!Array.isArray(value)) return void errors.push(`${path} must be an array, got ${describe(value)}`);
+      if (schema.minItems !== undefined && value.length < schema.minItems) {
+        errors.push(`${path} must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`);
+      }
+      if (schema.maxItems !== undefined && value.length > schema.maxItems) {
+        errors.push(`${path} must have at most ${schema.maxItems} items, got ${value.length}`);
+      }
+      const items = schema.items;
+      return items ? value.map((item, i) => check(items, item, `${path}[${i}]`, errors)) : value;
+    }
+    case 'object':
+      return checkObject(schema, value, path, errors);
+    default:
+      break;
+  }
+  if (schema.enum && !schema.enum.includes(value as string | number)) {
+    errors.push(`${path} must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkObject(schema: JsonSchema, value: unknown, path: string, errors: string[]): Record<string, unknown> | undefined {
+  if (!isPlainObject(value)) {
+    errors.push(`${path || 'input'} must be an object, got ${describe(value)}`);
+    return undefined;
+  }
+  const props = schema.properties ?? {};
+  const required = new Set(schema.required ?? []);
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const name = path ? `${path}.${key}` : key;
+    const sub = props[key];
+    // null stands for "not given" (OpenAI strict mode sends null for optional parameters).
+    if (v === undefined || (v === null && sub)) continue; // a null required one is reported below
+    if (sub) out[key] = check(sub, v, name, errors);
+    else if (isPlainObject(schema.additionalProperties)) out[key] = check(schema.additionalProperties, v, name, errors);
+    else if (schema.additionalProperties === false) {
+      const known = Object.keys(props);
+      errors.push(`unknown parameter ${name}${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+    } else out[key] = v;
+  }
+  for (const key of required) {
+    if (value[key] === undefined || value[key] === null) errors.push(`${path ? `${path}.${key}` : key} is required`);
+  }
+  return out;
+}
+
+/**
+ * Checks `input` against an object schema of the {@link JsonSchema} subset: types, required,
+ * unknown properties, enums, string lengths and array sizes. Numeric ranges are deliberately
+ * not part of the schemas: the tools clamp them and say so instead of refusing the call.
+ * `null` for an optional property counts as absent.
+ */
+export function validateInput(schema: JsonSchema, input: unknown): Validation {
+  const errors: string[] = [];
+  const value = checkObject(schema, input ?? {}, '', errors);
+  return errors.length > 0 || value === undefined ? { ok: false, errors } : { ok: true, value };
+}
+
+/** One line per parameter (`name (type, required): description`), for error messages. */
+export function describeParameters(schema: JsonSchema): string {
+  const required = new Set(schema.required ?? []);
+  return Object.entries(schema.properties ?? {})
+    .map(([name, p]) => {
+      const type = p.enum ? p.enum.map((e) => JSON.stringify(e)).join('|') : p.type === 'array' ? `${p.items?.type ?? 'any'}[]` : (p.type ?? 'any');
+      return `${name} (${type}${required.has(name) ? ', required' : ''})`;
+    })
+    .join(', ');
+}

@@ -1,0 +1,139 @@
+import { Buffer } from 'node:buffer';
+import type { TaskRecord } from '../index.js';
+import type { ToolContext } from './context.js';
+import { lineMatches, MAX_MATCH_CHARS } from './grep.js';
+
+type Stream = 'stdout' | 'stderr';
+
+/** How a wait ended. */
+export type WaitOutcome =
+  | { kind: 'exit'; record: TaskRecord }
+  | { kind: 'match'; id: string; stream: Stream; line: string; matchCursor: number }
+  | { kind: 'timeout' }
+  | { kind: 'aborted' }
+  | { kind: 'error'; error: unknown };
+
+type Settle = (outcome: WaitOutcome) => void;
+
+/**
+ * Runs `start` with an inner AbortSignal and resolves with the first outcome it (or the
+ * timeout, or the caller's signal) reports; then aborts the inner signal so every watcher
+ * stops. Timers come from the context's clock; nothing polls.
+ */
+export function race(
+  ctx: ToolContext,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  start: (inner: AbortSignal, settle: Settle) => void,
+): Promise<WaitOutcome> {
+  return new Promise<WaitOutcome>((resolve) => {
+    const inner = new AbortController();
+    let timer: unknown;
+    let immediate: NodeJS.Immediate | undefined;
+    let done = false;
+    const onAbort = (): void => settle({ kind: 'aborted' });
+    const settle: Settle = (outcome) => {
+      if (done) return;
+      done = true;
+      if (timer !== undefined) ctx.clock.clearTimeout(timer);
+      if (immediate !== undefined) clearImmediate(immediate);
+      signal?.removeEventListener('abort', onAbort);
+      inner.abort();
+      resolve(outcome);
+    };
+    if (signal?.aborted) return settle({ kind: 'aborted' });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // A zero timeout still lets tasks that already ended answer first (their waits resolve in microtasks).
+    if (timeoutMs === 0) immediate = setImmediate(() => settle({ kind: 'timeout' }));
+    else timer = ctx.clock.setTimeout(() => settle({ kind: 'timeout' }), timeoutMs);
+    start(inner.signal, settle);
+  });
+}
+
+/** Settles with the first of `ids` to reach a terminal status. */
+export function watchExits(ctx: ToolContext, ids: readonly string[], inner: AbortSignal, settle: Settle): void {
+  for (const id of ids) {
+    ctx.ex.wait(id, { signal: inner }).then(
+      (record) => settle({ kind: 'exit', record }),
+      (error: unknown) => {
+        if (!inner.aborted) settle({ kind: 'error', error });
+      },
+    );
+  }
+}
+
+/**
+ * Settles with the first line of any watched stream matching `re`, or with the task's exit
+ * once every watched stream of a task was read to its end without a match. Follows output
+ * through `executor.follow` (woken by the executor's change notices).
+ */
+export function watchPattern(
+  ctx: ToolContext,
+  ids: readonly string[],
+  streams: readonly Stream[],
+  from: number | undefined,
+  re: RegExp,
+  inner: AbortSignal,
+  settle: Settle,
+): void {
+  for (const id of ids) {
+    let open = streams.length;
+    for (const stream of streams) {
+      followLines(ctx, id, stream, from, re, inner).then(
+        (match) => {
+          if (match) return settle(match);
+          if (--open > 0 || inner.aborted) return;
+          const record = ctx.ex.get(id);
+          if (record) settle({ kind: 'exit', record });
+        },
+        (error: unknown) => {
+          if (!inner.aborted) settle({ kind: 'error', error });
+        },
+      );
+    }
+  }
+}
+
+async function followLines(
+  ctx: ToolContext,
+  id: string,
+  stream: Stream,
+  from: number | undefined,
+  re: RegExp,
+  signal: AbortSignal,
+): Promise<WaitOutcome | undefined> {
+  // "New output since the call": start at the current end of the stream.
+  const cursor = from ?? (await ctx.ex.readOutput(id, { stream, maxBytes: 1 })).totalBytes;
+  let carry = '';
+  let carryStart = cursor;
+  let attempt = -1;
+  for await (const chunk of ctx.ex.follow(id, { stream, cursor, signal })) {
+    if (signal.aborted) return undefined;
+    if (chunk.attempt !== attempt) {
+      attempt = chunk.attempt;
+      carry = '';
+      carryStart = chunk.cursor;
+    }
+    const text = carry + chunk.text;
+    let consumed = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', consumed)) {
+      const line = text.slice(consumed, nl);
+      consumed = nl + 1;
+      if (lineMatches(re, line)) {
+        return { kind: 'match', id, stream, line, matchCursor: carryStart + Buffer.byteLength(text.slice(0, consumed)) };
+      }
+    }
+    carryStart += Buffer.byteLength(text.slice(0, consumed));
+    carry = text.slice(consumed);
+    if (carry.length > 4 * MAX_MATCH_CHARS) {
+      // An endless line: keep its start for matching, count the rest as passed.
+      const kept = carry.slice(0, MAX_MATCH_CHARS);
+      carryStart += Buffer.byteLength(carry) - Buffer.byteLength(kept);
+      carry = kept;
+    }
+  }
+  if (carry !== '' && !signal.aborted && lineMatches(re, carry)) {
+    return { kind: 'match', id, stream, line: carry, matchCursor: carryStart + Buffer.byteLength(carry) };
+  }
+  return undefined;
+}
