@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,5 +223,24 @@ describe('executor on real processes', () => {
     await ex2.shutdown({ mode: 'kill', graceMs: 200 });
     expect(ex2.get(k.id)?.status).toBe('cancelled');
     expect(processesOfTask(k.id)).toEqual([]);
+  });
+
+  it('cancel under CPU load is always a SIGTERM death: the shell never runs on after its child died', async () => {
+    // Regression: signalling children before their shell let `sleep 120; exit 0` end as exit 0.
+    const hogs = [0, 1, 2].map(() => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    try {
+      // Every task gets a slot at once, so each is cancelled while running, not while queued.
+      const ex = make(40);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const t = await ex.submit({ command: 'sleep 120; exit 0' });
+          expect(await eventually(() => ex.get(t.id)?.handle !== undefined, 20_000, 5)).toBe(true);
+          return ex.cancel(t.id, { graceMs: 5000 });
+        }),
+      );
+      expect(results.map((r) => `${r.status}/${r.signal}/${r.exitCode}`)).toEqual(results.map(() => 'cancelled/SIGTERM/null'));
+    } finally {
+      for (const h of hogs) h.kill('SIGKILL');
+    }
   });
 });
