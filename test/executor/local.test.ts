@@ -229,12 +229,17 @@ describe('executor on real processes', () => {
     // Regression: signalling children before their shell let `sleep 120; exit 0` end as exit 0.
     const hogs = [0, 1, 2].map(() => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
     try {
-      // Every task gets a slot at once, so each is cancelled while running, not while queued.
-      const ex = make(40);
+      const ex = make(8);
+      // Cancel each task the moment it has started (its shell is just forking its child).
+      const started = new Map<string, () => void>();
+      ex.on('task:started', (e) => started.get(e.taskId)?.());
       const results = await Promise.all(
         Array.from({ length: 40 }, async () => {
           const t = await ex.submit({ command: 'sleep 120; exit 0' });
-          expect(await eventually(() => ex.get(t.id)?.handle !== undefined, 20_000, 5)).toBe(true);
+          await new Promise<void>((resolve) => {
+            started.set(t.id, resolve);
+            if (ex.get(t.id)?.handle) resolve();
+          });
           return ex.cancel(t.id, { graceMs: 5000 });
         }),
       );
@@ -242,5 +247,5 @@ describe('executor on real processes', () => {
     } finally {
       for (const h of hogs) h.kill('SIGKILL');
     }
-  });
+  }, 120_000);
 });

@@ -1,13 +1,19 @@
 import { constants } from 'node:os';
 import type { ExitInfo } from '../types.js';
 
-// File names inside a run directory (DESIGN §3).
+/** `"<pid> <pgid>\n"` of the attempt's leader (DESIGN §3 run directory files). */
 export const PID_FILE = 'pid';
+/** How the attempt ended, installed by rename; see {@link parseExitFile}. */
 export const EXIT_FILE = 'exit';
+/** The `exit` marker being written, renamed to {@link EXIT_FILE} once complete. */
 export const EXIT_PENDING_FILE = 'exit.pending';
+/** Present once a kill was requested: `"<SIGNAME> <epoch ms>\n"`. */
 export const KILLREQ_FILE = 'killreq';
+/** Boot id, start time and mode of a detached attempt; see {@link formatMetaFile}. */
 export const META_FILE = 'meta';
+/** The attempt's stdout. */
 export const OUT_FILE = 'out';
+/** The attempt's stderr. */
 export const ERR_FILE = 'err';
 
 const SIGNALS = constants.signals as Readonly<Record<string, number>>;
@@ -140,4 +146,9 @@ export function parseMetaFile(text: string): RunMeta | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An {@link ExitInfo} for an attempt that vanished without a status. */
+export function lostExit(reason: string, endedAt = Date.now()): ExitInfo {
+  return { state: 'lost', exitCode: null, signal: null, reason, endedAt };
 }

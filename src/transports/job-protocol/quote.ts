@@ -47,29 +47,30 @@ export function shQuoteAll(values: readonly string[], field = 'value'): string {
 }
 
 /**
- * Checks a command, its arguments and its environment for values a process cannot receive:
- * NUL bytes anywhere, and environment names that are empty or contain `=`.
+ * Checks the values of a launch for what a process cannot receive or a run directory cannot
+ * be named after: a task id outside {@link ID_PATTERN}, an attempt that is not a positive
+ * integer, NUL bytes anywhere, environment names that are empty or contain `=`.
  * Returns a message describing the first problem, or undefined when all is well.
  */
-export function findLaunchValueProblem(
-  command: string,
-  args: readonly string[] | undefined,
-  env: Readonly<Record<string, string>> | undefined,
-): string | undefined {
-  if (command.length === 0) return 'command is empty';
-  if (command.includes('\0')) return 'command contains a NUL byte';
-  if (args) {
-    for (const [i, a] of args.entries()) {
-      if (typeof a !== 'string') return `args[${i}] is not a string`;
-      if (a.includes('\0')) return `args[${i}] contains a NUL byte`;
-    }
+export function findLaunchProblem(req: {
+  taskId: unknown;
+  attempt: unknown;
+  command: string;
+  args?: readonly string[] | undefined;
+  env?: Readonly<Record<string, string>> | undefined;
+}): string | undefined {
+  if (!isValidId(req.taskId)) return `invalid task id ${JSON.stringify(req.taskId)}`;
+  if (!isValidAttempt(req.attempt)) return `invalid attempt ${String(req.attempt)}`;
+  if (typeof req.command !== 'string' || req.command.length === 0) return 'command is empty';
+  if (req.command.includes('\0')) return 'command contains a NUL byte';
+  for (const [i, a] of (req.args ?? []).entries()) {
+    if (typeof a !== 'string') return `args[${i}] is not a string`;
+    if (a.includes('\0')) return `args[${i}] contains a NUL byte`;
   }
-  if (env) {
-    for (const [k, v] of Object.entries(env)) {
-      if (k.length === 0 || k.includes('=') || k.includes('\0')) return `env name ${JSON.stringify(k)} is invalid`;
-      if (typeof v !== 'string') return `env ${k} is not a string`;
-      if (v.includes('\0')) return `env ${k} contains a NUL byte`;
-    }
+  for (const [k, v] of Object.entries(req.env ?? {})) {
+    if (k.length === 0 || k.includes('=') || k.includes('\0')) return `env name ${JSON.stringify(k)} is invalid`;
+    if (typeof v !== 'string') return `env ${k} is not a string`;
+    if (v.includes('\0')) return `env ${k} contains a NUL byte`;
   }
   return undefined;
 }

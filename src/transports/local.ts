@@ -1,0 +1,298 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { BgexecError, InvalidArgumentError, SpawnError } from '../errors.js';
+import type { TransportHandle } from '../task.js';
+import { ERR_FILE, OUT_FILE, PID_FILE, formatExitCode, formatPidFile, lostExit } from './job-protocol/markers.js';
+import {
+  inspectRunDir, killRequested, markFailure, outputSizes, probeRunDir, readExitInfo, readPidMarker,
+  readRange, watchRunDir, writeExitMarker, writeKillRequest, type RunDirWatch,
+} from './job-protocol/run-dir.js';
+import { findLaunchProblem, isValidAttempt, isValidId } from './job-protocol/quote.js';
+import { launchWrapper } from './job-protocol/wrapper.js';
+import { attemptTreeAlive, isAttemptProcess, readBootId, signalAttemptTree, type AttemptTarget } from './process-tree.js';
+import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from './types.js';
+
+/** Options of {@link LocalTransport}. */
+export interface LocalTransportOptions {
+  /** Directory holding `jobs/<taskId>-<attempt>/`; default: a private temp dir created on first use. */
+  root?: string;
+}
+
+/** An attempt this instance spawned and is still watching. */
+interface OwnAttempt {
+  child: ChildProcess;
+  detached: boolean;
+  done: Promise<ExitInfo>;
+}
+
+const SETTLED_CACHE = 4096;
+const LOST_CONFIRM_MS = 1_000;
+const noop = (): void => {};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs attempts on this machine. Non-detached attempts are spawned directly (no wrapper) in
+ * their own process group and observed through the child's `exit` event; detached attempts run
+ * under the job-protocol wrapper so that their status outlives this Node process. Output always
+ * goes to the run directory's `out`/`err` files, never through Node.
+ */
+export class LocalTransport implements Transport {
+  readonly kind = 'local';
+  // Snapshot taken once: process.env is backed by getenv() accessors, a plain copy spreads faster.
+  private readonly baseEnv: Record<string, string | undefined> = { ...process.env };
+  private readonly bootId = readBootId();
+  private readonly rootOption: string | undefined;
+  private rootDir: string | undefined;
+  private jobsDir: string | undefined;
+  private closed = false;
+  private readonly own = new Map<string, OwnAttempt>();
+  private readonly settled = new Map<string, ExitInfo>();
+  private readonly deadSince = new Map<string, number>();
+  /** Waits on attempts started elsewhere (another instance or an earlier process). */
+  private readonly foreign = new Map<string, RunDirWatch<ExitInfo>>();
+
+  constructor(options: LocalTransportOptions = {}) {
+    this.rootOption = options.root === undefined ? undefined : resolvePath(options.root);
+  }
+
+  /** The root directory in use, or undefined before the first start (default root). */
+  get root(): string | undefined {
+    return this.rootOption ?? this.rootDir;
+  }
+
+  async start(req: LaunchRequest): Promise<TransportHandle> {
+    const { taskId, attempt } = req;
+    if (this.closed) throw new SpawnError('local transport is closed', { taskId });
+    const problem = findLaunchProblem(req);
+    if (problem !== undefined) throw new SpawnError(problem, { taskId });
+    const runDir = join(this.jobsDir ?? this.ensureRoot(), `${taskId}-${attempt}`);
+    try {
+      // Not recursive: the leaf's creation is the claim that makes a second start fail.
+      mkdirSync(runDir, { mode: 0o700 });
+    } catch (err) {
+      const dup = (err as NodeJS.ErrnoException).code === 'EEXIST';
+      throw new SpawnError(dup ? `attempt ${taskId}-${attempt} was already started` : `cannot create ${runDir}`, { taskId, cause: err });
+    }
+    const startedAt = Date.now();
+    let cwd: string | undefined;
+    if (req.cwd !== undefined) {
+      cwd = resolvePath(req.cwd);
+      if (!isDirectory(cwd)) {
+        markFailure(runDir, 'cwd_missing');
+        throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { taskId });
+      }
+    }
+    const env = { ...this.baseEnv, ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };
+    const base = { kind: this.kind, taskId, attempt, runDir, bootId: this.bootId, detached: req.detached, startedAt };
+    return req.detached ? this.startDetached(req, runDir, cwd, env, base) : this.startDirect(req, runDir, cwd, env, base);
+  }
+
+  private async startDirect(req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
+    const outFd = openSync(join(runDir, OUT_FILE), 'a', 0o600);
+    const errFd = openSync(join(runDir, ERR_FILE), 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      const opts = { cwd, env, detached: true, stdio: ['ignore', outFd, errFd] as ['ignore', number, number] };
+      child = req.args ? spawn(req.command, req.args, opts) : spawn('/bin/sh', ['-c', req.command], opts);
+    } catch (err) {
+      throw this.spawnFailure(err as NodeJS.ErrnoException, req, runDir, cwd);
+    } finally {
+      closeSync(outFd);
+      closeSync(errFd);
+    }
+    const pid = child.pid;
+    if (pid === undefined) throw this.spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
+    writeFileSync(join(runDir, PID_FILE), formatPidFile(pid, pid));
+    child.on('error', noop);
+    const done = new Promise<ExitInfo>((resolve) => {
+      child.once('exit', (code, signal) => {
+        const info: ExitInfo = { state: 'exited', exitCode: signal === null ? code : null, signal, endedAt: Date.now() };
+        try {
+          // The pid file's inode becomes the marker (one inode creation less per attempt); once
+          // the marker exists, nobody needs the pid.
+          writeExitMarker(runDir, formatExitCode(code, signal), PID_FILE);
+        } catch {
+          // The run directory was removed under a running attempt; nobody can read a marker then.
+        }
+        this.settle(runDir, info);
+        resolve(info);
+      });
+    });
+    this.own.set(runDir, { child, detached: false, done });
+    await new Promise((r) => child.once('spawn', r));
+    return { ...base, pid, pgid: pid };
+  }
+
+  private async startDetached(req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
+    const meta = { bootId: this.bootId, startedAt: base.startedAt, detached: true };
+    const { child, pid, pgid, exited } = await launchWrapper({ runDir, cwd, command: req.command, args: req.args }, req.taskId, env, meta);
+    const done = exited.then((endedAt) => {
+      const info = readExitInfo(runDir) ?? (killRequested(runDir)
+        ? { state: 'exited' as const, exitCode: null, signal: 'SIGKILL', endedAt }
+        : lostExit('no_exit_marker', endedAt));
+      this.settle(runDir, info);
+      return info;
+    });
+    this.own.set(runDir, { child, detached: true, done });
+    return { ...base, pid, pgid };
+  }
+
+  private spawnFailure(err: NodeJS.ErrnoException, req: LaunchRequest, runDir: string, cwd: string | undefined): SpawnError {
+    const cwdGone = cwd !== undefined && !isDirectory(cwd);
+    markFailure(runDir, cwdGone ? 'cwd_missing' : 'spawn_failed', cwdGone ? undefined : err.code);
+    const what = cwdGone ? `cwd_missing: working directory ${JSON.stringify(req.cwd)} vanished` : `cannot execute ${JSON.stringify(req.command)}: ${err.code ?? err.message}`;
+    return new SpawnError(what, { taskId: req.taskId, cause: err });
+  }
+
+  wait(handle: TransportHandle): Promise<ExitInfo> {
+    const runDir = this.runDirOf(handle);
+    const done = this.settled.get(runDir);
+    if (done) return Promise.resolve(done);
+    const pending = this.own.get(runDir)?.done ?? this.foreign.get(runDir)?.promise;
+    if (pending) return pending;
+    const w = watchRunDir(runDir, () => this.inspect(handle, runDir));
+    this.foreign.set(runDir, w);
+    w.promise.then((info) => {
+      this.foreign.delete(runDir);
+      this.settle(runDir, info);
+    }, () => this.foreign.delete(runDir));
+    return w.promise;
+  }
+
+  /**
+   * {@link inspectRunDir}, except that a non-detached attempt found dead without a marker is
+   * declared lost only after LOST_CONFIRM_MS: its owner (another process) writes the marker
+   * just after the child's death, and must not lose that race to this observer — unless the
+   * handle says that owner is gone (`ownerGone: true`, set by executor recovery on attempts of
+   * an executor that died: nobody is left to write the marker, or the pid).
+   */
+  private inspect(handle: TransportHandle, runDir: string): ExitInfo | undefined {
+    const info = inspectRunDir(handle, runDir, this.bootId);
+    if (info?.state !== 'lost' || handle.detached === true || info.reason === 'boot_id_changed' || handle.ownerGone === true) {
+      this.deadSince.delete(runDir);
+      return info;
+    }
+    const first = this.deadSince.get(runDir) ?? Date.now();
+    this.deadSince.set(runDir, first);
+    return Date.now() - first < LOST_CONFIRM_MS ? undefined : info;
+  }
+
+  private settle(runDir: string, info: ExitInfo): void {
+    this.own.delete(runDir);
+    this.deadSince.delete(runDir);
+    this.settled.set(runDir, info);
+    // Bounded: an evicted attempt is answered from its exit marker instead.
+    const oldest = this.settled.size > SETTLED_CACHE ? this.settled.keys().next() : undefined;
+    if (oldest?.done === false) this.settled.delete(oldest.value);
+  }
+
+  /** The attempt's end if known now, without waiting. */
+  private endedNow(handle: TransportHandle, runDir: string): ExitInfo | undefined {
+    return this.settled.get(runDir) ?? (this.own.has(runDir) ? undefined : this.inspect(handle, runDir));
+  }
+
+  async poll(handle: TransportHandle): Promise<PollResult> {
+    const runDir = this.runDirOf(handle);
+    const exit = this.endedNow(handle, runDir);
+    const sizes = outputSizes(runDir);
+    return exit ? { state: exit.state, exit, ...sizes } : { state: 'running', ...sizes };
+  }
+
+  async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
+    const runDir = this.runDirOf(handle);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be a non-negative integer');
+    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError('length', 'must be a non-negative integer');
+    try {
+      return await readRange(join(runDir, stream === 'stdout' ? OUT_FILE : ERR_FILE), offset, length);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!existsSync(runDir)) throw new BgexecError('OUTPUT_GONE', `output of ${handle.taskId}-${handle.attempt} was removed`, { taskId: handle.taskId, cause: err });
+      return { data: Buffer.alloc(0), totalBytes: 0 };
+    }
+  }
+
+  async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
+    const runDir = this.runDirOf(handle);
+    if (this.endedNow(handle, runDir)) return;
+    writeKillRequest(runDir, options.signal ?? 'SIGTERM');
+    const pid = handle.pid ?? readPidMarker(runDir)?.pid;
+    // A foreign pid is signalled only once /proc confirms it is still this attempt's process.
+    const verified = this.own.has(runDir) || (pid !== undefined && isAttemptProcess(pid, handle.taskId, handle.attempt, handle.startedAt));
+    const target: AttemptTarget = { taskId: handle.taskId, attempt: handle.attempt, pid, pgid: handle.pgid ?? pid, verified, startedAt: handle.startedAt };
+    let ended = false;
+    const done = this.wait(handle).then(() => { ended = true; }, noop);
+    signalAttemptTree(target, options.signal ?? 'SIGTERM');
+    this.foreign.get(runDir)?.kick();
+    const deadline = Date.now() + options.graceMs;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => { timer = setTimeout(r, options.graceMs); })]);
+    clearTimeout(timer);
+    // Each look is a /proc scan, so back off (25 → 200 ms) while a tree ignores the signal.
+    let alive = attemptTreeAlive(target);
+    for (let step = 25; alive && Date.now() < deadline; step = Math.min(step * 2, 200)) {
+      await sleep(Math.min(step, deadline - Date.now()));
+      alive = attemptTreeAlive(target);
+    }
+    if (!ended || alive) signalAttemptTree(target, 'SIGKILL', { treeKill: true });
+  }
+
+  async cleanup(handle: TransportHandle): Promise<void> {
+    const runDir = this.runDirOf(handle);
+    this.settled.delete(runDir);
+    this.deadSince.delete(runDir);
+    await rm(runDir, { recursive: true, force: true });
+  }
+
+  async probe(taskId: string, attempt: number): Promise<TransportHandle | undefined> {
+    if (!isValidId(taskId) || !isValidAttempt(attempt)) throw new InvalidArgumentError('taskId', 'invalid task id or attempt');
+    const root = this.root;
+    if (root === undefined) return undefined;
+    const found = probeRunDir(join(root, 'jobs', `${taskId}-${attempt}`), this.bootId);
+    return found && { kind: this.kind, taskId, attempt, ...found };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of [...this.foreign.values()]) w.stop(new BgexecError('SHUTTING_DOWN', 'local transport closed'));
+    for (const own of this.own.values()) if (own.detached) own.child.unref();
+    // An auto-created root goes only when no attempt of ours still runs (detached ones go on;
+    // non-detached ones the caller should have killed, and their files are kept for them too).
+    if (this.rootOption === undefined && this.rootDir !== undefined && this.own.size === 0) {
+      await rm(this.rootDir, { recursive: true, force: true });
+    }
+  }
+
+  private ensureRoot(): string {
+    if (this.jobsDir === undefined) {
+      const root = this.rootOption ?? mkdtempSync(join(tmpdir(), 'bgexec-'));
+      this.rootDir = root;
+      mkdirSync(join(root, 'jobs'), { recursive: true, mode: 0o700 });
+      this.jobsDir = join(root, 'jobs');
+    }
+    return this.jobsDir;
+  }
+
+  private runDirOf(handle: TransportHandle): string {
+    if (handle.kind !== this.kind) throw new InvalidArgumentError('handle', `not a local handle (kind ${String(handle.kind)})`);
+    if (!isValidId(handle.taskId) || !isValidAttempt(handle.attempt)) throw new InvalidArgumentError('handle', 'invalid task id or attempt');
+    const leaf = `${handle.taskId}-${handle.attempt}`;
+    // cleanup() removes this path recursively: accept only a run directory of this very attempt.
+    if (typeof handle.runDir === 'string') {
+      if (isAbsolute(handle.runDir) && basename(handle.runDir) === leaf && basename(dirname(handle.runDir)) === 'jobs') return handle.runDir;
+      throw new InvalidArgumentError('handle', `runDir ${JSON.stringify(handle.runDir)} is not a run directory of ${leaf}`);
+    }
+    if (this.root === undefined) throw new InvalidArgumentError('handle', 'handle has no runDir');
+    return join(this.root, 'jobs', leaf);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
