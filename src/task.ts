@@ -163,6 +163,8 @@ export interface TaskRecord {
   error?: ErrorInfo;
   /** Transport handle of the running (or last) attempt. */
   handle?: TransportHandle;
+  /** Set while the attempt's host cannot be reached (e.g. `unreachable: connection refused`). */
+  note?: string;
   /** Byte counts of the last attempt's output as last observed. */
   stdoutBytes: number;
   stderrBytes: number;

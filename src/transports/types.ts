@@ -37,6 +37,11 @@ export interface PollResult {
   exit?: ExitInfo;
   stdoutBytes: number;
   stderrBytes: number;
+  /**
+   * Set while the host cannot be reached: the attempt is still considered running (a transport
+   * fault is not a task failure), sizes are the last known ones, and this says why.
+   */
+  unreachable?: string;
 }
 
 /** Bytes read from an output stream, with that stream's size at the time of the read. */
