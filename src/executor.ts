@@ -31,6 +31,7 @@ import { recoverRecords } from './recovery.js';
 import type { Extras } from './runner/live.js';
 import { createRecoveryHost } from './runner/recovery-host.js';
 import { TaskRunner, type RunnerSink } from './runner/task-runner.js';
+import type { StoreLoadResult } from './stores/types.js';
 import {
   isTerminal,
   RECORD_VERSION,
@@ -87,8 +88,17 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
   async #doStart(): Promise<void> {
     const runner = this.#runner;
     runner.state = 'starting';
-    const { records, problems } = await this.#o.store.load();
-    for (const p of problems) this.#reportError(p.error);
+    let loaded: StoreLoadResult;
+    try {
+      loaded = await this.#o.store.load();
+    } catch (err) {
+      // Nothing was taken over yet (e.g. STORE_LOCKED): a later start() may try again.
+      runner.state = 'new';
+      this.#startPromise = undefined;
+      throw err;
+    }
+    const { records, problems } = loaded;
+    for (const p of problems) this.#reportError(p.error, p.error.taskId);
     const host = createRecoveryHost(runner, this.#o, this.#sink, (record) => {
       if (record.spec.idempotencyKey !== undefined) this.#byIdempotencyKey.set(record.spec.idempotencyKey, record.id);
     });

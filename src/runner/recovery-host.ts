@@ -1,7 +1,7 @@
 import type { ResolvedOptions } from '../executor-options.js';
 import type { RecoveryHost } from '../recovery.js';
 import type { TaskRecord } from '../task.js';
-import { createLive } from './live.js';
+import { createLive, type Live } from './live.js';
 import type { RunnerSink, TaskRunner } from './task-runner.js';
 
 /** Connects recovery to the runner's tables and end path. */
@@ -11,8 +11,11 @@ export function createRecoveryHost(
   sink: RunnerSink,
   onAdopt: (record: TaskRecord) => void,
 ): RecoveryHost {
-  const groupOf = (record: TaskRecord): { group?: string } =>
-    record.spec.group !== undefined ? { group: record.spec.group } : {};
+  // A recovered attempt holds a slot like any running one until its end has been processed.
+  const occupy = (record: TaskRecord, live: Live): void => {
+    runner.live.set(record.id, live);
+    o.scheduler.markRunning({ id: record.id, ...(record.spec.group !== undefined ? { group: record.spec.group } : {}) });
+  };
   return {
     clock: o.clock,
     transports: o.transports,
@@ -25,28 +28,23 @@ export function createRecoveryHost(
       onAdopt(record);
     },
     enqueue: (record) => o.scheduler.add(runner.entryOf(record), { force: true }),
-    reattach: (record, transport, handle) => {
+    reattach: (record, transport, handle, killReason) => {
       const live = createLive(transport, handle);
-      runner.live.set(record.id, live);
-      o.scheduler.markRunning({ id: record.id, ...groupOf(record) });
-      return {
-        watch: () => runner.watch(record, live),
-        kill: (reason) => {
-          live.killReason = reason;
-        },
-      };
+      occupy(record, live);
+      // watch() starts the kill when a reason is set, and persists that reason first.
+      if (killReason) live.killReason = killReason;
+      runner.watch(record, live);
     },
-    finish: (record, exit, error) => {
-      // An attempt that ended while no executor watched goes through the normal end path.
+    finish: (record, exit, killReason) => {
       const transport = runner.transportOf(record);
       if (!transport) {
         runner.settle(record, 'lost', { exitCode: null, signal: null, reason: exit.reason ?? 'transport_missing', endedAt: exit.endedAt });
         return Promise.resolve();
       }
       const live = createLive(transport, record.handle);
-      runner.live.set(record.id, live);
-      o.scheduler.markRunning({ id: record.id, ...groupOf(record) });
-      return runner.endAttempt(record, live, exit, error);
+      if (killReason) live.killReason = killReason;
+      occupy(record, live);
+      return runner.endAttempt(record, live, exit);
     },
     persist: (record) => runner.persist(record),
     reportError: (err, taskId) => sink.error(err, taskId),

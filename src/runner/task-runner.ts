@@ -223,6 +223,12 @@ export class TaskRunner {
   kill(record: TaskRecord, live: Live, reason: KillReason, graceMs?: number): Promise<void> {
     if (live.done) return Promise.resolve();
     live.killReason ??= reason;
+    // Persisted before the attempt dies, so an executor recovering after a crash knows why it
+    // died (a cancelled task must never be retried, a timed-out one is `timed_out`).
+    if (record.reason !== live.killReason) {
+      record.reason = live.killReason;
+      this.persist(record);
+    }
     if (graceMs !== undefined) live.graceMs ??= graceMs;
     if (!live.handle) return live.ended; // start in flight: watch() kills once the pid is known
     live.killing ??= live.transport

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { eventually, processesOfTask } from '../proc.js';
 
 let dir: string;
 let executors: BackgroundExecutor[] = [];
+const strays: ChildProcess[] = [];
 
 function make(concurrency: number, groups?: Record<string, number>): BackgroundExecutor {
   const ex = new BackgroundExecutor({
@@ -26,6 +27,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  for (const p of strays.splice(0)) p.kill('SIGKILL');
   await Promise.all(executors.map((ex) => ex.shutdown({ mode: 'kill', graceMs: 100 })));
   rmSync(dir, { recursive: true, force: true });
 });
@@ -227,7 +229,9 @@ describe('executor on real processes', () => {
 
   it('cancel under CPU load is always a SIGTERM death: the shell never runs on after its child died', async () => {
     // Regression: signalling children before their shell let `sleep 120; exit 0` end as exit 0.
-    const hogs = [0, 1, 2].map(() => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    // `timeout` bounds the hogs even if this test is abandoned by a vitest timeout.
+    const hogs = [0, 1, 2].map(() => spawn('timeout', ['90', '/bin/sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    strays.push(...hogs);
     try {
       const ex = make(8);
       // Cancel each task the moment it has started (its shell is just forking its child).
