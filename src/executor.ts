@@ -1,4 +1,5 @@
 import { nanoid } from 'nanoid';
+import type { Clock } from './clock.js';
 import { IsolatingEmitter } from './emitter.js';
 import {
   AbortedError,
@@ -74,6 +75,16 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
       },
     };
     this.#runner = new TaskRunner(this.#o, this.#sink);
+  }
+
+  /** The clock driving every timer of this executor (the scheduler's). */
+  get clock(): Clock {
+    return this.#o.clock;
+  }
+
+  /** Names of the configured transports (valid values of `TaskSpec.transport`). */
+  get transportNames(): string[] {
+    return [...this.#o.transportNames];
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -152,6 +163,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
     await Promise.all(Object.values(transports).map((t) => t.close().catch((err: unknown) => this.#reportError(err))));
     runner.state = 'stopped';
     runner.releaseIdleWaiters();
+    runner.notifyAll();
   }
 
   // ---------------------------------------------------------------- submit & query
@@ -205,6 +217,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
     const extras: Extras = {};
     if (normalized.backoffFn) extras.backoffFn = normalized.backoffFn;
     if (normalized.retryOnFn) extras.retryOnFn = normalized.retryOnFn;
+    if (normalized.secretEnv) extras.secretEnv = normalized.secretEnv;
     if (normalized.signal) {
       const signal = normalized.signal;
       const onAbort = (): void => void this.cancel(id).catch((e: unknown) => this.#reportError(e, id));
@@ -413,5 +426,6 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
       return t;
     },
     nextChange: (id) => this.#runner.nextChange(id),
+    stopped: () => this.#runner.state === 'stopped',
   };
 }

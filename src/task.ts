@@ -70,6 +70,13 @@ export interface TaskSpec {
   cwd?: string;
   /** Extra environment variables, merged over the executor's environment. */
   env?: Readonly<Record<string, string>>;
+  /**
+   * Environment variables whose values are secret: they reach the process but are never written
+   * to the store, run directories, events, errors or logs (only their names are kept). They live
+   * in memory only, so a task recovered after a restart without them fails with reason
+   * `secrets_unavailable` instead of running without them.
+   */
+  secretEnv?: Readonly<Record<string, string>>;
   /** Key of the executor's `transports` record; default `local`. */
   transport?: string;
   /** Higher runs first; default 0. */
@@ -102,7 +109,9 @@ export interface TaskSpec {
  * The JSON-safe part of a spec kept in a record: no AbortSignal, and a retry policy whose
  * function-valued `backoff`/`retryOn` are kept only in memory (they cannot be persisted).
  */
-export type StoredSpec = Omit<TaskSpec, 'signal' | 'retry'> & {
+export type StoredSpec = Omit<TaskSpec, 'signal' | 'retry' | 'secretEnv'> & {
+  /** Names (never values) of the task's secret environment variables. */
+  secretEnvKeys?: readonly string[];
   retry?: {
     attempts: number;
     backoff?: Exclude<BackoffSpec, (attempt: number) => number>;

@@ -15,10 +15,11 @@ export interface NormalizedSpec {
   backoffFn?: (attempt: number) => number;
   retryOnFn?: (record: TaskRecord) => boolean;
   signal?: AbortSignal;
+  secretEnv?: Record<string, string>;
 }
 
 const SPEC_KEYS = new Set([
-  'command', 'args', 'cwd', 'env', 'transport', 'priority', 'group', 'timeoutMs', 'graceMs', 'retry',
+  'command', 'args', 'cwd', 'env', 'secretEnv', 'transport', 'priority', 'group', 'timeoutMs', 'graceMs', 'retry',
   'delayMs', 'detached', 'session', 'tags', 'metadata', 'idempotencyKey', 'maxOutputBytes', 'signal',
 ]);
 const RETRY_KEYS = new Set(['attempts', 'backoff', 'retryOn']);
@@ -72,13 +73,19 @@ function checkStringList(field: string, v: unknown): string[] {
   return v.map((item, i) => checkString(`${field}[${i}]`, item, { allowEmpty: true }));
 }
 
-function checkEnv(v: unknown): Record<string, string> {
-  if (!isPlainObject(v)) throw new InvalidSpecError('env', `must be an object of strings, got ${describe(v)}`);
+function checkEnv(v: unknown, field: 'env' | 'secretEnv' = 'env'): Record<string, string> {
+  if (!isPlainObject(v)) throw new InvalidSpecError(field, `must be an object of strings, got ${describe(v)}`);
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(v)) {
-    if (!ENV_NAME.test(key)) throw new InvalidSpecError(`env.${key}`, 'is not a valid variable name');
-    if (RESERVED_ENV.has(key)) throw new InvalidSpecError(`env.${key}`, 'is reserved by bgexec');
-    out[key] = checkString(`env.${key}`, value, { allowEmpty: true });
+    if (!ENV_NAME.test(key)) throw new InvalidSpecError(`${field}.${key}`, 'is not a valid variable name');
+    if (RESERVED_ENV.has(key)) throw new InvalidSpecError(`${field}.${key}`, 'is reserved by bgexec');
+    if (typeof value !== 'string') {
+      // Never echo a secret value in an error message.
+      throw new InvalidSpecError(`${field}.${key}`, `must be a string, got ${field === 'secretEnv' ? typeof value : describe(value)}`);
+    }
+    if (value.includes('\0')) throw new InvalidSpecError(`${field}.${key}`, 'must not contain NUL bytes');
+    if (Buffer.byteLength(value) > MAX_ARG_BYTES) throw new InvalidSpecError(`${field}.${key}`, `is longer than ${MAX_ARG_BYTES} bytes`);
+    out[key] = value;
   }
   return out;
 }
@@ -141,6 +148,13 @@ export function normalizeSpec(input: unknown, transports: ReadonlySet<string>, d
   if (input.args !== undefined) s.args = checkStringList('args', input.args);
   if (input.cwd !== undefined) s.cwd = checkString('cwd', input.cwd, { maxBytes: 4096 });
   if (input.env !== undefined) s.env = checkEnv(input.env);
+  if (input.secretEnv !== undefined) {
+    out.secretEnv = checkEnv(input.secretEnv, 'secretEnv');
+    const keys = Object.keys(out.secretEnv);
+    const clash = keys.find((k) => s.env?.[k] !== undefined);
+    if (clash !== undefined) throw new InvalidSpecError(`secretEnv.${clash}`, 'is also set in env');
+    if (keys.length > 0) s.secretEnvKeys = keys;
+  }
   const transport = input.transport === undefined ? defaultTransport : checkString('transport', input.transport, { maxBytes: MAX_LABEL });
   if (!transports.has(transport)) {
     throw new InvalidSpecError('transport', `unknown transport ${JSON.stringify(transport)} (known: ${[...transports].join(', ')})`);
@@ -178,10 +192,11 @@ export function normalizeSpec(input: unknown, transports: ReadonlySet<string>, d
   return out;
 }
 
-/** Merges executor defaults under a spec (spec fields win; `env` is merged key by key). */
+/** Merges executor defaults under a spec (spec fields win; `env` and `secretEnv` merge key by key). */
 export function applyDefaults(spec: unknown, defaults: Partial<TaskSpec> | undefined): unknown {
   if (!defaults || !isPlainObject(spec)) return spec;
   const merged: Record<string, unknown> = { ...defaults, ...spec };
   if (defaults.env && isPlainObject(spec.env)) merged.env = { ...defaults.env, ...spec.env };
+  if (defaults.secretEnv && isPlainObject(spec.secretEnv)) merged.secretEnv = { ...defaults.secretEnv, ...spec.secretEnv };
   return merged;
 }

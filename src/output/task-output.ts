@@ -61,6 +61,8 @@ export interface OutputHost {
   transportOf(record: TaskRecord): Transport;
   /** A promise settled at the next change of the task (output growth, status or attempt). */
   nextChange(id: string): Promise<void>;
+  /** True once the executor has shut down: nothing will change any more. */
+  stopped(): boolean;
 }
 
 function checkStream(stream: unknown): OutputStream {
@@ -126,7 +128,7 @@ export async function* followTaskOutput(host: OutputHost, id: string, options: F
   const maxBytes = options.maxBytes ?? 1_048_576;
   let attempt = host.record(id).attempt;
   let cursor = options.cursor ?? 0;
-  while (!options.signal?.aborted) {
+  while (!options.signal?.aborted && !host.stopped()) {
     // Subscribe before reading so a change between the read and the wait is not missed.
     const changed = host.nextChange(id);
     const record = host.record(id);

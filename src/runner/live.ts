@@ -24,6 +24,8 @@ export interface Extras {
   backoffFn?: (attempt: number) => number;
   retryOnFn?: (record: TaskRecord) => boolean;
   detachSignal?: () => void;
+  /** Secret environment values: held here only, never in the record or the store. */
+  secretEnv?: Readonly<Record<string, string>>;
 }
 
 /** How an attempt ended, as recorded. */

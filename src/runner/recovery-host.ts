@@ -14,7 +14,8 @@ export function createRecoveryHost(
   // A recovered attempt holds a slot like any running one until its end has been processed.
   const occupy = (record: TaskRecord, live: Live): void => {
     runner.live.set(record.id, live);
-    o.scheduler.markRunning({ id: record.id, ...(record.spec.group !== undefined ? { group: record.spec.group } : {}) });
+    const pool = record.spec.transport ?? o.defaultTransport;
+    o.scheduler.markRunning({ id: record.id, pool, ...(record.spec.group !== undefined ? { group: record.spec.group } : {}) });
   };
   return {
     clock: o.clock,

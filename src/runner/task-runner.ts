@@ -81,6 +81,8 @@ export class TaskRunner {
     const entry: SchedulerEntry = { id: record.id, priority: record.spec.priority ?? 0, order: record.order };
     if (record.spec.group !== undefined) entry.group = record.spec.group;
     if (record.runAt !== undefined) entry.runAt = record.runAt;
+    // Each transport is a concurrency pool: a cap named like it caps that host.
+    entry.pool = record.spec.transport ?? this.#o.defaultTransport;
     return entry;
   }
 
@@ -154,6 +156,14 @@ export class TaskRunner {
       scheduler.release(id);
       return;
     }
+    const secretEnv = this.extras.get(id)?.secretEnv;
+    if (record.spec.secretEnvKeys?.length && !secretEnv) {
+      // Secrets are never persisted: after a restart the task cannot run as it was asked to.
+      scheduler.release(id);
+      const error = deepFreeze(toErrorInfo(new BgexecError('INVALID_SPEC', `secret environment (${record.spec.secretEnvKeys.join(', ')}) is not available after a restart; submit the task again`, { taskId: id })));
+      this.settle(record, 'failed', { exitCode: null, signal: null, reason: 'secrets_unavailable', endedAt: clock.now() }, error);
+      return;
+    }
     const transport = this.transportOf(record);
     if (!transport) {
       scheduler.release(id);
@@ -171,6 +181,7 @@ export class TaskRunner {
     this.live.set(id, live);
     this.persist(record);
     const { spec } = record;
+    const env = secretEnv ? { ...spec.env, ...secretEnv } : spec.env;
     transport
       .start({
         taskId: id,
@@ -178,7 +189,7 @@ export class TaskRunner {
         command: spec.command,
         ...(spec.args ? { args: spec.args } : {}),
         ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
-        ...(spec.env ? { env: spec.env } : {}),
+        ...(env ? { env } : {}),
         detached: spec.detached ?? false,
       })
       .then(
@@ -401,6 +412,11 @@ export class TaskRunner {
       set.add(resolve);
       this.#monitor.ensure();
     });
+  }
+
+  /** Wakes every follower (at shutdown, so they can see that nothing more will come). */
+  notifyAll(): void {
+    for (const id of [...this.#watchers.keys()]) this.notify(id);
   }
 
   notify(id: string): void {

@@ -3,6 +3,7 @@ import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { InvalidArgumentError, InvalidSpecError, QueueFullError } from '../errors.js';
 import { BinaryHeap } from './heap.js';
+import { LaneTable, byHead, byRunAt, isOpen, type Lane, type Limit, type Node } from './lanes.js';
 import type { AddOptions, Scheduler, SchedulerCounts, SchedulerEntry } from './types.js';
 
 /** Options of {@link PriorityScheduler}. */
@@ -10,8 +11,10 @@ export interface PrioritySchedulerOptions {
   /** Global cap on running entries: an integer ≥ 1 or `Infinity`. Default `os.availableParallelism()`. */
   concurrency?: number;
   /**
-   * Per-group caps on running entries: integers ≥ 0 or `Infinity`. A cap of 0 blocks the group
-   * (its entries stay queued until the cap is raised). Groups not listed have no cap of their own.
+   * Caps on running entries per name: integers ≥ 0 or `Infinity`. A name caps the entries whose
+   * `group` or `pool` (their transport) it is, so `{ build1: 4 }` caps the transport `build1`
+   * and a task of a capped group on a capped transport is held by both. A cap of 0 blocks the
+   * name (its entries stay queued until the cap is raised). Names not listed have no cap.
    */
   groups?: Record<string, number>;
   /** Most entries waiting (queued + delayed, not running): an integer ≥ 0 or `Infinity` (default). */
@@ -20,60 +23,24 @@ export interface PrioritySchedulerOptions {
   clock?: Clock;
 }
 
-interface Node {
-  readonly entry: SchedulerEntry;
-  readonly priority: number;
-  readonly order: number;
-  readonly seq: number;
-  readonly runAt: number;
-  readonly queue: GroupQueue;
-  delayed: boolean;
-}
-
-interface GroupQueue {
-  readonly name: string | undefined;
-  readonly heap: BinaryHeap<Node>;
-  running: number;
-  /** Entries of this group waiting in the delayed heap. */
-  delayedCount: number;
-  cap: number;
-  paused: boolean;
-}
-
 const OPTION_KEYS = new Set(['concurrency', 'groups', 'maxQueueSize', 'clock']);
-
-// Higher priority, then lower order, then earlier insertion.
-function byPriority(a: Node, b: Node): number {
-  return b.priority - a.priority || a.order - b.order || a.seq - b.seq;
-}
-
-function byRunAt(a: Node, b: Node): number {
-  return a.runAt - b.runAt || byPriority(a, b);
-}
-
-function byHead(a: GroupQueue, b: GroupQueue): number {
-  const x = a.heap.peek();
-  const y = b.heap.peek();
-  if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : 1) : -1;
-  return byPriority(x, y);
-}
 
 function isCount(value: unknown, min: number): value is number {
   return typeof value === 'number' && (value === Infinity || (Number.isInteger(value) && value >= min));
 }
 
-function newQueue(name: string | undefined, cap = Infinity): GroupQueue {
-  return { name, heap: new BinaryHeap(byPriority), running: 0, delayedCount: 0, cap, paused: false };
-}
-
 /**
  * The default {@link Scheduler}: higher `priority` first, FIFO by `order` among equals, under a
- * global cap and optional per-group caps, with delayed entries (`runAt`) and pause/resume.
+ * global cap and optional caps per name — an entry's `group` and its `pool` (its transport) —
+ * with delayed entries (`runAt`) and pause/resume.
  *
- * Every operation is O(log n) in the entries held plus O(log g) in the groups: each group keeps
- * its own heap, and a heap of the groups that may admit now (not paused, under their cap, not
- * empty) is ordered by their best entries, so a group at its cap never hides another group's work.
- * Entries counted as running beyond a cap (via `markRunning`) only delay admissions.
+ * Entries sharing a (group, pool) pair wait in one heap (a lane); a heap of the lanes that may
+ * admit now (non-empty, and each of their names unpaused and under its cap) is ordered by their
+ * best entries, so a capped group or pool never hides other work. Every operation is O(log n)
+ * in the entries plus O(log l) in the lanes; a name that opens or closes (reaches or leaves its
+ * cap, is paused or resumed) also re-checks its own lanes — the pools its group runs on, or the
+ * groups running on its pool. Entries counted as running beyond a cap (via `markRunning`) only
+ * delay admissions.
  */
 export class PriorityScheduler implements Scheduler {
   readonly clock: Clock;
@@ -82,10 +49,9 @@ export class PriorityScheduler implements Scheduler {
   readonly maxQueueSize: number;
 
   private readonly waiting = new Map<string, Node>();
-  private readonly running = new Map<string, GroupQueue>();
-  private readonly groups = new Map<string, GroupQueue>();
-  private readonly ungrouped = newQueue(undefined);
-  private readonly admissible = new BinaryHeap<GroupQueue>(byHead);
+  private readonly running = new Map<string, Lane>();
+  private readonly table = new LaneTable();
+  private readonly admissible = new BinaryHeap<Lane>(byHead);
   private readonly delayed = new BinaryHeap<Node>(byRunAt);
   private readyCount = 0;
   private seq = 0;
@@ -122,7 +88,7 @@ export class PriorityScheduler implements Scheduler {
     this.concurrency = concurrency;
     this.maxQueueSize = maxQueueSize;
     this.clock = clock;
-    for (const [name, cap] of Object.entries(groups ?? {})) this.groups.set(name, newQueue(name, cap));
+    for (const [name, cap] of Object.entries(groups ?? {})) this.table.limit(name).cap = cap;
   }
 
   /**
@@ -131,7 +97,7 @@ export class PriorityScheduler implements Scheduler {
    * already queued, delayed or running, or a non-finite priority, order or runAt.
    */
   add(entry: SchedulerEntry, options?: AddOptions): void {
-    const { id, priority, order, runAt, group } = entry;
+    const { id, priority, order, runAt, group, pool } = entry;
     if (typeof id !== 'string' || id === '') throw new InvalidArgumentError('id', 'must be a non-empty string');
     if (!Number.isFinite(priority)) throw new InvalidArgumentError('priority', `must be a finite number, got ${String(priority)}`);
     if (!Number.isFinite(order)) throw new InvalidArgumentError('order', `must be a finite number, got ${String(order)}`);
@@ -139,15 +105,16 @@ export class PriorityScheduler implements Scheduler {
       throw new InvalidArgumentError('runAt', `must be a finite number, got ${String(runAt)}`);
     }
     if (group !== undefined && typeof group !== 'string') throw new InvalidArgumentError('group', 'must be a string');
+    if (pool !== undefined && typeof pool !== 'string') throw new InvalidArgumentError('pool', 'must be a string');
     if (this.has(id)) throw new InvalidArgumentError('id', `${JSON.stringify(id)} is already scheduled`);
     if (options?.force !== true && this.waiting.size >= this.maxQueueSize) throw new QueueFullError(this.maxQueueSize);
 
-    const queue = this.queueOf(group);
-    const node: Node = { entry, priority, order, seq: this.seq++, runAt: runAt ?? -Infinity, queue, delayed: false };
+    const lane = this.table.lane(group, pool);
+    const node: Node = { entry, priority, order, seq: this.seq++, runAt: runAt ?? -Infinity, lane, delayed: false };
     this.waiting.set(id, node);
     if (node.runAt > this.clock.now()) {
       node.delayed = true;
-      queue.delayedCount++;
+      lane.delayedCount++;
       this.delayed.push(node);
     } else {
       this.enqueue(node);
@@ -161,13 +128,13 @@ export class PriorityScheduler implements Scheduler {
     this.waiting.delete(id);
     if (node.delayed) {
       this.delayed.remove(node);
-      node.queue.delayedCount--;
+      node.lane.delayedCount--;
     } else {
-      node.queue.heap.remove(node);
+      node.lane.heap.remove(node);
       this.readyCount--;
-      this.refresh(node.queue);
+      this.refresh(node.lane);
     }
-    this.forget(node.queue);
+    this.table.forgetLane(node.lane);
     return true;
   }
 
@@ -175,36 +142,36 @@ export class PriorityScheduler implements Scheduler {
   next(): SchedulerEntry | undefined {
     this.promoteDue();
     if (this.paused || this.running.size >= this.concurrency) return undefined;
-    const queue = this.admissible.peek();
-    if (queue === undefined) return undefined;
-    const node = queue.heap.pop() as Node;
+    const lane = this.admissible.peek();
+    if (lane === undefined) return undefined;
+    const node = lane.heap.pop() as Node;
     this.readyCount--;
     this.waiting.delete(node.entry.id);
-    this.running.set(node.entry.id, queue);
-    queue.running++;
-    this.refresh(queue);
+    this.running.set(node.entry.id, lane);
+    // Re-placed before any other lane moves: the admissible heap must never compare a lane
+    // whose head changed under it.
+    this.refresh(lane);
+    this.count(lane, 1);
     return node.entry;
   }
 
   release(id: string): void {
-    const queue = this.running.get(id);
-    if (queue === undefined) return;
+    const lane = this.running.get(id);
+    if (lane === undefined) return;
     this.running.delete(id);
-    queue.running--;
-    this.refresh(queue);
-    this.forget(queue);
+    this.count(lane, -1);
+    this.table.forgetLane(lane);
   }
 
   /**
    * Counts an entry as running without queueing it, even past the caps (the process exists
    * already). Throws `INVALID_ARGUMENT` if the id is already queued, delayed or running.
    */
-  markRunning(entry: Pick<SchedulerEntry, 'id' | 'group'>): void {
+  markRunning(entry: Pick<SchedulerEntry, 'id' | 'group' | 'pool'>): void {
     if (this.has(entry.id)) throw new InvalidArgumentError('id', `${JSON.stringify(entry.id)} is already scheduled`);
-    const queue = this.queueOf(entry.group);
-    this.running.set(entry.id, queue);
-    queue.running++;
-    this.refresh(queue);
+    const lane = this.table.lane(entry.group, entry.pool);
+    this.running.set(entry.id, lane);
+    this.count(lane, 1);
   }
 
   nextWakeAt(): number | undefined {
@@ -212,15 +179,18 @@ export class PriorityScheduler implements Scheduler {
     return this.delayed.peek()?.runAt;
   }
 
-  /** Without a group: stops all admissions. With one: stops that group's (remembered even while it is empty). */
+  /**
+   * Without a name: stops all admissions. With one: stops the admissions of entries whose group
+   * or pool it is (remembered even while nothing uses the name).
+   */
   pause(group?: string): void {
     if (group === undefined) {
       this.paused = true;
       return;
     }
-    const queue = this.queueOf(group);
-    queue.paused = true;
-    this.refresh(queue);
+    this.change(this.table.limit(group), (l) => {
+      l.paused = true;
+    });
   }
 
   resume(group?: string): void {
@@ -228,37 +198,39 @@ export class PriorityScheduler implements Scheduler {
       this.paused = false;
       return;
     }
-    const queue = this.groups.get(group);
-    if (queue === undefined) return;
-    queue.paused = false;
-    this.refresh(queue);
-    this.forget(queue);
+    const limit = this.table.limits.get(group);
+    if (limit === undefined) return;
+    this.change(limit, (l) => {
+      l.paused = false;
+    });
+    this.table.forgetLimit(limit);
   }
 
-  /** Without a group: the global pause. With one: that group's own pause, regardless of the global one. */
+  /** Without a name: the global pause. With one: that name's own pause, regardless of the global one. */
   isPaused(group?: string): boolean {
     if (group === undefined) return this.paused;
-    return this.groups.get(group)?.paused ?? false;
+    return this.table.limits.get(group)?.paused ?? false;
   }
 
   /**
-   * Sets a group's cap (an integer ≥ 0 or `Infinity`; 0 blocks the group) or removes it with
-   * `undefined`. Lowering a cap below the group's running count only holds back new admissions.
-   * Throws `INVALID_ARGUMENT` (field `cap`) for any other value.
+   * Sets the cap of a name — a group or a pool (an integer ≥ 0 or `Infinity`; 0 blocks it) — or
+   * removes it with `undefined`. Lowering a cap below the running count only holds back new
+   * admissions. Throws `INVALID_ARGUMENT` (field `cap`) for any other value.
    */
   setGroupCap(group: string, cap: number | undefined): void {
     if (cap !== undefined && !isCount(cap, 0)) {
       throw new InvalidArgumentError('cap', `must be an integer ≥ 0 or Infinity, got ${String(cap)}`);
     }
-    const queue = this.queueOf(group);
-    queue.cap = cap ?? Infinity;
-    this.refresh(queue);
-    this.forget(queue);
+    const limit = this.table.limit(group);
+    this.change(limit, (l) => {
+      l.cap = cap ?? Infinity;
+    });
+    this.table.forgetLimit(limit);
   }
 
-  /** A group's cap (`Infinity` when it has none). */
+  /** The cap of a name (`Infinity` when it has none). */
   groupCap(group: string): number {
-    return this.groups.get(group)?.cap ?? Infinity;
+    return this.table.limits.get(group)?.cap ?? Infinity;
   }
 
   /** Whether the id is queued, delayed or running. */
@@ -271,26 +243,17 @@ export class PriorityScheduler implements Scheduler {
     return { queued: this.readyCount, delayed: this.delayed.size, running: this.running.size };
   }
 
+  /** Running entries overall, or of one name (entries whose group or pool it is). */
   runningCount(group?: string): number {
     if (group === undefined) return this.running.size;
-    return this.groups.get(group)?.running ?? 0;
-  }
-
-  private queueOf(group: string | undefined): GroupQueue {
-    if (group === undefined) return this.ungrouped;
-    let queue = this.groups.get(group);
-    if (queue === undefined) {
-      queue = newQueue(group);
-      this.groups.set(group, queue);
-    }
-    return queue;
+    return this.table.limits.get(group)?.running ?? 0;
   }
 
   private enqueue(node: Node): void {
     node.delayed = false;
-    node.queue.heap.push(node);
+    node.lane.heap.push(node);
     this.readyCount++;
-    this.refresh(node.queue);
+    this.refresh(node.lane);
   }
 
   private promoteDue(): void {
@@ -299,22 +262,34 @@ export class PriorityScheduler implements Scheduler {
     const now = this.clock.now();
     for (let node = delayed.peek(); node !== undefined && node.runAt <= now; node = delayed.peek()) {
       delayed.pop();
-      node.queue.delayedCount--;
+      node.lane.delayedCount--;
       this.enqueue(node);
     }
   }
 
-  // Keeps the invariant: a group is in `admissible` iff it is non-empty, not paused and under its cap.
-  private refresh(queue: GroupQueue): void {
-    const ok = queue.heap.size > 0 && !queue.paused && queue.running < queue.cap;
-    if (!ok) this.admissible.remove(queue);
-    else if (!this.admissible.update(queue)) this.admissible.push(queue);
+  // Counts an admission (+1) or a release (-1) against a lane and its names.
+  private count(lane: Lane, delta: 1 | -1): void {
+    lane.running += delta;
+    for (const limit of lane.limits) {
+      this.change(limit, (l) => {
+        l.running += delta;
+      });
+    }
+    this.refresh(lane);
   }
 
-  // Drops a group that holds nothing worth remembering, so one-off group names do not accumulate.
-  private forget(queue: GroupQueue): void {
-    if (queue.name === undefined || queue.heap.size > 0 || queue.running > 0) return;
-    if (queue.delayedCount > 0 || queue.paused || queue.cap !== Infinity) return;
-    this.groups.delete(queue.name);
+  // Applies a change to a name; only when it opens or closes do its lanes change admissibility.
+  private change(limit: Limit, apply: (l: Limit) => void): void {
+    const before = isOpen(limit);
+    apply(limit);
+    if (isOpen(limit) !== before) for (const lane of limit.lanes) this.refresh(lane);
+  }
+
+  // Keeps the invariant: a lane is in `admissible` iff it is non-empty and all its names are open.
+  private refresh(lane: Lane): void {
+    let ok = lane.heap.size > 0;
+    for (const limit of lane.limits) ok &&= isOpen(limit);
+    if (!ok) this.admissible.remove(lane);
+    else if (!this.admissible.update(lane)) this.admissible.push(lane);
   }
 }

@@ -7,6 +7,12 @@ export interface SchedulerEntry {
   priority: number;
   /** Concurrency group; undefined means only the global cap applies. */
   group?: string;
+  /**
+   * Second concurrency dimension, normally the name of the transport the entry runs on. Caps
+   * and pauses are per name and apply to groups and pools alike, so an entry is admitted only
+   * while both its group and its pool are open.
+   */
+  pool?: string;
   /** Tie-breaker: lower runs first among equal priorities (FIFO). */
   order: number;
   /** Not admissible before this time (clock ms): a delay or retry backoff. */
@@ -51,15 +57,15 @@ export interface Scheduler {
   /** Marks a running entry finished, freeing its slot. Unknown ids are ignored. */
   release(id: string): void;
   /** Counts an entry as running without it having been queued (recovery of re-attached attempts). */
-  markRunning(entry: Pick<SchedulerEntry, 'id' | 'group'>): void;
+  markRunning(entry: Pick<SchedulerEntry, 'id' | 'group' | 'pool'>): void;
   /** Earliest `runAt` among delayed entries, if any. */
   nextWakeAt(): number | undefined;
-  /** Stops admitting entries globally, or of one group. */
+  /** Stops admitting entries globally, or of one name (the entries whose group or pool it is). */
   pause(group?: string): void;
   resume(group?: string): void;
   isPaused(group?: string): boolean;
   has(id: string): boolean;
   counts(): SchedulerCounts;
-  /** Running entries of a group (or overall without a group). */
+  /** Running entries of a name — a group or a pool — (or overall without one). */
   runningCount(group?: string): number;
 }
