@@ -27,10 +27,18 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const p of strays.splice(0)) p.kill('SIGKILL');
+  for (const p of strays.splice(0)) killGroup(p);
   await Promise.all(executors.map((ex) => ex.shutdown({ mode: 'kill', graceMs: 100 })));
   rmSync(dir, { recursive: true, force: true });
 });
+
+function killGroup(p: ChildProcess): void {
+  try {
+    if (p.pid !== undefined) process.kill(-p.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
 
 // Lines appended by the tasks themselves: the only honest record of what ran when.
 function logLines(name = 'log'): string[] {
@@ -230,7 +238,8 @@ describe('executor on real processes', () => {
   it('cancel under CPU load is always a SIGTERM death: the shell never runs on after its child died', async () => {
     // Regression: signalling children before their shell let `sleep 120; exit 0` end as exit 0.
     // `timeout` bounds the hogs even if this test is abandoned by a vitest timeout.
-    const hogs = [0, 1, 2].map(() => spawn('timeout', ['90', '/bin/sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    // Own process group, so the group kill below takes `timeout` and its loop together.
+    const hogs = [0, 1, 2].map(() => spawn('timeout', ['90', '/bin/sh', '-c', 'while :; do :; done'], { stdio: 'ignore', detached: true }));
     strays.push(...hogs);
     try {
       const ex = make(8);
@@ -249,7 +258,7 @@ describe('executor on real processes', () => {
       );
       expect(results.map((r) => `${r.status}/${r.signal}/${r.exitCode}`)).toEqual(results.map(() => 'cancelled/SIGTERM/null'));
     } finally {
-      for (const h of hogs) h.kill('SIGKILL');
+      for (const h of hogs) killGroup(h);
     }
   }, 120_000);
 });
