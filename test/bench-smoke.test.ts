@@ -1,0 +1,94 @@
+// Smoke run of every benchmark in quick mode, in-process: checks that each one runs real work
+// and returns well-formed rows. No timing assertions: timings on a shared machine mean little.
+import { describe, expect, it } from 'vitest';
+import { BENCHMARKS, formatMarkdown, formatTable, remoteRow } from '../bench/lib/report.js';
+import type { BenchResult, Row } from '../bench/lib/types.js';
+
+const STATUSES = ['pass', 'fail', 'info', 'skipped', 'error'];
+
+function checkRow(row: Row): void {
+  expect(row.id).toMatch(/^[a-z0-9.]+$/);
+  expect(row.issueRow).toBeGreaterThanOrEqual(1);
+  expect(row.issueRow).toBeLessThanOrEqual(6);
+  expect(row.name.length).toBeGreaterThan(0);
+  expect(STATUSES).toContain(row.status);
+  expect(row.status).not.toBe('error');
+  expect(typeof row.value).toBe('number');
+  expect(typeof row.baseline).toBe('number');
+  expect(Number.isFinite(row.value)).toBe(true);
+  if (row.baseline === 0) expect(row.ratio).toBeNull();
+  else expect(row.ratio).toBeCloseTo(row.value! / row.baseline!, 9);
+  if (row.target) {
+    expect(typeof row.pass).toBe('boolean');
+    expect(row.status).toBe(row.pass ? 'pass' : 'fail');
+  } else {
+    expect(row.status).toBe('info');
+  }
+  expect(row.samples?.value.length).toBeGreaterThanOrEqual(1);
+}
+
+function byId(result: BenchResult, id: string): Row {
+  const row = result.rows.find((r) => r.id === id);
+  expect(row, id).toBeDefined();
+  return row!;
+}
+
+const run = (id: string): Promise<BenchResult> => {
+  const entry = BENCHMARKS.find((b) => b.id === id);
+  if (!entry) throw new Error(`no benchmark ${id}`);
+  return entry.run({ quick: true, log: () => {} });
+};
+
+describe('npm run bench -- --quick, in-process', () => {
+  it('lists the five local benchmarks in issue order, and row 6 as skipped', () => {
+    expect(BENCHMARKS.map((b) => b.id)).toEqual(['throughput', 'scheduler', 'latency', 'output', 'recovery']);
+    expect(remoteRow()).toMatchObject({ issueRow: 6, status: 'skipped', value: null, ratio: null });
+  });
+
+  it('local throughput runs every task through raw spawn, MemoryStore and JsonDirStore', async () => {
+    const r = await run('throughput');
+    expect(r.rows.map((x) => x.id).slice(0, 2)).toEqual(['throughput.memory', 'throughput.json']);
+    r.rows.forEach(checkRow);
+    for (const v of ['raw', 'memory', 'json']) expect(r.counts[`${v}Completed`]).toBe(24);
+    // The tmpfs variant (a quarter of the tasks) runs where /dev/shm is a tmpfs.
+    if ('tmpfsCompleted' in r.counts) expect(r.counts['tmpfsCompleted']).toBe(6);
+    expect(byId(r, 'throughput.json').target).toEqual({ on: 'ratio', op: '>=', threshold: 0.8 });
+  });
+
+  it('scheduler drains every task on both sides and measures heap per queued task', async () => {
+    const r = await run('scheduler');
+    r.rows.forEach(checkRow);
+    for (const v of ['bg-random', 'pq-random', 'bg-fifo', 'pq-fifo', 'lean-random']) expect(r.counts[v]).toBe(2000);
+    expect(r.counts['fakeAlone']).toBe(2000);
+    expect(byId(r, 'scheduler.heap').target).toEqual({ on: 'value', op: '<=', threshold: 1024 });
+    expect(byId(r, 'scheduler.random').baselineName).toBe('p-queue');
+  });
+
+  it('dispatch latency collects submit→started and raw spawn samples', async () => {
+    const r = await run('latency');
+    r.rows.forEach(checkRow);
+    // 12 tasks (2 warm-up + 10) per executor: one on the OS temp dir, one on tmpfs where there is one.
+    expect([12, 24]).toContain(r.counts['completed']);
+    expect(r.counts['samples']).toBe(10);
+    expect(byId(r, 'latency.p50').target).toEqual({ on: 'delta', op: '<=', threshold: 1 });
+    expect(byId(r, 'latency.p50').value).toBeGreaterThan(0);
+  });
+
+  it('output follows every byte the task wrote', async () => {
+    const r = await run('output');
+    r.rows.forEach(checkRow);
+    expect(r.counts).toEqual({ bytesFollowed: 4 * 1024 * 1024, bytesBaseline: 4 * 1024 * 1024, tasks: 1 });
+  });
+
+  it('recovery brings back every finished and queued task', async () => {
+    const r = await run('recovery');
+    r.rows.forEach(checkRow);
+    expect(r.counts).toEqual({ recoveredCompleted: 200, recoveredQueued: 20, parsedRecords: 220 });
+  });
+
+  it('formats rows as a text and a Markdown table', () => {
+    const rows = [remoteRow()];
+    expect(formatTable(rows)).toContain('skipped: SSH transport not built yet');
+    expect(formatMarkdown(rows).split('\n')).toHaveLength(3);
+  });
+});
