@@ -185,8 +185,8 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
     const c = o.scheduler.counts();
     if (c.queued + c.delayed + this.#pendingSubmits >= max) throw new QueueFullError(max);
 
-    let id = nanoid();
-    while (this.#runner.records.has(id)) id = nanoid();
+    let id = newId();
+    while (this.#runner.records.has(id)) id = newId();
     const now = o.clock.now();
     const delay = normalized.stored.delayMs ?? 0;
     const record: TaskRecord = {
@@ -428,4 +428,10 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
     nextChange: (id) => this.#runner.nextChange(id),
     stopped: () => this.#runner.state === 'stopped',
   };
+}
+
+// nanoid builds its id with `+=`, leaving a rope that V8 keeps (~325 bytes) even as a Map key;
+// a flat copy is ~44 bytes, which matters for 100k-task backlogs.
+function newId(): string {
+  return Buffer.from(nanoid(), 'latin1').toString('latin1');
 }
