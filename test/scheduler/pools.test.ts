@@ -208,6 +208,7 @@ describe('PriorityScheduler: pools (per-transport caps)', () => {
       done++;
     }
     expect(done).toBe(50_000);
-    expect(performance.now() - t0).toBeLessThan(3_000);
+    // Generous for a loaded CI machine; quadratic behaviour would take minutes.
+    expect(performance.now() - t0).toBeLessThan(10_000);
   });
 });

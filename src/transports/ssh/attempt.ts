@@ -1,0 +1,68 @@
+import type { TransportHandle } from '../../task.js';
+import { exitInfoFromMarker, lostExit, parseExitFile } from '../job-protocol/markers.js';
+import type { ExitInfo } from '../types.js';
+import type { ReplyItem } from './reply.js';
+
+/** What this process knows about one remote attempt it watches. */
+export interface Attempt {
+  readonly leaf: string;
+  readonly runDir: string;
+  readonly handle: TransportHandle;
+  /** Bytes mirrored locally per stream. */
+  out: number;
+  err: number;
+  /** Sizes the host last reported. */
+  remoteOut: number;
+  remoteErr: number;
+  /** At least one poll (or the start) has answered for it. */
+  seen: boolean;
+  /** The host reported its end; final once the mirror has every byte. */
+  ended?: ExitInfo;
+  /** Its end as reported to callers: set once, with the mirror complete. */
+  final?: ExitInfo;
+  /** The run directory was removed. */
+  gone: boolean;
+  /** A kill is in progress: poll fast to see its end. */
+  killing: boolean;
+  /** A kill that could not be delivered (host away), sent again once it answers. */
+  pendingKill?: { signal: string; graceMs: number };
+  readonly done: Promise<ExitInfo>;
+  resolve(info: ExitInfo): void;
+  reject(err: Error): void;
+}
+
+/** A fresh record for an attempt, not yet seen by any poll. */
+export function newAttempt(handle: TransportHandle, runDir: string, leaf: string): Attempt {
+  let resolve!: (info: ExitInfo) => void;
+  let reject!: (err: Error) => void;
+  const done = new Promise<ExitInfo>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A rejection nobody awaits (close() with no waiter) must not become an unhandled one.
+  done.catch(() => {});
+  return { leaf, runDir, handle, out: 0, err: 0, remoteOut: 0, remoteErr: 0, seen: false, gone: false, killing: false, done, resolve, reject };
+}
+
+/**
+ * Decides an attempt's state from a `J` line (DESIGN §3): exit marker → exited; alive on the
+ * same boot → running (undefined); a kill was requested → killed; else lost. A different boot
+ * id without a marker is `boot_id_changed` whatever the pid says: the pid is from another boot.
+ */
+export function decideState(j: Extract<ReplyItem, { t: 'J' }>, handle: TransportHandle, bootId: string | undefined, now: number): ExitInfo | undefined {
+  if (j.state === 'E') {
+    const marker = parseExitFile(`${j.exit}\n`);
+    return marker ? exitInfoFromMarker(marker, j.killreq, now) : lostExit('bad_exit_marker', now);
+  }
+  if (j.state === 'G') return lostExit('run_dir_removed', now);
+  const rebooted = handle.bootId !== undefined && bootId !== undefined && handle.bootId !== 'unknown' && bootId !== 'unknown' && bootId !== handle.bootId;
+  if (rebooted) return lostExit('boot_id_changed', now);
+  if (j.state === 'R') return undefined;
+  if (j.killreq) return { state: 'exited', exitCode: null, signal: 'SIGKILL', endedAt: now };
+  return lostExit(j.hadPid ? 'no_exit_marker' : 'spawn_interrupted', now);
+}
+
+/** True once an ended attempt's mirror holds every byte the host reported (or nothing is left to fetch). */
+export function mirrorComplete(a: Attempt): boolean {
+  return a.gone || (a.out >= a.remoteOut && a.err >= a.remoteErr);
+}
