@@ -174,7 +174,7 @@ export class TaskRunner {
     if (record.status === 'waiting') this.setStatus(record, 'queued');
     this.setStatus(record, 'running');
     record.startedAt = clock.now();
-    for (const k of ['runAt', 'endedAt', 'exitCode', 'signal', 'reason', 'error', 'handle'] as const) delete record[k];
+    for (const k of ['runAt', 'endedAt', 'exitCode', 'signal', 'reason', 'error', 'handle', 'note'] as const) delete record[k];
     record.stdoutBytes = 0;
     record.stderrBytes = 0;
     const live = createLive(transport);
@@ -342,6 +342,7 @@ export class TaskRunner {
     if (end.reason !== undefined) record.reason = end.reason;
     if (error) record.error = error;
     delete record.runAt;
+    delete record.note;
     this.persist(record);
     this.metrics.settledAs(status, end.endedAt);
     const extras = this.extras.get(record.id);
@@ -389,6 +390,13 @@ export class TaskRunner {
   }
 
   applySizes(record: TaskRecord, p: PollResult, live?: Live): void {
+    // A host that cannot be reached leaves the task running, with a note saying so.
+    if (p.unreachable !== record.note) {
+      if (p.unreachable === undefined) delete record.note;
+      else record.note = p.unreachable;
+      this.persist(record);
+      this.notify(record.id);
+    }
     let grew = false;
     for (const stream of ['stdout', 'stderr'] as const) {
       const total = stream === 'stdout' ? p.stdoutBytes : p.stderrBytes;

@@ -79,4 +79,28 @@ describe('executor features', () => {
     expect(ex.clock).toBe(clock);
     expect(ex.transportNames).toEqual(['local']);
   });
+
+  it('an unreachable host is a note on a running task, not a failure', async () => {
+    class FlakyHost extends FakeTransport {
+      down = false;
+      override async poll(handle: Parameters<FakeTransport['poll']>[0]) {
+        const p = await super.poll(handle);
+        return this.down ? { ...p, unreachable: 'connection refused' } : p;
+      }
+    }
+    const clock = new ManualClock(0);
+    const host = new FlakyHost({ clock, defaultOutcome: { hang: true } });
+    const ex = new BackgroundExecutor({ transports: { h: host }, scheduler: new PriorityScheduler({ clock }), outputPollMs: 10 });
+    const t = await ex.submit({ command: 'remote' });
+    await flush();
+    host.down = true;
+    await clock.advance(30);
+    expect(ex.get(t.id)).toMatchObject({ status: 'running', note: 'connection refused' });
+    host.down = false;
+    await clock.advance(30);
+    expect(ex.get(t.id)?.note).toBeUndefined();
+    host.complete(t.id, { exitCode: 0 });
+    expect((await ex.wait(t.id)).status).toBe('completed');
+    await ex.shutdown();
+  });
 });
