@@ -1,6 +1,9 @@
 // The crash test's workload, shared by the child that runs it and the test that checks it.
 // No vitest import: the child process loads this file too.
 import type { TaskSpec } from '../../src/task.js';
+import { seededRandom } from '../_prng.js';
+
+export const prng = seededRandom;
 
 /** Kinds of tasks, each with its own set of allowed outcomes after a crash. */
 export type CrashKind = 'short' | 'long' | 'long-retry' | 'detached' | 'failing' | 'failing-detached' | 'retrying' | 'retrying-detached';
@@ -15,17 +18,6 @@ export interface CrashMeta {
 export const TASKS = 200;
 export const CONCURRENCY = 32;
 
-/** Deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KINDS: ReadonlyArray<[CrashKind, number]> = [
   ['short', 70], ['long', 15], ['long-retry', 10], ['detached', 45], ['failing', 12], ['failing-detached', 13],

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { BinaryHeap } from '../../src/scheduler/heap.js';
+import { seededRandom as rng } from '../_prng.js';
 
 interface Item {
   key: number;
@@ -8,17 +9,6 @@ interface Item {
 
 const byKey = (a: Item, b: Item): number => a.key - b.key || a.id - b.id;
 
-// Deterministic PRNG (mulberry32) so a failure reproduces.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function drain<T>(heap: BinaryHeap<T>): T[] {
   const out: T[] = [];

@@ -5,6 +5,7 @@ import { BgexecError } from '../../src/errors.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import type { PrioritySchedulerOptions } from '../../src/scheduler/priority.js';
 import type { SchedulerEntry } from '../../src/scheduler/types.js';
+import { seededRandom as rng } from '../_prng.js';
 
 function manualClock(start = 1_000): Clock & { t: number } {
   const clock = {
@@ -20,16 +21,6 @@ function manualClock(start = 1_000): Clock & { t: number } {
   return clock;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let orderSeq = 0;
 function entry(id: string, fields: Partial<SchedulerEntry> = {}): SchedulerEntry {

@@ -8,21 +8,11 @@ import {
 } from '../../src/transports/job-protocol/markers.js';
 import { assertValidId, findLaunchProblem, isValidAttempt, isValidId, shQuote, shQuoteAll } from '../../src/transports/job-protocol/quote.js';
 import { buildWrapperArgv, buildWrapperStdinScript, findProgram, type WrapperParams } from '../../src/transports/job-protocol/wrapper.js';
+import { seededRandom as prng } from '../_prng.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'bgexec-jp-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-// Deterministic PRNG (mulberry32) so a failure can be replayed.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   "'", '"', '\\', '$', '`', '\n', '\t', '\r', ' ', '*', '?', '~', '#', ';', '&', '|', '<', '>', '(', ')', '{', '}',
