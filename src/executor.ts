@@ -37,6 +37,7 @@ import {
   isTerminal,
   RECORD_VERSION,
   snapshot,
+  TASK_STATUSES,
   TERMINAL_STATUSES,
   type TaskFilter,
   type TaskRecord,
@@ -237,6 +238,9 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
   /** Snapshots of tasks in submission order, filtered. */
   list(filter: TaskFilter = {}): TaskRecord[] {
     const statuses = filter.status === undefined ? undefined : new Set<TaskStatus>(Array.isArray(filter.status) ? filter.status : [filter.status]);
+    for (const s of statuses ?? []) {
+      if (!TASK_STATUSES.includes(s)) throw new InvalidArgumentError('status', `${JSON.stringify(s)} is not a task status`);
+    }
     const offset = filter.offset ?? 0;
     const limit = filter.limit ?? Infinity;
     if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be an integer >= 0');

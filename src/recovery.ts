@@ -67,7 +67,17 @@ export async function recoverRecords(host: RecoveryHost, records: TaskRecord[]):
     else running.push(record);
   }
   // Attempts are independent; look at them concurrently (one round trip each on remote hosts).
-  await Promise.all(running.map((record) => recoverRunning(host, record)));
+  await Promise.all(
+    running.map((record) =>
+      recoverRunning(host, record).catch(async (err: unknown) => {
+        // One bad record (say, a handle its transport refuses) must not stop the executor.
+        host.reportError(err, record.id);
+        if (record.status === 'running') {
+          await host.finish(record, lostExit(host, 'recovery_failed')).catch((e: unknown) => host.reportError(e, record.id));
+        }
+      }),
+    ),
+  );
 }
 
 function transportOf(host: RecoveryHost, record: TaskRecord): Transport | undefined {

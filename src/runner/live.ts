@@ -41,3 +41,12 @@ export function createLive(transport: Transport, handle?: TransportHandle): Live
   const ended = new Promise<void>((resolve) => (markEnded = resolve));
   return { transport, ...(handle ? { handle } : {}), done: false, ended, markEnded };
 }
+
+/** Calls a transport method so that a synchronous throw becomes a rejection (a bad handle must not break dispatch). */
+export function callTransport<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import type { TaskRecord } from '../task.js';
 import type { PollResult } from '../transports/types.js';
-import type { Live } from './live.js';
+import { callTransport, type Live } from './live.js';
 
 /**
  * One timer for all running attempts: polls their output sizes every `intervalMs` (for
@@ -54,7 +54,7 @@ export class OutputMonitor {
         const handle = live.handle;
         if (!handle || live.done) continue;
         polls.push(
-          live.transport.poll(handle).then(
+          callTransport(() => live.transport.poll(handle)).then(
             (sizes) => {
               if (!live.done) this.#onSizes(record, live, sizes);
             },

@@ -18,7 +18,7 @@ import {
 import type { ExitInfo, PollResult, Transport } from '../transports/types.js';
 import { MAX_TIMER_MS } from '../validate-spec.js';
 import { Waiters } from '../waiters.js';
-import { createLive, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
+import { callTransport, createLive, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
 import { OutputMonitor } from './output-monitor.js';
 
 /** Where the runner reports what happens; implemented by the executor's event emitter. */
@@ -182,17 +182,16 @@ export class TaskRunner {
     this.persist(record);
     const { spec } = record;
     const env = secretEnv ? { ...spec.env, ...secretEnv } : spec.env;
-    transport
-      .start({
-        taskId: id,
-        attempt: record.attempt,
-        command: spec.command,
-        ...(spec.args ? { args: spec.args } : {}),
-        ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
-        ...(env ? { env } : {}),
-        detached: spec.detached ?? false,
-      })
-      .then(
+    const request = {
+      taskId: id,
+      attempt: record.attempt,
+      command: spec.command,
+      ...(spec.args ? { args: spec.args } : {}),
+      ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+      ...(env ? { env } : {}),
+      detached: spec.detached ?? false,
+    };
+    callTransport(() => transport.start(request)).then(
         (handle) => this.#onStarted(record, live, handle),
         (err: unknown) => {
           const error = err instanceof BgexecError ? err : new BgexecError('SPAWN_FAILED', String(err), { cause: err, taskId: id });
@@ -223,7 +222,7 @@ export class TaskRunner {
       live.timeoutTimer = clock.setTimeout(() => void this.kill(record, live, 'timeout'), Math.max(0, record.spec.timeoutMs - elapsed));
     }
     this.#monitor.ensure();
-    live.transport.wait(handle).then(
+    callTransport(() => live.transport.wait(handle)).then(
       (exit) => this.endAttempt(record, live, exit),
       (err: unknown) =>
         this.endAttempt(record, live, { state: 'lost', exitCode: null, signal: null, reason: 'transport_error', endedAt: clock.now() }, err),
@@ -242,9 +241,9 @@ export class TaskRunner {
     }
     if (graceMs !== undefined) live.graceMs ??= graceMs;
     if (!live.handle) return live.ended; // start in flight: watch() kills once the pid is known
-    live.killing ??= live.transport
-      .kill(live.handle, { graceMs: live.graceMs ?? record.spec.graceMs ?? DEFAULT_GRACE_MS })
-      .catch((err: unknown) => this.#sink.error(err, record.id));
+    const handle = live.handle;
+    const grace = live.graceMs ?? record.spec.graceMs ?? DEFAULT_GRACE_MS;
+    live.killing ??= callTransport(() => live.transport.kill(handle, { graceMs: grace })).catch((err: unknown) => this.#sink.error(err, record.id));
     return live.killing;
   }
 
@@ -255,7 +254,8 @@ export class TaskRunner {
     const { scheduler, clock } = this.#o;
     if (live.timeoutTimer !== undefined) clock.clearTimeout(live.timeoutTimer);
     if (this.state !== 'stopped' && live.handle) {
-      const sizes = await live.transport.poll(live.handle).catch(() => undefined);
+      const handle = live.handle;
+      const sizes = await callTransport(() => live.transport.poll(handle)).catch(() => undefined);
       if (sizes) this.applySizes(record, sizes);
     }
     // Free the slot only now, so a group's next task never starts before this one has settled.
@@ -265,6 +265,11 @@ export class TaskRunner {
     if (this.state === 'stopped') {
       live.markEnded();
       return;
+    }
+    // Under load the exit can be seen before a timer that fell due first; past its limit is timed out.
+    const limit = record.spec.timeoutMs;
+    if (live.killReason === undefined && limit !== undefined && record.startedAt !== undefined && exit.endedAt - record.startedAt > limit) {
+      live.killReason = 'timeout';
     }
     const { status, reason } = classify(exit, live.killReason, error);
     const errorInfo = error === undefined ? undefined : deepFreeze(toErrorInfo(error, 'SPAWN_FAILED'));

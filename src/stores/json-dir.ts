@@ -89,7 +89,9 @@ export class JsonDirStore implements Store {
   readonly #stats: JsonDirStoreStats = { batches: 0, writes: 0, deletes: 0, dirSyncs: 0, failures: 0 };
 
   constructor(options: JsonDirStoreOptions) {
-    if (typeof options?.dir !== 'string' || options.dir === '') throw new InvalidArgumentError('dir', 'must be a non-empty path');
+    if (typeof options?.dir !== 'string' || options.dir === '' || options.dir.includes('\0')) {
+      throw new InvalidArgumentError('dir', 'must be a non-empty path without NUL bytes');
+    }
     const durability = options.durability ?? 'fsync';
     if (durability !== 'fsync' && durability !== 'rename') {
       throw new InvalidArgumentError('durability', `must be "fsync" or "rename", got ${JSON.stringify(durability)}`);

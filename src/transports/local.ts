@@ -55,7 +55,11 @@ export class LocalTransport implements Transport {
   private readonly foreign = new Map<string, RunDirWatch<ExitInfo>>();
 
   constructor(options: LocalTransportOptions = {}) {
-    this.rootOption = options.root === undefined ? undefined : resolvePath(options.root);
+    const root: unknown = options?.root;
+    if (root !== undefined && (typeof root !== 'string' || root === '' || root.includes('\0'))) {
+      throw new InvalidArgumentError('root', 'must be a non-empty path without NUL bytes');
+    }
+    this.rootOption = root === undefined ? undefined : resolvePath(root);
   }
 
   /** The root directory in use, or undefined before the first start (default root). */
@@ -284,7 +288,10 @@ export class LocalTransport implements Transport {
     const leaf = `${handle.taskId}-${handle.attempt}`;
     // cleanup() removes this path recursively: accept only a run directory of this very attempt.
     if (typeof handle.runDir === 'string') {
-      if (isAbsolute(handle.runDir) && basename(handle.runDir) === leaf && basename(dirname(handle.runDir)) === 'jobs') return handle.runDir;
+      // With a known root only that root's run directory is accepted (cleanup deletes it recursively).
+      const expected = this.rootOption === undefined ? undefined : join(this.rootOption, 'jobs', leaf);
+      const shaped = isAbsolute(handle.runDir) && basename(handle.runDir) === leaf && basename(dirname(handle.runDir)) === 'jobs';
+      if (shaped && (expected === undefined || resolvePath(handle.runDir) === expected)) return handle.runDir;
       throw new InvalidArgumentError('handle', `runDir ${JSON.stringify(handle.runDir)} is not a run directory of ${leaf}`);
     }
     if (this.root === undefined) throw new InvalidArgumentError('handle', 'handle has no runDir');
