@@ -110,7 +110,7 @@ export class LocalTransport implements Transport {
     }
     const pid = child.pid;
     if (pid === undefined) throw this.spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
-    const pidWritten = writeFile(join(runDir, PID_FILE), formatPidFile(pid, pid)).catch(noop);
+    const pidWritten = writeFile(join(runDir, PID_FILE), formatPidFile(pid, pid), { mode: 0o600 }).catch(noop);
     child.on('error', noop);
     const done = new Promise<ExitInfo>((resolve) => {
       child.once('exit', (code, signal) => {

@@ -107,7 +107,7 @@ export function markFailure(runDir: string, reason: ExitFailureReason, errno?: s
 export async function writeExitMarkerAsync(runDir: string, content: string, reuse?: string): Promise<void> {
   const pending = join(runDir, EXIT_PENDING_FILE);
   if (reuse !== undefined) await fsp.rename(join(runDir, reuse), pending).catch(() => undefined);
-  await fsp.writeFile(pending, content);
+  await fsp.writeFile(pending, content, { mode: 0o600 });
   await fsp.rename(pending, join(runDir, EXIT_FILE));
 }
 
