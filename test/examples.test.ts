@@ -15,6 +15,16 @@ async function runExample(file: string): Promise<string> {
 }
 
 describe('examples', () => {
+  it('quickstart.ts (npm run demo) runs real tasks: priorities, a retry, a timeout, output reads', async () => {
+    const out = await runExample('quickstart.ts');
+    const started = [...out.matchAll(/started {3}sleep 0\.[23]; echo (.+?) \(attempt/g)].map((m) => m[1]);
+    expect(started.slice(0, 2)).toEqual(['high priority', 'migrated']);
+    expect(out).toMatch(/retrying {2}attempt 1 exited 1; next in 100 ms/);
+    expect(out).toMatch(/completed attempts=3 exit=0 echo x/);
+    expect(out).toMatch(/timed_out attempts=1 exit=SIGTERM sleep 100 & sleep 100 & wait/);
+    expect(out).toMatch(/last 3 lines: "99998\\n99999\\n100000\\n"/);
+  });
+
   it('openai-tools.ts exits 0 after a tool-call loop that ends with the answer', async () => {
     const out = await runExample('openai-tools.ts');
     expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list$/m);
