@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BenchEntry, BENCHMARKS, formatMarkdown, formatTable, remoteRow } from './lib/report.js';
+import { type BenchEntry, BENCHMARKS, formatMarkdown, formatTable } from './lib/report.js';
 import { machineInfo } from './lib/system.js';
 import { type BenchOptions, type BenchResult, makeRow, type Row } from './lib/types.js';
 
@@ -128,7 +128,6 @@ async function main(): Promise<void> {
       rows.push(errorRow(entry, err));
     }
   }
-  if (args.only === undefined) rows.push(remoteRow());
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(`\n${args.markdown ? formatMarkdown(rows) : formatTable(rows)}\n`);
   console.log(`total ${totalSeconds.toFixed(0)} s${args.quick ? ' (quick: sizes are tiny, ratios mean little)' : ''}`);

@@ -1,8 +1,12 @@
 // Smoke run of every benchmark in quick mode, in-process: checks that each one runs real work
 // and returns well-formed rows. No timing assertions: timings on a shared machine mean little.
+// The remote benchmark runs its SSH part only (a real sshd, a few seconds); its Vagrant part
+// (`vagrant ssh -c` takes seconds per call) runs in `npm run bench` alone.
 import { describe, expect, it } from 'vitest';
-import { BENCHMARKS, formatMarkdown, formatTable, remoteRow } from '../bench/lib/report.js';
-import type { BenchResult, Row } from '../bench/lib/types.js';
+import { BENCHMARKS, formatMarkdown, formatTable } from '../bench/lib/report.js';
+import { run as runRemote } from '../bench/remote.js';
+import { type BenchResult, makeRow, type Row } from '../bench/lib/types.js';
+import { sshUnavailable } from './harness/sshd.js';
 
 const STATUSES = ['pass', 'fail', 'info', 'skipped', 'error'];
 
@@ -40,9 +44,8 @@ const run = (id: string): Promise<BenchResult> => {
 };
 
 describe('npm run bench -- --quick, in-process', () => {
-  it('lists the five local benchmarks in issue order, and row 6 as skipped', () => {
-    expect(BENCHMARKS.map((b) => b.id)).toEqual(['throughput', 'scheduler', 'latency', 'output', 'recovery']);
-    expect(remoteRow()).toMatchObject({ issueRow: 6, status: 'skipped', value: null, ratio: null });
+  it('lists the six benchmarks in issue order', () => {
+    expect(BENCHMARKS.map((b) => b.id)).toEqual(['throughput', 'scheduler', 'latency', 'output', 'recovery', 'remote']);
   });
 
   it('local throughput runs every task through raw spawn, MemoryStore and JsonDirStore', async () => {
@@ -86,9 +89,23 @@ describe('npm run bench -- --quick, in-process', () => {
     expect(r.counts).toEqual({ recoveredCompleted: 200, recoveredQueued: 20, parsedRecords: 220 });
   });
 
+  const noSsh = sshUnavailable();
+  it.skipIf(noSsh !== undefined)(`remote: poll and start round trips over a real sshd's master${noSsh === undefined ? '' : ` (${noSsh})`}`, async () => {
+    const r = await runRemote({ quick: true, log: () => {} }, { vagrant: false });
+    expect(r.rows.map((x) => x.id)).toEqual(['remote.poll', 'remote.start', 'remote.poll.api', 'remote.read']);
+    r.rows.slice(0, 3).forEach(checkRow);
+    // 1 warm-up + 3 samples of each.
+    expect(r.counts).toEqual({ sshTrue: 4, polls: 4, pollsRunning: 4, starts: 4, apiPolls: 4 });
+    expect(byId(r, 'remote.poll').target).toEqual({ on: 'ratio', op: '<=', threshold: 1.5 });
+    expect(byId(r, 'remote.poll').baselineName).toBe('ssh host true, same master');
+    expect(byId(r, 'remote.read')).toMatchObject({ status: 'skipped', value: null, note: 'skipped: not run (smoke test)' });
+  }, 60_000);
+
   it('formats rows as a text and a Markdown table', () => {
-    const rows = [remoteRow()];
-    expect(formatTable(rows)).toContain('skipped: SSH transport not built yet');
-    expect(formatMarkdown(rows).split('\n')).toHaveLength(3);
+    const skipped = { ...makeRow({ id: 'x', issueRow: 6, name: 'n', metric: 'ms', value: null, baseline: null, baselineName: '', target: null, note: 'skipped: why' }), status: 'skipped' as const };
+    const tiny = makeRow({ id: 'y', issueRow: 6, name: 'n', metric: 'ms', value: 45, baseline: 10_265, baselineName: 'b', target: null });
+    expect(formatTable([skipped])).toContain('skipped: why');
+    expect(formatTable([tiny])).toContain('0.0044×');
+    expect(formatMarkdown([skipped, tiny]).split('\n')).toHaveLength(4);
   });
 });

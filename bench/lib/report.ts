@@ -4,9 +4,10 @@ import { run as dispatchLatency } from '../dispatch-latency.js';
 import { run as localThroughput } from '../local-throughput.js';
 import { run as output } from '../output.js';
 import { run as recovery } from '../recovery.js';
+import { run as remote } from '../remote.js';
 import { run as scheduler } from '../scheduler.js';
 import { round } from './stats.js';
-import { describeTarget, makeRow, type BenchFn, type Row } from './types.js';
+import { describeTarget, type BenchFn, type Row } from './types.js';
 
 export interface BenchEntry {
   id: string;
@@ -20,23 +21,8 @@ export const BENCHMARKS: readonly BenchEntry[] = [
   { id: 'latency', title: '3. Dispatch latency', run: dispatchLatency },
   { id: 'output', title: '4. Output', run: output },
   { id: 'recovery', title: '5. Recovery', run: recovery },
+  { id: 'remote', title: '6. Remote', run: remote },
 ];
-
-/** Row 6 waits for the SSH/Vagrant transports. */
-export function remoteRow(): Row {
-  const row = makeRow({
-    id: 'remote',
-    issueRow: 6,
-    name: 'remote: poll/start latency, output read vs vagrant ssh -c',
-    metric: '–',
-    value: null,
-    baseline: null,
-    baselineName: 'ssh host true over the same master',
-    target: null,
-    note: 'skipped: SSH transport not built yet',
-  });
-  return { ...row, status: 'skipped' };
-}
 
 const HEADERS = ['#', 'benchmark', 'metric', 'bgexec', 'baseline', 'ratio', 'target', 'result', 'note'];
 
@@ -46,6 +32,13 @@ function num(value: number | null): string {
   return Math.abs(r) >= 10_000 ? Math.round(r).toLocaleString('en-US') : String(r);
 }
 
+// Two decimals, one from 10× up, two significant digits below 0.01× (e.g. 0.0044×).
+function ratioText(ratio: number): string {
+  if (ratio >= 10) return round(ratio).toFixed(1);
+  if (ratio >= 0.01 || ratio === 0) return round(ratio).toFixed(2);
+  return ratio.toPrecision(2);
+}
+
 function cells(row: Row): string[] {
   return [
     String(row.issueRow),
@@ -53,7 +46,7 @@ function cells(row: Row): string[] {
     row.metric,
     num(row.value),
     row.baseline === null ? '–' : `${num(row.baseline)} (${row.baselineName})`,
-    row.ratio === null ? '–' : `${round(row.ratio).toFixed(row.ratio >= 10 ? 1 : 2)}×`,
+    row.ratio === null ? '–' : `${ratioText(row.ratio)}×`,
     describeTarget(row.target),
     row.status === 'pass' ? 'PASS' : row.status === 'fail' ? 'FAIL' : row.status,
     row.note ?? '',
