@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { BgexecError, InvalidArgumentError, SpawnError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
 import { ERR_FILE, OUT_FILE, PID_FILE, formatExitCode, formatPidFile, lostExit } from './job-protocol/markers.js';
 import {
-  inspectRunDir, killRequested, markFailure, outputSizesAsync, probeRunDir, readExitInfo, readPidMarker,
-  readRange, watchRunDir, writeExitMarkerAsync, writeKillRequest, type RunDirWatch,
+  inspectRunDir, killRequested, markFailure, outputSizes, probeRunDir, readExitInfo, readPidMarker,
+  readRange, watchRunDir, writeExitMarker, writeKillRequest, type RunDirWatch,
 } from './job-protocol/run-dir.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from './job-protocol/quote.js';
 import { launchWrapper } from './job-protocol/wrapper.js';
@@ -74,9 +74,8 @@ export class LocalTransport implements Transport {
     if (problem !== undefined) throw new SpawnError(problem, { taskId });
     const runDir = join(this.jobsDir ?? this.ensureRoot(), `${taskId}-${attempt}`);
     try {
-      // Not recursive: the leaf's creation is the claim that makes a second start fail. The file
-      // operations of a start run in the thread pool: on a slow disk they would block dispatch.
-      await mkdir(runDir, { mode: 0o700 });
+      // Not recursive: the leaf's creation is the claim that makes a second start fail.
+      mkdirSync(runDir, { mode: 0o700 });
     } catch (err) {
       const dup = (err as NodeJS.ErrnoException).code === 'EEXIST';
       throw new SpawnError(dup ? `attempt ${taskId}-${attempt} was already started` : `cannot create ${runDir}`, { taskId, cause: err });
@@ -96,40 +95,38 @@ export class LocalTransport implements Transport {
   }
 
   private async startDirect(req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
-    const [out, err] = await Promise.all([open(join(runDir, OUT_FILE), 'a', 0o600), open(join(runDir, ERR_FILE), 'a', 0o600)]);
+    const outFd = openSync(join(runDir, OUT_FILE), 'a', 0o600);
+    const errFd = openSync(join(runDir, ERR_FILE), 'a', 0o600);
     let child: ChildProcess;
     try {
-      const opts = { cwd, env, detached: true, stdio: ['ignore', out.fd, err.fd] as ['ignore', number, number] };
+      const opts = { cwd, env, detached: true, stdio: ['ignore', outFd, errFd] as ['ignore', number, number] };
       child = req.args ? spawn(req.command, req.args, opts) : spawn('/bin/sh', ['-c', req.command], opts);
-    } catch (e) {
-      throw this.spawnFailure(e as NodeJS.ErrnoException, req, runDir, cwd);
+    } catch (err) {
+      throw this.spawnFailure(err as NodeJS.ErrnoException, req, runDir, cwd);
     } finally {
-      // The child has its own copies of the descriptors once spawn() returns.
-      void out.close().catch(noop);
-      void err.close().catch(noop);
+      closeSync(outFd);
+      closeSync(errFd);
     }
     const pid = child.pid;
     if (pid === undefined) throw this.spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
-    const pidWritten = writeFile(join(runDir, PID_FILE), formatPidFile(pid, pid), { mode: 0o600 }).catch(noop);
+    writeFileSync(join(runDir, PID_FILE), formatPidFile(pid, pid), { mode: 0o600 });
     child.on('error', noop);
     const done = new Promise<ExitInfo>((resolve) => {
       child.once('exit', (code, signal) => {
         const info: ExitInfo = { state: 'exited', exitCode: signal === null ? code : null, signal, endedAt: Date.now() };
-        // The pid file's inode becomes the marker (one inode creation less per attempt). The end is
-        // announced only once the marker is on disk, so a result the executor reported survives its
-        // crash. A run directory removed under a running attempt makes the write fail; no one needs it then.
-        void pidWritten
-          .then(() => writeExitMarkerAsync(runDir, formatExitCode(code, signal), PID_FILE))
-          .catch(noop)
-          .then(() => {
-            this.settle(runDir, info);
-            resolve(info);
-          });
+        try {
+          // The pid file's inode becomes the marker (one inode creation less per attempt); once
+          // the marker exists, nobody needs the pid.
+          writeExitMarker(runDir, formatExitCode(code, signal), PID_FILE);
+        } catch {
+          // The run directory was removed under a running attempt; nobody can read a marker then.
+        }
+        this.settle(runDir, info);
+        resolve(info);
       });
     });
     this.own.set(runDir, { child, detached: false, done });
-    // The pid file is the start's durable trace for recovery: be done with it before answering.
-    await Promise.all([new Promise((r) => child.once('spawn', r)), pidWritten]);
+    await new Promise((r) => child.once('spawn', r));
     return { ...base, pid, pgid: pid };
   }
 
@@ -204,7 +201,7 @@ export class LocalTransport implements Transport {
   async poll(handle: TransportHandle): Promise<PollResult> {
     const runDir = this.runDirOf(handle);
     const exit = this.endedNow(handle, runDir);
-    const sizes = await outputSizesAsync(runDir);
+    const sizes = outputSizes(runDir);
     return exit ? { state: exit.state, exit, ...sizes } : { state: 'running', ...sizes };
   }
 

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TransportHandle } from '../../task.js';
@@ -83,7 +82,7 @@ export function writeExitMarker(runDir: string, content: string, reuse?: string)
       // Nothing to reuse; writeFileSync creates the file.
     }
   }
-  writeFileSync(pending, content);
+  writeFileSync(pending, content, { mode: 0o600 });
   renameSync(pending, join(runDir, EXIT_FILE));
 }
 
@@ -103,21 +102,6 @@ export function markFailure(runDir: string, reason: ExitFailureReason, errno?: s
 }
 
 /** Current sizes of `out` and `err` in `runDir` (0 for a missing file). */
-/** {@link writeExitMarker} off the main thread (the attached hot path; nobody waits for it). */
-export async function writeExitMarkerAsync(runDir: string, content: string, reuse?: string): Promise<void> {
-  const pending = join(runDir, EXIT_PENDING_FILE);
-  if (reuse !== undefined) await fsp.rename(join(runDir, reuse), pending).catch(() => undefined);
-  await fsp.writeFile(pending, content, { mode: 0o600 });
-  await fsp.rename(pending, join(runDir, EXIT_FILE));
-}
-
-/** {@link outputSizes} with both stats in the thread pool, in parallel. */
-export async function outputSizesAsync(runDir: string): Promise<{ stdoutBytes: number; stderrBytes: number }> {
-  const size = (path: string): Promise<number> => fsp.stat(path).then((st) => st.size, () => 0);
-  const [stdoutBytes, stderrBytes] = await Promise.all([size(join(runDir, OUT_FILE)), size(join(runDir, ERR_FILE))]);
-  return { stdoutBytes, stderrBytes };
-}
-
 export function outputSizes(runDir: string): { stdoutBytes: number; stderrBytes: number } {
   return { stdoutBytes: sizeOf(join(runDir, OUT_FILE)), stderrBytes: sizeOf(join(runDir, ERR_FILE)) };
 }
