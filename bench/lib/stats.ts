@@ -30,17 +30,8 @@ export function round(value: number, digits = 3): number {
   return Number(value.toFixed(decimals));
 }
 
-/** A deterministic PRNG (mulberry32), so both sides of a comparison get the same "random" input. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// One seeded PRNG for benchmarks and tests, so both sides of a comparison get the same input.
+export { seededRandom } from '../../test/_prng.js';
 
 /** Runs `fn` and returns its result with the elapsed milliseconds. */
 export async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number }> {

@@ -82,18 +82,7 @@ export function keepGoing(rep: number, reps: number, startedAt: number, budgetMs
 export type BenchFn = (options: BenchOptions) => Promise<BenchResult>;
 
 /** Builds a row: computes ratio, pass and status from value, baseline and target. */
-export function makeRow(input: {
-  id: string;
-  issueRow: number;
-  name: string;
-  metric: string;
-  value: number | null;
-  baseline: number | null;
-  baselineName: string;
-  target: Target | null;
-  note?: string;
-  samples?: { value: number[]; baseline: number[] };
-}): Row {
+export function makeRow(input: Omit<Row, 'ratio' | 'pass' | 'status'>): Row {
   const { value, baseline, target } = input;
   const ratio = value !== null && baseline !== null && baseline !== 0 ? value / baseline : null;
   let pass: boolean | null = null;

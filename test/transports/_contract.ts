@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FakeOutcome } from '../../src/testing/fake-transport.js';
 import type { TransportHandle } from '../../src/task.js';
 import type { LaunchRequest, OutputStream, Transport } from '../../src/transports/types.js';
 
@@ -271,4 +272,16 @@ let counter = 0;
 export function contractTaskId(): string {
   counter += 1;
   return `ct_${process.pid}_${counter}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The FakeTransport outcome that behaves as `o` describes (shared by the fake's fixtures). */
+export function fakeOutcome(o: ContractOutcome): FakeOutcome {
+  return {
+    ...(o.exitCode === undefined ? {} : { exitCode: o.exitCode }),
+    ...(o.stdout === undefined ? {} : { stdout: o.stdout }),
+    ...(o.stderr === undefined ? {} : { stderr: o.stderr }),
+    ...(o.durationMs === undefined ? {} : { delayMs: o.durationMs }),
+    ...(o.hang ? { hang: true } : {}),
+    ...(o.ignoreTerm ? { ignoreTerm: true } : {}),
+  };
 }

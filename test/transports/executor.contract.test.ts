@@ -2,25 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
-import { FakeTransport, type FakeOutcome } from '../../src/testing/fake-transport.js';
+import { FakeTransport } from '../../src/testing/fake-transport.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { LocalTransport } from '../../src/transports/local.js';
-import type { ContractOutcome } from './_contract.js';
+import { fakeOutcome } from './_contract.js';
 import { describeExecutorContract } from './_executor-contract.js';
 import { shellFor } from './_shell.js';
 
 let n = 0;
-
-function fakeOutcome(o: ContractOutcome): FakeOutcome {
-  return {
-    ...(o.exitCode === undefined ? {} : { exitCode: o.exitCode }),
-    ...(o.stdout === undefined ? {} : { stdout: o.stdout }),
-    ...(o.stderr === undefined ? {} : { stderr: o.stderr }),
-    ...(o.durationMs === undefined ? {} : { delayMs: o.durationMs }),
-    ...(o.hang ? { hang: true } : {}),
-    ...(o.ignoreTerm ? { ignoreTerm: true } : {}),
-  };
-}
 
 describeExecutorContract('FakeTransport', async () => {
   const clock = new ManualClock(1_000_000);

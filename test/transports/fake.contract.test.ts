@@ -1,7 +1,7 @@
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { FakeTransport, type FakeOutcome } from '../../src/testing/fake-transport.js';
 import type { LaunchRequest } from '../../src/transports/types.js';
-import { contractTaskId, describeTransportContract, killLeftovers, type ContractOutcome } from './_contract.js';
+import { contractTaskId, describeTransportContract, fakeOutcome, killLeftovers, type ContractOutcome } from './_contract.js';
 
 // The fake is driven by a ManualClock, so every time-based case runs only when tick() says so.
 describeTransportContract('FakeTransport', async () => {
@@ -19,14 +19,7 @@ describeTransportContract('FakeTransport', async () => {
 
   return {
     transport,
-    request: (o: ContractOutcome, extra?: Partial<LaunchRequest>) => build({
-      ...(o.exitCode === undefined ? {} : { exitCode: o.exitCode }),
-      ...(o.stdout === undefined ? {} : { stdout: o.stdout }),
-      ...(o.stderr === undefined ? {} : { stderr: o.stderr }),
-      ...(o.durationMs === undefined ? {} : { delayMs: o.durationMs }),
-      ...(o.hang ? { hang: true } : {}),
-      ...(o.ignoreTerm ? { ignoreTerm: true } : {}),
-    }, extra),
+    request: (o: ContractOutcome, extra?: Partial<LaunchRequest>) => build(fakeOutcome(o), extra),
     spawnFailure: () => build({ spawnError: 'spawn /nonexistent/program ENOENT' }),
     tick: async (ms) => {
       // Let work in flight (e.g. a kill that sets its grace timer after an await) reach the clock first.
