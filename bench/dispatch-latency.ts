@@ -1,4 +1,4 @@
-// Issue 6, row 3: dispatch latency of an idle executor (concurrency 8, memory store): time from
+// Benchmark row 3 of docs/performance.md: dispatch latency of an idle executor (concurrency 8, memory store): time from
 // submit() to the `task:started` event, against the raw spawn time of the same command (spawn()
 // call → the child's `spawn` event). Samples alternate raw, bgexec, bgexec-on-tmpfs, raw, …, and
 // each task is waited for before the next submission, so the executors are idle every time.

@@ -1,4 +1,4 @@
-// Issue 6, row 1: `true` tasks through bgexec (memory store; JSON store at default durability)
+// Benchmark row 1 of docs/performance.md: `true` tasks through bgexec (memory store; JSON store at default durability)
 // against raw child_process.spawn at the same concurrency. Variants are interleaved per
 // repetition (raw, memory, json, tmpfs, raw, memory, …) so machine noise hits all of them.
 // Diagnostic variant `tmpfs`: the memory store with run directories on tmpfs (/dev/shm), to

@@ -1,4 +1,4 @@
-// Issue 6, row 4: one task writes SIZE bytes to stdout while a follow() consumer reads it all.
+// Benchmark row 4 of docs/performance.md: one task writes SIZE bytes to stdout while a follow() consumer reads it all.
 // Measures the executor process's RSS growth (sampled every 50 ms) and the end-to-end
 // throughput against the same command as `sh -c 'cmd > file'` followed by a reader of the file.
 // Both readers decode to strings in chunks of 1 MiB (follow()'s default), so they do the same

@@ -1,4 +1,4 @@
-// Issue 6, row 5: start() on a JsonDirStore holding N finished and M queued tasks (the
+// Benchmark row 5 of docs/performance.md: start() on a JsonDirStore holding N finished and M queued tasks (the
 // executor is paused, so nothing runs). Baseline: the same files read and JSON.parse'd by a
 // plain loop, so the ratio is the cost of locking, validation and recovery on top of reading.
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Issue 6, row 6: remote. Against a real sshd on 127.0.0.1 (test/harness/sshd.ts) and the Vagrant
+// Benchmark row 6 of docs/performance.md: remote. Against a real sshd on 127.0.0.1 (test/harness/sshd.ts) and the Vagrant
 // fixture over it (test/harness/vagrant.ts: the real `vagrant` binary, an inline provider whose
 // machine is that sshd), so the network adds nothing and the figures are the cost of the ssh
 // client, the remote shell and the scripts.

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [--only throughput,scheduler] [--reps N] [--in-process] [--markdown]`
 // `npm run bench -- --render` prints the last bench/results.json as a Markdown table (no run).
 //
-// Runs each benchmark of issue 6 in its own Node process (node --expose-gc --import tsx), so
+// Runs each benchmark (rows 1–6 of docs/performance.md) in its own Node process (node --expose-gc --import tsx), so
 // heap and RSS figures are not polluted by the benchmark before, then prints one table and
 // writes bench/results.json. `--child <id> --out <file>` is the mode those processes run in.
 import { spawn } from 'node:child_process';

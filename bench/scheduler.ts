@@ -1,4 +1,4 @@
-// Issue 6, row 2: scheduler overhead. N tasks that finish on the next macrotask, through the
+// Benchmark row 2 of docs/performance.md: scheduler overhead. N tasks that finish on the next macrotask, through the
 // executor (FakeTransport, MemoryStore, concurrency 100) against p-queue running functions that
 // resolve on the next macrotask too, with random priorities and FIFO (all priority 0). Each run
 // first queues everything (executor paused / p-queue not started), measures the heap per queued

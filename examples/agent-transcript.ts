@@ -1,9 +1,9 @@
 // Prints a start → read → wait → read transcript of the agent tools, with a small output budget
 // (1024 bytes) so capping is visible. docs/agent-tools.md shows one run of it.
 //
-//   npx tsx examples/agent-transcript.ts
-import { createAgentTools, type AgentToolName } from '../src/agent/index.js';
-import { BackgroundExecutor } from '../src/index.js';
+//   npm run build && npx tsx examples/agent-transcript.ts
+import { BackgroundExecutor } from 'bgexec';
+import { createAgentTools, type AgentToolName } from 'bgexec/agent';
 
 const executor = new BackgroundExecutor();
 await executor.start();

@@ -1,7 +1,7 @@
 // A stdio MCP server that gives a model background shell commands: bg_start, bg_read, bg_wait,
 // bg_kill and bg_list from `bgexec/agent`.
 //
-//   npx tsx examples/mcp-server.ts            (runs until stdin closes)
+//   npm run build && npx tsx examples/mcp-server.ts      (runs until stdin closes)
 //
 // Register it with an MCP client, e.g. in a Claude Desktop / Cursor style config:
 //   { "mcpServers": { "bgexec": { "command": "npx", "args": ["tsx", "/path/to/examples/mcp-server.ts"] } } }
@@ -12,8 +12,8 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { completionNotices, createAgentTools } from '../src/agent/index.js';
-import { BackgroundExecutor } from '../src/index.js';
+import { BackgroundExecutor } from 'bgexec';
+import { completionNotices, createAgentTools } from 'bgexec/agent';
 
 // One MCP connection = one agent session. A server shared by several clients would create one
 // set of tools per connection, each with its own session id.

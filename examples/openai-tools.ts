@@ -1,46 +1,53 @@
-// bgexec agent tools with OpenAI function calling — without the `openai` package.
+// bgexec agent tools with OpenAI function calling, through the real `openai` SDK.
 //
-//   npx tsx examples/openai-tools.ts
+//   npm run build && npx tsx examples/openai-tools.ts      (needs `npm install openai`)
 //
 // 1. `toOpenAITools()` turns createAgentTools() into the `tools` array of the Chat Completions
-//    API ({ type: 'function', function: { name, description, parameters } }). The Responses API
-//    takes the same fields flattened: { type: 'function', name, description, parameters }.
+//    API (`ChatCompletionFunctionTool[]`). The Responses API takes the same fields flattened:
+//    { type: 'function', name, description, parameters }.
 // 2. `dispatch()` runs the `tool_calls` of an assistant message and returns the `role: 'tool'`
 //    messages to append. Bad JSON or bad arguments come back as tool messages the model can fix.
-// 3. A scripted stand-in for the model drives a short tool-call loop, printed as a transcript.
-//    With the real SDK you would call `client.chat.completions.create({ model, messages, tools })`
-//    where `nextAssistantMessage()` is called below.
-import { completionNotices, createAgentTools, type AgentTool } from '../src/agent/index.js';
-import { BackgroundExecutor } from '../src/index.js';
-
-// The minimal slice of the Chat Completions types used here.
-interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
-type Message =
-  | { role: 'system' | 'user'; content: string }
-  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] }
-  | { role: 'tool'; tool_call_id: string; content: string };
+// 3. A tool-call loop around `client.chat.completions.create({ model, messages, tools })`.
+//    So that it runs offline and without an API key, the client here gets a `fetch` that answers
+//    every request from a scripted "model" instead of the network: the SDK still builds each
+//    request and parses each response. Delete the `fetch` option to talk to the real API.
+import OpenAI from 'openai';
+import type {
+  ChatCompletion,
+  ChatCompletionFunctionTool,
+  ChatCompletionMessage,
+  ChatCompletionMessageParam,
+  ChatCompletionMessageToolCall,
+  ChatCompletionToolMessageParam,
+  ChatCompletionCreateParamsNonStreaming,
+} from 'openai/resources/chat/completions';
+import { BackgroundExecutor } from 'bgexec';
+import { completionNotices, createAgentTools, type AgentTool } from 'bgexec/agent';
 
 /** Chat Completions `tools` entries. `strict` stays off: optional parameters are really optional. */
-export function toOpenAITools(tools: AgentTool[]) {
+export function toOpenAITools(tools: AgentTool[]): ChatCompletionFunctionTool[] {
   return tools.map((t) => ({
-    type: 'function' as const,
-    function: { name: t.name, description: t.description, parameters: t.inputSchema },
+    type: 'function',
+    function: { name: t.name, description: t.description, parameters: { ...t.inputSchema } },
   }));
 }
 
 /** Runs every tool call of an assistant message (in parallel) and returns the tool messages. */
-export async function dispatch(tools: AgentTool[], calls: ToolCall[], signal?: AbortSignal): Promise<Message[]> {
+export async function dispatch(
+  tools: AgentTool[],
+  calls: ChatCompletionMessageToolCall[],
+  signal?: AbortSignal,
+): Promise<ChatCompletionToolMessageParam[]> {
   const byName = new Map(tools.map((t) => [t.name as string, t]));
   return Promise.all(
-    calls.map(async (call): Promise<Message> => {
-      const tool = byName.get(call.function.name);
+    calls.map(async (call): Promise<ChatCompletionToolMessageParam> => {
+      // Custom (free-text) tool calls are a different API; the bg_* tools are all functions.
+      const tool = call.type === 'function' ? byName.get(call.function.name) : undefined;
       let content: string;
-      if (!tool) content = JSON.stringify({ ok: false, error: 'unknown_tool', message: `No tool ${call.function.name}.` });
-      else {
+      if (call.type !== 'function' || !tool) {
+        const name = call.type === 'function' ? call.function.name : call.custom.name;
+        content = JSON.stringify({ ok: false, error: 'unknown_tool', message: `No tool ${name}.` });
+      } else {
         let args: unknown;
         try {
           args = JSON.parse(call.function.arguments || '{}');
@@ -60,46 +67,64 @@ export async function dispatch(tools: AgentTool[], calls: ToolCall[], signal?: A
 // ---------------------------------------------------------------- a scripted "model"
 
 let callNo = 0;
-const toolCall = (name: string, args: object): ToolCall => ({ id: `call_${++callNo}`, type: 'function', function: { name, arguments: JSON.stringify(args) } });
-const lastJson = (messages: Message[], back = 1): Record<string, any> => {
-  const tools = messages.filter((m): m is Extract<Message, { role: 'tool' }> => m.role === 'tool');
-  return JSON.parse(tools[tools.length - back]!.content) as Record<string, any>;
+const toolCall = (name: string, args: object): ChatCompletionMessageToolCall => ({
+  id: `call_${++callNo}`,
+  type: 'function',
+  function: { name, arguments: JSON.stringify(args) },
+});
+const toolResult = (messages: ChatCompletionMessageParam[], back = 1): Record<string, any> => {
+  const results = messages.filter((m): m is ChatCompletionToolMessageParam => m.role === 'tool');
+  return JSON.parse(String(results[results.length - back]!.content)) as Record<string, any>;
 };
 
-/** Stands in for `client.chat.completions.create(...)`: decides the next step from the transcript. */
-function nextAssistantMessage(messages: Message[], turn: number): Extract<Message, { role: 'assistant' }> {
+/** What the model "answers" on its turn-th call, from the transcript it is sent. */
+function scriptedReply(messages: ChatCompletionMessageParam[], turn: number): ChatCompletionMessage {
+  const calls = (...tool_calls: ChatCompletionMessageToolCall[]): ChatCompletionMessage => ({ role: 'assistant', content: null, refusal: null, tool_calls });
   switch (turn) {
     case 0: // two commands at once: a slow "test suite" and a quick one
-      return {
-        role: 'assistant',
-        content: null,
-        tool_calls: [
-          toolCall('bg_start', { command: 'for i in 1 2 3; do echo "test $i ok"; sleep 0.2; done; echo "3 passed"', wait_ms: 100 }),
-          toolCall('bg_start', { command: 'echo node $(node --version)', wait_ms: 2000 }),
-        ],
-      };
+      return calls(
+        toolCall('bg_start', { command: 'for i in 1 2 3; do echo "test $i ok"; sleep 0.2; done; echo "3 passed"', wait_ms: 100 }),
+        toolCall('bg_start', { command: 'echo node $(node --version)', wait_ms: 2000 }),
+      );
     case 1: // a mistake: the tool answers with what to fix
-      return { role: 'assistant', content: null, tool_calls: [toolCall('bg_wait', { task_ids: lastJson(messages, 2).task_id })] };
+      return calls(toolCall('bg_wait', { task_ids: toolResult(messages, 2).task_id }));
     case 2: // the right call: wait for the suite instead of polling
-      return { role: 'assistant', content: null, tool_calls: [toolCall('bg_wait', { task_ids: [lastJson(messages, 3).task_id], timeout_ms: 10_000 })] };
+      return calls(toolCall('bg_wait', { task_ids: [toolResult(messages, 3).task_id], timeout_ms: 10_000 }));
     case 3:
-      return { role: 'assistant', content: null, tool_calls: [toolCall('bg_read', { task_id: lastJson(messages).task_id, tail_lines: 1, cursor: 0 })] };
+      return calls(toolCall('bg_read', { task_id: toolResult(messages).task_id, tail_lines: 1, cursor: 0 }));
     default:
-      return { role: 'assistant', content: `The test suite finished: ${String(lastJson(messages).text).trim()}.` };
+      return { role: 'assistant', content: `The test suite finished: ${String(toolResult(messages).text).trim()}.`, refusal: null };
   }
+}
+
+/** A `fetch` for the OpenAI client that never touches the network: the scripted model answers. */
+let turns = 0;
+async function scriptedFetch(_url: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const body = JSON.parse(String(init?.body)) as ChatCompletionCreateParamsNonStreaming;
+  if (turns === 0) console.log(`request: model=${body.model}, tools=${body.tools?.map((t) => (t.type === 'function' ? t.function.name : t.custom.name)).join(',')}`);
+  const message = scriptedReply(body.messages, turns++);
+  const completion: ChatCompletion = {
+    id: `chatcmpl-${turns}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: body.model,
+    choices: [{ index: 0, message, finish_reason: message.tool_calls ? 'tool_calls' : 'stop', logprobs: null }],
+  };
+  return new Response(JSON.stringify(completion), { status: 200, headers: { 'content-type': 'application/json' } });
 }
 
 // ---------------------------------------------------------------- the loop
 
+const client = new OpenAI({ apiKey: process.env.OPENAI_API_KEY ?? 'offline', fetch: scriptedFetch });
 const executor = new BackgroundExecutor();
 await executor.start();
 const session = 'openai-demo';
 const tools = createAgentTools(executor, { session, maxOutputBytes: 4096 });
 const openaiTools = toOpenAITools(tools);
 console.log(`tools: ${openaiTools.map((t) => t.function.name).join(', ')}`);
-console.log(`bg_read parameters: ${JSON.stringify(openaiTools[1]!.function.parameters.properties)}`.slice(0, 160) + '…\n');
+console.log(`bg_read parameters: ${Object.keys(openaiTools[1]!.function.parameters?.properties ?? {}).join(', ')}\n`);
 
-const messages: Message[] = [
+const messages: ChatCompletionMessageParam[] = [
   { role: 'system', content: 'You can run shell commands in the background with the bg_* tools.' },
   { role: 'user', content: 'Run the test suite and tell me the result.' },
 ];
@@ -110,16 +135,18 @@ for (let turn = 0; turn < 10; turn++) {
     messages.push({ role: 'user', content: notices.text });
     console.log(`[notice] ${notices.text.trim().replace(/\n/g, '\n         ')}`);
   }
-  const reply = nextAssistantMessage(messages, turn);
+  const completion = await client.chat.completions.create({ model: 'gpt-4.1-mini', messages, tools: openaiTools });
+  const reply = completion.choices[0]!.message;
   messages.push(reply);
   if (!reply.tool_calls?.length) {
     console.log(`assistant: ${reply.content}`);
     break;
   }
-  for (const c of reply.tool_calls) console.log(`assistant → ${c.function.name}(${c.function.arguments})`);
+  for (const c of reply.tool_calls) if (c.type === 'function') console.log(`assistant → ${c.function.name}(${c.function.arguments})`);
   for (const m of await dispatch(tools, reply.tool_calls)) {
     messages.push(m);
-    if (m.role === 'tool') console.log(`tool ${m.tool_call_id} ← ${m.content.length > 300 ? `${m.content.slice(0, 300)}…` : m.content}`);
+    const text = String(m.content);
+    console.log(`tool ${m.tool_call_id} ← ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
   }
 }
 await executor.shutdown();

@@ -1,78 +1,46 @@
-// bgexec agent tools in the shape the Vercel AI SDK expects — written without installing `ai`.
+// bgexec agent tools in the Vercel AI SDK (`ai` 6), with its own `tool()` and `jsonSchema()`.
 //
-//   npx tsx examples/vercel-ai-tools.ts
+//   npm run build && npx tsx examples/vercel-ai-tools.ts      (needs `npm install ai`)
 //
-// With the SDK installed you would write (AI SDK 5):
-//
-//   import { generateText, jsonSchema, tool } from 'ai';
-//   const tools = Object.fromEntries(createAgentTools(executor, { session }).map((t) => [t.name, tool({
-//     description: t.description,
-//     inputSchema: jsonSchema(t.inputSchema),          // AI SDK 4 calls this field `parameters`
-//     execute: (input, { abortSignal }) => t.handler(input, { signal: abortSignal }),
-//   })]));
-//   await generateText({ model, tools, stopWhen: stepCountIs(10), messages });
-//
-// To stay dependency-free, this file defines the few types and the `jsonSchema()` helper it needs
-// locally (same names and fields as in `ai`), builds the tools record, and then executes tool calls
-// the way the SDK does (validate the input with the schema, call execute with a toolCallId and the
-// abort signal), printing a short transcript.
-import { completionNotices, createAgentTools, type AgentTool, type AgentToolResult, type JsonSchema } from '../src/agent/index.js';
-import { BackgroundExecutor } from '../src/index.js';
-
-// ---------------------------------------------------------------- minimal stand-ins for `ai`
-
-/** `ai`'s Schema: a JSON Schema plus an optional validator (what `jsonSchema()` returns). */
-interface Schema<T> {
-  readonly jsonSchema: JsonSchema;
-  validate?(value: unknown): { success: true; value: T } | { success: false; error: Error };
-}
-/** `ai`'s ToolCallOptions / ToolExecutionOptions (the second argument of `execute`). */
-interface ToolExecutionOptions {
-  toolCallId: string;
-  messages: unknown[];
-  abortSignal?: AbortSignal;
-}
-/** `ai`'s Tool, reduced to the fields used here. */
-interface Tool<I = unknown, O = unknown> {
-  description?: string;
-  inputSchema: Schema<I>;
-  /** AI SDK 4 name of `inputSchema`; set too so either version accepts the object. */
-  parameters: Schema<I>;
-  execute(input: I, options: ToolExecutionOptions): Promise<O>;
-}
-/** Same contract as `jsonSchema()` from `ai`: wraps a JSON Schema. Our handlers validate, so no validator is needed. */
-function jsonSchema<T>(schema: JsonSchema): Schema<T> {
-  return { jsonSchema: schema };
-}
-
-// ---------------------------------------------------------------- the adapter
+// 1. `toVercelTools()` turns createAgentTools() into the `tools` record of `generateText` /
+//    `streamText`. The JSON Schemas are passed as they are (`jsonSchema()`); the handlers
+//    validate their input themselves and answer bad input with a message for the model.
+// 2. Part one calls the tools' `execute` the way the SDK does for each tool call (a toolCallId,
+//    the messages, the step's abort signal): a dev server started, awaited by pattern, killed;
+//    a wait aborted by the framework; a completion notice between steps.
+// 3. Part two lets the SDK itself run a tool loop: `generateText` with `stopWhen: stepCountIs(5)`
+//    and a scripted model (`MockLanguageModelV3` from `ai/test`, so it runs offline). With a real
+//    provider you pass e.g. `model: openai('gpt-4.1')` and nothing else changes.
+import { generateText, jsonSchema, stepCountIs, tool, type JSONSchema7, type ToolSet } from 'ai';
+import { MockLanguageModelV3 } from 'ai/test';
+import { BackgroundExecutor } from 'bgexec';
+import { completionNotices, createAgentTools, type AgentTool, type AgentToolResult } from 'bgexec/agent';
 
 /** A `tools` record for `generateText` / `streamText`. */
-export function toVercelTools(tools: AgentTool[]): Record<string, Tool<unknown, AgentToolResult>> {
+export function toVercelTools(tools: AgentTool[]): ToolSet {
   return Object.fromEntries(
-    tools.map((t) => {
-      const schema = jsonSchema<unknown>(t.inputSchema);
-      const vercelTool: Tool<unknown, AgentToolResult> = {
+    tools.map((t) => [
+      t.name,
+      tool<unknown, AgentToolResult>({
         description: t.description,
-        inputSchema: schema,
-        parameters: schema,
+        inputSchema: jsonSchema<unknown>(t.inputSchema as JSONSchema7),
         // Errors for the model (bad input, unknown ids) come back as results with ok: false;
         // only an aborted bg_wait rejects, which the SDK reports as a tool error.
         execute: (input, { abortSignal }) => t.handler(input, abortSignal ? { signal: abortSignal } : {}),
-      };
-      return [t.name, vercelTool];
-    }),
+      }),
+    ]),
   );
 }
-
-// ---------------------------------------------------------------- a simulated run
 
 const executor = new BackgroundExecutor();
 await executor.start();
 const session = 'vercel-demo';
 const tools = toVercelTools(createAgentTools(executor, { session, maxOutputBytes: 2048 }));
 console.log(`tools: ${Object.keys(tools).join(', ')}`);
-console.log(`bg_wait input schema: ${JSON.stringify(tools.bg_wait!.inputSchema.jsonSchema.required)} required\n`);
+const waitSchema = (await tools.bg_wait!.inputSchema as { jsonSchema: JSONSchema7 }).jsonSchema;
+console.log(`bg_wait input schema: ${JSON.stringify(waitSchema.required)} required\n`);
+
+// ---------------------------------------------------------------- part one: execute, as the SDK does
 
 let n = 0;
 /** What the SDK does for each tool call the model makes. */
@@ -80,12 +48,13 @@ async function runToolCall(toolName: string, input: unknown, abortSignal?: Abort
   const toolCallId = `call_${++n}`;
   console.log(`model → ${toolName}(${JSON.stringify(input)})`);
   try {
-    const result = await tools[toolName]!.execute(input, { toolCallId, messages: [], ...(abortSignal ? { abortSignal } : {}) });
+    const result = await tools[toolName]!.execute!(input, { toolCallId, messages: [], ...(abortSignal ? { abortSignal } : {}) });
     const text = JSON.stringify(result);
     console.log(`tool  ← ${text.length > 240 ? `${text.slice(0, 240)}…` : text}`);
     return result as Record<string, any>;
   } catch (err) {
-    console.log(`tool  ✗ ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
+    // An aborted bg_wait rejects with an error named AbortError (the SDK reports a tool error).
+    console.log(`tool  ✗ ${(err as Error).name}: ${(err as Error).message}`);
     return { ok: false };
   }
 }
@@ -102,10 +71,47 @@ const slow = await runToolCall('bg_start', { command: 'sleep 0.5; echo slow done
 const stop = new AbortController();
 setTimeout(() => stop.abort(), 100);
 await runToolCall('bg_wait', { task_ids: [slow.task_id], timeout_ms: 60_000 }, stop.signal);
-await executor.wait(slow.task_id);
+const slowDone = await executor.wait(slow.task_id);
+console.log(`   (the task went on after the aborted wait: ${slowDone.status})`);
 
 // Between steps, unreported completions are injected as a message.
 const notices = await completionNotices(executor, session);
 console.log(`\n[notice for the next step]\n${notices.text}`);
 await runToolCall('bg_list', {});
+
+// ---------------------------------------------------------------- part two: generateText runs the loop
+
+const usage = {
+  inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 10, text: 10, reasoning: undefined },
+};
+const model = new MockLanguageModelV3({
+  // Called once per step with the whole prompt, tool results included.
+  doGenerate: async ({ prompt }) => {
+    const last = prompt[prompt.length - 1]!;
+    if (last.role !== 'tool') {
+      // Step 1: the model asks for a command and gives it up to 2 s to finish.
+      const input = JSON.stringify({ command: 'echo "6 tests, 0 failures"', wait_ms: 2000 });
+      return {
+        content: [{ type: 'tool-call', toolCallId: 'gen_1', toolName: 'bg_start', input }],
+        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+        usage,
+        warnings: [],
+      };
+    }
+    // Step 2: it reads the tool result the SDK sent back and answers.
+    const part = last.content[0]!;
+    const result = part.type === 'tool-result' && part.output.type === 'json' ? (part.output.value as Record<string, any>) : {};
+    const text = `The command ${result.status} and printed: ${String(result.stdout?.text ?? '').trim()}`;
+    return { content: [{ type: 'text', text }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
+  },
+});
+
+const gen = await generateText({ model, tools, stopWhen: stepCountIs(5), prompt: 'Run the tests and tell me how they went.' });
+console.log('\ngenerateText:');
+for (const [i, step] of gen.steps.entries()) {
+  for (const c of step.toolCalls) console.log(`  step ${i + 1}: tool call ${c.toolName}(${JSON.stringify(c.input)})`);
+  for (const r of step.toolResults) console.log(`  step ${i + 1}: tool result status=${(r.output as AgentToolResult & { status?: string }).status}`);
+}
+console.log(`  answer: ${gen.text}`);
 await executor.shutdown();

@@ -3,8 +3,11 @@
  * delays, backoff and timeouts without waiting (see `ManualClock` in `bgexec/testing`).
  */
 export interface Clock {
+  /** Current time in ms (an epoch time for the system clock). */
   now(): number;
+  /** Calls `fn` once, `ms` from now; returns a handle for {@link Clock.clearTimeout}. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer that has not fired; unknown or fired handles are ignored. */
   clearTimeout(handle: TimerHandle): void;
 }
 

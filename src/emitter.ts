@@ -1,4 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
+import { describeValue } from './args.js';
+import { InvalidArgumentError } from './errors.js';
 
 type AnyFn = (...args: unknown[]) => unknown;
 
@@ -10,11 +12,24 @@ type AnyFn = (...args: unknown[]) => unknown;
 export class IsolatingEmitter<Events extends EventEmitter.ValidEventTypes> extends EventEmitter<Events> {
   readonly #onceWrappers = new Map<string | symbol, Map<AnyFn, AnyFn[]>>();
 
+  /** Adds a listener; a listener that is not a function throws `INVALID_ARGUMENT`. */
+  override on<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
+    checkListener(fn);
+    return super.on(event, fn, context);
+  }
+
+  /** Adds a listener, the same as `on`; a listener that is not a function throws `INVALID_ARGUMENT`. */
+  override addListener<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
+    return this.on(event, fn, context);
+  }
+
+  /** Adds a listener called at most once; a listener that is not a function throws `INVALID_ARGUMENT`. */
   override once<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn: EventEmitter.EventListener<Events, T>,
     context?: unknown,
   ): this {
+    checkListener(fn);
     const original = fn as unknown as AnyFn;
     const wrapper: AnyFn = (...args) => {
       this.#forget(event, original, wrapper);
@@ -26,7 +41,7 @@ export class IsolatingEmitter<Events extends EventEmitter.ValidEventTypes> exten
     const list = byFn.get(original) ?? [];
     list.push(wrapper);
     byFn.set(original, list);
-    return super.on(event, wrapper as never);
+    return super.on(event, wrapper as never, undefined);
   }
 
   override removeListener<T extends EventEmitter.EventNames<Events>>(
@@ -47,6 +62,7 @@ export class IsolatingEmitter<Events extends EventEmitter.ValidEventTypes> exten
     return super.removeListener(event, fn, context, once);
   }
 
+  /** Removes a listener (one added with `on` or `once` alike); the same as `removeListener`. */
   override off<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn?: EventEmitter.EventListener<Events, T>,
@@ -86,4 +102,8 @@ export class IsolatingEmitter<Events extends EventEmitter.ValidEventTypes> exten
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) byFn.delete(original);
   }
+}
+
+function checkListener(fn: unknown): void {
+  if (typeof fn !== 'function') throw new InvalidArgumentError('listener', `must be a function, got ${describeValue(fn)}`);
 }

@@ -17,10 +17,13 @@ export type ErrorCode =
   | 'SHUTTING_DOWN'
   | 'NOT_STARTED'
   | 'OUTPUT_GONE'
-  | 'LISTENER_FAILED';
+  | 'LISTENER_FAILED'
+  | 'CALLBACK_FAILED'
+  | 'CALLBACK_UNAVAILABLE';
 
 /** Options accepted by every {@link BgexecError} constructor. */
 export interface BgexecErrorOptions {
+  /** The underlying error, kept as the standard `Error.cause`. */
   cause?: unknown;
   /** Task the error is about, when there is one. */
   taskId?: string;
@@ -32,8 +35,11 @@ export interface BgexecErrorOptions {
  * Base class of every error bgexec throws or reports. Check `code`, not the class or message.
  */
 export class BgexecError extends Error {
+  /** Stable machine-readable code; branch on this. */
   readonly code: ErrorCode;
+  /** Task the error is about, when there is one. */
   readonly taskId: string | undefined;
+  /** Offending field of a spec, option object or argument (`INVALID_*` errors). */
   readonly field: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: BgexecErrorOptions = {}) {
@@ -45,7 +51,16 @@ export class BgexecError extends Error {
   }
 
   /** A plain JSON-safe summary, as kept in task records and event payloads. */
-  toJSON(): { name: string; code: ErrorCode; message: string; field?: string } {
+  toJSON(): {
+    /** The class name (`InvalidSpecError`, …; `AbortError` for {@link AbortedError}). */
+    name: string;
+    /** The stable {@link ErrorCode}. */
+    code: ErrorCode;
+    /** The human-readable message. */
+    message: string;
+    /** The offending field, for `INVALID_*` errors. */
+    field?: string;
+  } {
     return {
       name: this.name,
       code: this.code,
@@ -111,10 +126,39 @@ export class WaitTimeoutError extends BgexecError {
   }
 }
 
-/** An operation was cancelled by the caller's AbortSignal. */
+/**
+ * An operation was cancelled by the caller's AbortSignal. Its `name` is `AbortError`, like the
+ * abort errors of Node and the DOM, so `err.name === 'AbortError'` checks hold; `code` stays
+ * `ABORTED`.
+ *
+ * Methods taking a `signal` reject with `signal.reason` itself, as `fetch` and
+ * `signal.throwIfAborted()` do; this class is what they use when the signal carries no reason.
+ */
 export class AbortedError extends BgexecError {
   constructor(message = 'operation aborted', options: BgexecErrorOptions = {}) {
     super('ABORTED', message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * What an operation aborted by `signal` rejects with: the signal's `reason`, as `fetch`,
+ * `signal.throwIfAborted()` and p-queue do. `AbortController.abort()` without an argument
+ * makes that a `DOMException` named `AbortError`; a reason the caller chose (an Error of their
+ * own, the `TimeoutError` of `AbortSignal.timeout()`) comes back unchanged, so
+ * `err === signal.reason` identifies it. When there is no reason (`undefined` or `null`), an
+ * {@link AbortedError} (name `AbortError`, code `ABORTED`) stands in.
+ */
+export function abortRejection(signal: AbortSignal, message = 'operation aborted', taskId?: string): unknown {
+  const reason: unknown = signal.reason;
+  if (reason !== undefined && reason !== null) return reason;
+  return new AbortedError(message, taskId === undefined ? {} : { taskId });
+}
+
+/** A function given in a spec (`retry.backoff`, `retry.retryOn`) threw or returned a value bgexec cannot use. */
+export class CallbackError extends BgexecError {
+  constructor(field: string, message: string, options: Omit<BgexecErrorOptions, 'field'> = {}) {
+    super('CALLBACK_FAILED', `${field}: ${message}`, { ...options, field });
   }
 }
 
@@ -127,9 +171,13 @@ export class ShuttingDownError extends BgexecError {
 
 /** Serialized form of an error kept in a task record. */
 export interface ErrorInfo {
+  /** Class name of the error (`SpawnError`, `Error`, …). */
   name: string;
+  /** A bgexec {@link ErrorCode}, or the `code` of a foreign error (`ENOENT`, …). */
   code: string;
+  /** The error's message. */
   message: string;
+  /** The offending field, for `INVALID_*` errors. */
   field?: string;
 }
 

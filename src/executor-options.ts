@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { describeValue } from './args.js';
 import { InvalidArgumentError } from './errors.js';
 import { PriorityScheduler } from './scheduler/priority.js';
 import type { Scheduler } from './scheduler/types.js';
@@ -11,9 +12,13 @@ import { MAX_TIMER_MS, normalizeSpec } from './validate-spec.js';
 
 /** Minimal logger (console-compatible). */
 export interface Logger {
+  /** Not called by bgexec today; accepted so any console-like object fits. */
   debug?(message: string, ...rest: unknown[]): void;
+  /** Not called by bgexec today; accepted so any console-like object fits. */
   info?(message: string, ...rest: unknown[]): void;
+  /** Receives executor errors when nobody listens for the `error` event. */
   warn?(message: string, ...rest: unknown[]): void;
+  /** Receives the errors thrown by listeners of the `error` event itself. */
   error?(message: string, ...rest: unknown[]): void;
 }
 
@@ -29,6 +34,10 @@ export interface ExecutorOptions {
   defaults?: Partial<Omit<TaskSpec, 'command' | 'args' | 'signal' | 'idempotencyKey'>>;
   /** Transport used when a spec names none; default `local` (or the only transport given). */
   defaultTransport?: string;
+  /**
+   * Where executor errors go when nobody listens for the `error` event (`warn`), and errors
+   * thrown by `error` listeners (`error`). Without it they become process warnings.
+   */
   logger?: Logger;
   /** How often running attempts are checked for output growth and output limits; default 100 ms. */
   outputPollMs?: number;
@@ -73,7 +82,9 @@ const TRANSPORT_METHODS = ['start', 'wait', 'poll', 'read', 'kill', 'cleanup', '
 
 /** Fills in defaults and validates; bad options throw INVALID_ARGUMENT (bad defaults: INVALID_SPEC). */
 export function resolveOptions(options: ExecutorOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidArgumentError('options', `must be an object, got ${describeValue(options)}`);
+  }
   const store: Store = options.store ?? new MemoryStore();
   const scheduler = options.scheduler ?? new PriorityScheduler();
   const transports = { ...(options.transports ?? { local: new LocalTransport({ root: store.runRoot }) }) };
@@ -95,9 +106,10 @@ export function resolveOptions(options: ExecutorOptions): ResolvedOptions {
     // Validated once, as a spec, so a bad default fails here and not on every submit.
     normalizeSpec({ command: 'true', ...options.defaults }, transportNames, defaultTransport);
   }
-  const outputPollMs = options.outputPollMs ?? 100;
+  // Only `undefined` means the default: null is a mistake, not a request for it.
+  const outputPollMs = options.outputPollMs === undefined ? 100 : options.outputPollMs;
   if (typeof outputPollMs !== 'number' || !Number.isFinite(outputPollMs) || outputPollMs < 1 || outputPollMs > MAX_TIMER_MS) {
-    throw new InvalidArgumentError('outputPollMs', `must be a number of ms >= 1, got ${String(outputPollMs)}`);
+    throw new InvalidArgumentError('outputPollMs', `must be a number of ms >= 1, got ${describeValue(outputPollMs)}`);
   }
   return {
     store,

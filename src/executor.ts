@@ -1,8 +1,10 @@
 import { nanoid } from 'nanoid';
+import { intArg, msArg, oneOfArg, optionsArg, signalArg, stringArg, stringListArg } from './args.js';
 import type { Clock } from './clock.js';
+import { trace } from './debug.js';
 import { IsolatingEmitter } from './emitter.js';
 import {
-  AbortedError,
+  abortRejection,
   BgexecError,
   InvalidArgumentError,
   NotFoundError,
@@ -47,12 +49,24 @@ import {
 } from './task.js';
 import { applyDefaults, MAX_TIMER_MS, normalizeSpec } from './validate-spec.js';
 
+type ShutdownMode = 'kill' | 'detach' | 'drain';
+const SHUTDOWN_MODES: readonly ShutdownMode[] = ['kill', 'detach', 'drain'];
+// A later shutdown() with a stronger mode takes over a running one (a hung drain can be killed).
+const STRENGTH: Record<ShutdownMode, number> = { drain: 0, detach: 1, kill: 2 };
+
 /**
  * Runs shell commands in the background under a priority scheduler, through named transports,
  * remembering every task in a store. Events are typed (see {@link ExecutorEvents}); a listener
  * that throws is reported on `error` and never changes a task's fate.
+ *
+ * Every method checks its arguments before it changes anything: a malformed one fails with
+ * `INVALID_ARGUMENT` (`INVALID_SPEC` for a task spec); a method returning a promise then
+ * rejects and never throws synchronously.
+ *
+ * Disposable: `await using ex = new BackgroundExecutor()` shuts it down (mode `kill`) when the
+ * block ends.
  */
-export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
+export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> implements AsyncDisposable {
   readonly #o: ResolvedOptions;
   readonly #runner: TaskRunner;
   readonly #sink: RunnerSink;
@@ -62,6 +76,9 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
   #closing = false;
   #startPromise: Promise<void> | undefined;
   #shutdownPromise: Promise<void> | undefined;
+  #shutdownMode: ShutdownMode = 'kill';
+  #shutdownGraceMs: number | undefined;
+  #wakeDrain: (() => void) | undefined;
 
   constructor(options: ExecutorOptions = {}) {
     super();
@@ -115,46 +132,93 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
       if (record.spec.idempotencyKey !== undefined) this.#byIdempotencyKey.set(record.spec.idempotencyKey, record.id);
     });
     await recoverRecords(host, records);
+    this.#warnLostFunctions(records);
     if (runner.state === 'starting') runner.state = 'running';
     runner.scheduleDispatch();
     runner.checkIdle();
   }
 
+  // Records recovered from the store have lost their function-valued retry options; say so.
+  #warnLostFunctions(records: readonly TaskRecord[]): void {
+    for (const record of records) {
+      const retry = record.spec.retry;
+      const lost = retry?.functions;
+      if (!retry || !lost?.length || isTerminal(record.status) || record.attempt >= retry.attempts) continue;
+      const fallback = lost.map((f) => (f === 'backoff' ? 'no delay between attempts' : 'retryOn ["failed"]')).join(' and ');
+      const message =
+        `retry.${lost.join(' and retry.')} was a function, which cannot be stored: after this restart the task uses ` +
+        `${fallback}. Use a stored strategy (backoff { type: 'fixed' | 'exponential', … }, retryOn: [statuses]) to keep it.`;
+      this.#reportError(new BgexecError('CALLBACK_UNAVAILABLE', message, { taskId: record.id, field: `retry.${lost[0]!}` }), record.id);
+    }
+  }
+
   /**
    * Stops the executor (see {@link ShutdownOptions.mode}; default `kill`). New submissions are
    * refused at once. Pending `wait()` calls on unfinished tasks reject with `SHUTTING_DOWN`.
-   * Idempotent: later calls return the first call's promise.
+   *
+   * Later calls return the first call's promise, but a later call with a stronger mode
+   * (`drain` < `detach` < `kill`) takes over: `shutdown({ mode: 'kill' })` ends a `drain` that
+   * is still waiting for work, and kills what a `detach` left running if that is still under
+   * way. A malformed `options` (including `mode: null`) rejects with `INVALID_ARGUMENT` and
+   * stops nothing.
    */
-  shutdown(options: ShutdownOptions = {}): Promise<void> {
-    const mode = options.mode ?? 'kill';
-    if (mode !== 'kill' && mode !== 'detach' && mode !== 'drain') {
-      return Promise.reject(new InvalidArgumentError('mode', `must be kill, detach or drain, got ${String(mode)}`));
-    }
-    const { graceMs } = options;
-    if (graceMs !== undefined && (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0 || graceMs > MAX_TIMER_MS)) {
-      return Promise.reject(new InvalidArgumentError('graceMs', 'must be a number of ms >= 0'));
+  shutdown(options?: ShutdownOptions): Promise<void> {
+    let mode: ShutdownMode;
+    let graceMs: number | undefined;
+    try {
+      const o = optionsArg('options', options);
+      mode = oneOfArg('mode', o.mode, SHUTDOWN_MODES) ?? 'kill';
+      graceMs = msArg('graceMs', o.graceMs, MAX_TIMER_MS);
+    } catch (err) {
+      return Promise.reject(err);
     }
     this.#closing = true;
-    this.#shutdownPromise ??= this.#doShutdown(mode, graceMs);
+    if (this.#shutdownPromise === undefined) {
+      this.#shutdownMode = mode;
+      this.#shutdownGraceMs = graceMs;
+      trace('shutdown', '-', { mode, graceMs });
+      this.#shutdownPromise = this.#doShutdown();
+    } else if (STRENGTH[mode] > STRENGTH[this.#shutdownMode]) {
+      trace('shutdown', '-', { mode, graceMs, escalates: this.#shutdownMode });
+      this.#shutdownMode = mode;
+      if (graceMs !== undefined) this.#shutdownGraceMs = graceMs;
+      this.#wakeDrain?.();
+    }
     return this.#shutdownPromise;
   }
 
-  async #doShutdown(mode: 'kill' | 'detach' | 'drain', graceMs: number | undefined): Promise<void> {
+  /** `await using` support: the same as `shutdown()` (mode `kill`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  async #doShutdown(): Promise<void> {
     const runner = this.#runner;
     if (this.#startPromise) await this.#startPromise.catch(() => undefined);
-    if (mode === 'drain' && runner.state === 'running') {
+    if (this.#shutdownMode === 'drain' && runner.state === 'running') {
       runner.state = 'draining';
-      await runner.onIdle();
+      await new Promise<void>((resolve) => {
+        this.#wakeDrain = resolve;
+        void runner.onIdle().then(resolve);
+      });
+      this.#wakeDrain = undefined;
     }
     runner.state = 'stopping';
     runner.clearWake();
-    const kills: Promise<void>[] = [];
-    for (const [id, live] of runner.live) {
-      const record = runner.records.get(id);
-      if (!record || (mode === 'detach' && record.spec.detached)) continue;
-      kills.push(runner.kill(record, live, 'shutdown', graceMs).then(() => live.ended));
+    // One round per mode: a stronger mode arriving while attempts die kills what the weaker one spared.
+    const killed = new Set<string>();
+    for (let round = 0; round < SHUTDOWN_MODES.length; round++) {
+      const mode = this.#shutdownMode;
+      const kills: Promise<void>[] = [];
+      for (const [id, live] of runner.live) {
+        const record = runner.records.get(id);
+        if (!record || killed.has(id) || (mode === 'detach' && record.spec.detached)) continue;
+        killed.add(id);
+        kills.push(runner.kill(record, live, 'shutdown', this.#shutdownGraceMs).then(() => live.ended));
+      }
+      await Promise.all(kills);
+      if (this.#shutdownMode === mode) break;
     }
-    await Promise.all(kills);
     runner.stopMonitor();
     runner.waiters.rejectAll(() => new ShuttingDownError('executor shut down before the task settled'));
     for (const extras of runner.extras.values()) extras.detachSignal?.();
@@ -169,11 +233,14 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
 
   // ---------------------------------------------------------------- submit & query
 
-  /** Validates and queues a task. Resolves once it is durably queued. */
+  /**
+   * Validates and queues a task. Resolves once it is durably queued. A spec whose `signal` is
+   * already aborted is not submitted: the call rejects with `signal.reason`.
+   */
   async submit(spec: TaskSpec): Promise<TaskRecord> {
     const o = this.#o;
     const normalized = normalizeSpec(applyDefaults(spec, o.defaults), o.transportNames, o.defaultTransport);
-    if (normalized.signal?.aborted) throw new AbortedError('signal already aborted; task not submitted');
+    if (normalized.signal?.aborted) throw abortRejection(normalized.signal, 'signal already aborted; task not submitted');
     if (this.#closing) throw new ShuttingDownError();
     await this.start();
     if (this.#closing) throw new ShuttingDownError();
@@ -225,34 +292,39 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
       signal.addEventListener('abort', onAbort, { once: true });
       extras.detachSignal = () => signal.removeEventListener('abort', onAbort);
     }
+    trace('submit', id, { command: record.spec.command, transport: record.spec.transport, priority: record.spec.priority, group: record.spec.group });
     this.#runner.admit(record, extras);
     return snapshot(record);
   }
 
-  /** Snapshot of a task, or undefined if unknown. */
+  /** Snapshot of a task, or undefined if unknown. A non-string `id` throws `INVALID_ARGUMENT`. */
   get(id: string): TaskRecord | undefined {
-    const r = this.#runner.records.get(id);
+    const r = this.#runner.records.get(stringArg('id', id));
     return r ? snapshot(r) : undefined;
   }
 
   /** Snapshots of tasks in submission order, filtered. */
-  list(filter: TaskFilter = {}): TaskRecord[] {
-    const statuses = filter.status === undefined ? undefined : new Set<TaskStatus>(Array.isArray(filter.status) ? filter.status : [filter.status]);
-    for (const s of statuses ?? []) {
-      if (!TASK_STATUSES.includes(s)) throw new InvalidArgumentError('status', `${JSON.stringify(s)} is not a task status`);
+  list(filter?: TaskFilter): TaskRecord[] {
+    const f = optionsArg('filter', filter);
+    const statusList = f.status === undefined ? undefined : stringListArg('status', f.status, true);
+    for (const s of statusList ?? []) {
+      if (!(TASK_STATUSES as readonly string[]).includes(s)) throw new InvalidArgumentError('status', `${JSON.stringify(s)} is not a task status`);
     }
-    const offset = filter.offset ?? 0;
-    const limit = filter.limit ?? Infinity;
-    if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be an integer >= 0');
-    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new InvalidArgumentError('limit', 'must be an integer >= 0');
+    const statuses = statusList && new Set(statusList as TaskStatus[]);
+    const group = stringArg('group', f.group, true);
+    const session = stringArg('session', f.session, true);
+    const transport = stringArg('transport', f.transport, true);
+    const tags = f.tags === undefined ? undefined : stringListArg('tags', f.tags);
+    const offset = intArg('offset', f.offset, 0) ?? 0;
+    const limit = intArg('limit', f.limit, 0, true) ?? Infinity;
     const out: TaskRecord[] = [];
     let skipped = 0;
     for (const r of this.#runner.records.values()) {
       if (statuses && !statuses.has(r.status)) continue;
-      if (filter.group !== undefined && r.spec.group !== filter.group) continue;
-      if (filter.session !== undefined && r.spec.session !== filter.session) continue;
-      if (filter.transport !== undefined && r.spec.transport !== filter.transport) continue;
-      if (filter.tags && !filter.tags.every((t) => r.spec.tags?.includes(t))) continue;
+      if (group !== undefined && r.spec.group !== group) continue;
+      if (session !== undefined && r.spec.session !== session) continue;
+      if (transport !== undefined && r.spec.transport !== transport) continue;
+      if (tags && !tags.every((t) => r.spec.tags?.includes(t))) continue;
       if (skipped < offset) {
         skipped++;
         continue;
@@ -263,13 +335,16 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
     return out;
   }
 
-  /** Resolves with the terminal record; a `timeoutMs` rejects with WAIT_TIMEOUT and the task goes on. */
-  async wait(id: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TaskRecord> {
-    const { timeoutMs, signal } = options;
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMER_MS)) {
-      throw new InvalidArgumentError('timeoutMs', `must be a number of ms in [0, ${MAX_TIMER_MS}]`);
-    }
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal', 'must be an AbortSignal');
+  /**
+   * Resolves with the terminal record; a `timeoutMs` rejects with WAIT_TIMEOUT and the task goes
+   * on. Aborting `signal` rejects with `signal.reason` (by default a `DOMException` named
+   * `AbortError`; see `abortRejection`) and the task goes on.
+   */
+  async wait(id: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<TaskRecord> {
+    stringArg('id', id);
+    const o = optionsArg('options', options);
+    const timeoutMs = msArg('timeoutMs', o.timeoutMs, MAX_TIMER_MS);
+    const signal = signalArg('signal', o.signal);
     const record = this.#mustGet(id);
     if (isTerminal(record.status)) return snapshot(record);
     if (this.#runner.state === 'stopped') throw new ShuttingDownError('executor is stopped');
@@ -280,11 +355,9 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
    * Cancels a task: a queued one never starts; a running one has its whole process tree killed
    * (TERM, then KILL after `graceMs`). Never retried afterwards. Resolves with the terminal record.
    */
-  async cancel(id: string, options: { graceMs?: number } = {}): Promise<TaskRecord> {
-    const { graceMs } = options;
-    if (graceMs !== undefined && (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0 || graceMs > MAX_TIMER_MS)) {
-      throw new InvalidArgumentError('graceMs', `must be a number of ms in [0, ${MAX_TIMER_MS}]`);
-    }
+  async cancel(id: string, options?: { graceMs?: number }): Promise<TaskRecord> {
+    stringArg('id', id);
+    const graceMs = msArg('graceMs', optionsArg('options', options).graceMs, MAX_TIMER_MS);
     const runner = this.#runner;
     const record = this.#mustGet(id);
     if (isTerminal(record.status)) return snapshot(record);
@@ -300,18 +373,26 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
   }
 
   /** Reads a slice of a task's output by byte cursor, or its last/first lines. */
-  readOutput(id: string, options: ReadOutputOptions = {}): Promise<OutputRead> {
-    return readTaskOutput(this.#outputHost, id, options);
+  async readOutput(id: string, options?: ReadOutputOptions): Promise<OutputRead> {
+    stringArg('id', id);
+    return readTaskOutput(this.#outputHost, id, optionsArg('options', options) as ReadOutputOptions);
   }
 
-  /** Async iterator over a task's output as it is written, through every attempt, until the task settles. */
-  follow(id: string, options: FollowOptions = {}): AsyncIterable<OutputChunk> {
+  /**
+   * Async iterator over a task's output as it is written, through every attempt, until the task
+   * settles. Arguments are checked at the call (it throws `INVALID_ARGUMENT` or `NOT_FOUND`);
+   * aborting `signal` makes the iteration throw `signal.reason`.
+   */
+  follow(id: string, options?: FollowOptions): AsyncIterable<OutputChunk> {
+    stringArg('id', id);
+    const o = checkFollowOptions(optionsArg('options', options));
     this.#mustGet(id);
-    return followTaskOutput(this.#outputHost, id, options);
+    return followTaskOutput(this.#outputHost, id, o);
   }
 
   /** Terminal tasks whose completion has not been acknowledged, oldest first. */
   completions(session?: string): TaskRecord[] {
+    stringArg('session', session, true);
     const out: TaskRecord[] = [];
     for (const r of this.#runner.records.values()) {
       if (!r.acked && isTerminal(r.status) && (session === undefined || r.spec.session === session)) out.push(snapshot(r));
@@ -322,7 +403,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
   /** Marks completions delivered (persisted with a durable store). Returns how many changed. */
   ack(ids: string | readonly string[]): number {
     let n = 0;
-    for (const id of typeof ids === 'string' ? [ids] : ids) {
+    for (const id of stringListArg('ids', ids, true)) {
       const r = this.#runner.records.get(id);
       if (!r || r.acked || !isTerminal(r.status)) continue;
       r.acked = true;
@@ -334,11 +415,13 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
 
   /** Stops admitting tasks, globally or for one group. Running tasks go on. */
   pause(group?: string): void {
+    stringArg('group', group, true);
     this.#o.scheduler.pause(group);
   }
 
   /** Resumes admitting tasks, globally or for one group. */
   resume(group?: string): void {
+    stringArg('group', group, true);
     this.#o.scheduler.resume(group);
     this.#runner.scheduleDispatch();
   }
@@ -354,16 +437,15 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
   }
 
   /** Forgets terminal tasks and removes their output files. Returns how many were removed. */
-  async cleanup(options: CleanupOptions = {}): Promise<number> {
-    const { olderThanMs = 0, keep = 0 } = options;
-    if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs) || olderThanMs < 0) {
-      throw new InvalidArgumentError('olderThanMs', 'must be a number >= 0');
+  async cleanup(options?: CleanupOptions): Promise<number> {
+    const o = optionsArg('options', options);
+    const olderThanMs = msArg('olderThanMs', o.olderThanMs, Number.MAX_VALUE) ?? 0;
+    const keep = intArg('keep', o.keep, 0) ?? 0;
+    const statusList = o.statuses === undefined ? [...TERMINAL_STATUSES] : stringListArg('statuses', o.statuses);
+    for (const s of statusList) {
+      if (!isTerminal(s as TaskStatus)) throw new InvalidArgumentError('statuses', `${JSON.stringify(s)} is not a terminal status`);
     }
-    if (!Number.isInteger(keep) || keep < 0) throw new InvalidArgumentError('keep', 'must be an integer >= 0');
-    const statuses = new Set<TaskStatus>(options.statuses ?? TERMINAL_STATUSES);
-    for (const s of statuses) {
-      if (!isTerminal(s)) throw new InvalidArgumentError('statuses', `${String(s)} is not a terminal status`);
-    }
+    const statuses = new Set(statusList as TaskStatus[]);
     const cutoff = this.#o.clock.now() - olderThanMs;
     const candidates = [...this.#runner.records.values()]
       .filter((r) => statuses.has(r.status) && (r.endedAt ?? 0) <= cutoff)
@@ -416,7 +498,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
   }
 
   #mustGet(id: string): TaskRecord {
-    if (typeof id !== 'string') throw new InvalidArgumentError('id', `must be a string, got ${typeof id}`);
+    stringArg('id', id);
     const r = this.#runner.records.get(id);
     if (!r) throw new NotFoundError(id);
     return r;
@@ -431,6 +513,20 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> {
     },
     nextChange: (id) => this.#runner.nextChange(id),
     stopped: () => this.#runner.state === 'stopped',
+  };
+}
+
+// Checked where follow() is called, not at the first read, so a bad option fails the call itself.
+function checkFollowOptions(o: Record<string, unknown>): FollowOptions {
+  const stream = oneOfArg('stream', o.stream, ['stdout', 'stderr'] as const);
+  const cursor = intArg('cursor', o.cursor, 0);
+  const maxBytes = intArg('maxBytes', o.maxBytes, 1);
+  const signal = signalArg('signal', o.signal);
+  return {
+    ...(stream !== undefined ? { stream } : {}),
+    ...(cursor !== undefined ? { cursor } : {}),
+    ...(maxBytes !== undefined ? { maxBytes } : {}),
+    ...(signal !== undefined ? { signal } : {}),
   };
 }
 

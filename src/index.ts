@@ -1,3 +1,12 @@
+/**
+ * The main entry point (`bgexec`): {@link BackgroundExecutor} runs shell commands in the
+ * background with a priority scheduler ({@link PriorityScheduler}), retries, process-tree
+ * timeouts, output kept on disk and read by byte cursor, and state kept in a {@link Store}
+ * ({@link MemoryStore}, or {@link JsonDirStore} to survive a crash). Tasks run locally through
+ * {@link LocalTransport}; `bgexec/ssh` and `bgexec/vagrant` add remote hosts, `bgexec/testing`
+ * test doubles and `bgexec/agent` tools for language-model agents.
+ * @module bgexec
+ */
 export { BackgroundExecutor } from './executor.js';
 export type { CleanupOptions, ExecutorOptions, Logger, ShutdownOptions } from './executor-options.js';
 export type { ExecutorMetrics } from './metrics.js';

@@ -5,6 +5,7 @@ import { TASK_STATUSES } from './task.js';
 export interface ExecutorMetrics {
   /** Tasks currently known, by status. */
   counts: Record<TaskStatus, number>;
+  /** Tasks running now. */
   running: number;
   /** Queued plus waiting (delay or backoff). */
   queued: number;
@@ -15,7 +16,18 @@ export interface ExecutorMetrics {
   /** Settled tasks per second over the last minute (or since start, if shorter). */
   throughputPerSec: number;
   /** Totals since this executor started. */
-  totals: { submitted: number; settled: number; completed: number; retried: number; attempts: number };
+  totals: {
+    /** Tasks accepted by `submit()`. */
+    submitted: number;
+    /** Tasks that reached a terminal status. */
+    settled: number;
+    /** Tasks that ended `completed`. */
+    completed: number;
+    /** Retries scheduled (attempts that ended and were followed by another). */
+    retried: number;
+    /** Attempts that ended, retried or not. */
+    attempts: number;
+  };
 }
 
 const WINDOW_S = 60;

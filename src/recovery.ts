@@ -50,7 +50,8 @@ function orphaned(handle: TransportHandle): TransportHandle {
  *    stored `runAt`.
  * 3. Running attempts are finished from their exit marker, re-attached (detached and alive),
  *    killed (non-detached and alive: their lifetime was the old executor's; or a kill the old
- *    executor had begun) or declared lost. A start that left no pid is `spawn_interrupted`.
+ *    executor had begun) or declared lost. A start that left no pid is `spawn_interrupted`
+ *    only when the command cannot have run, else `spawn_unconfirmed` (it may have run).
  */
 export async function recoverRecords(host: RecoveryHost, records: TaskRecord[]): Promise<void> {
   records.sort((a, b) => a.order - b.order);
@@ -196,8 +197,9 @@ async function recoverRunning(host: RecoveryHost, record: TaskRecord): Promise<v
   if (record.handle) record.handle = orphaned(record.handle);
   const handle = record.handle;
   if (!handle) {
-    // The transport knows of no run directory for it (or cannot probe): it never got a pid.
-    await host.finish(record, lostExit(host, 'spawn_interrupted'), killReason);
+    // A transport that can probe found no run directory: the attempt never reached its spawn
+    // (the directory is created first). One that cannot probe cannot tell whether it ran.
+    await host.finish(record, lostExit(host, transport.probe ? 'spawn_interrupted' : 'spawn_unconfirmed'), killReason);
     return;
   }
   let state: Awaited<ReturnType<Transport['poll']>> | undefined;

@@ -1,7 +1,7 @@
 /**
  * The SSH transport (`bgexec/ssh`): runs tasks on remote hosts over the system OpenSSH client,
  * on the same job protocol as the local transport.
- * @packageDocumentation
+ * @module bgexec/ssh
  */
 export { SshTransport, type SshTransportOptions } from './transports/ssh/ssh-transport.js';
 export type { SshConnectionOptions } from './transports/ssh/ssh-client.js';

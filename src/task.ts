@@ -17,10 +17,12 @@ export type TerminalStatus = 'completed' | 'failed' | 'cancelled' | 'timed_out' 
 /** Statuses a retry policy may react to (a cancelled task is never retried). */
 export type RetryableStatus = 'failed' | 'timed_out' | 'lost';
 
+/** Every {@link TaskStatus}, in lifecycle order. */
 export const TASK_STATUSES: readonly TaskStatus[] = [
   'queued', 'waiting', 'running', 'completed', 'failed', 'cancelled', 'timed_out', 'lost',
 ];
 
+/** Every {@link TerminalStatus}. */
 export const TERMINAL_STATUSES: readonly TerminalStatus[] = ['completed', 'failed', 'cancelled', 'timed_out', 'lost'];
 
 const TERMINAL = new Set<TaskStatus>(TERMINAL_STATUSES);
@@ -49,13 +51,31 @@ export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
 
 /** Backoff description; a function gets the attempt that just failed (1-based) and returns a delay in ms. */
 export type BackoffSpec =
-  | { type: 'fixed'; delayMs: number; jitter?: number | boolean }
-  | { type: 'exponential'; delayMs: number; maxDelayMs?: number; jitter?: number | boolean }
+  | {
+      /** The same delay before every retry. */
+      type: 'fixed';
+      /** Delay before each retry (ms). */
+      delayMs: number;
+      /** Random reduction: the delay `d` is drawn from `[d × (1 − jitter), d]`; a fraction in [0, 1], `true` = 1; default 0. */
+      jitter?: number | boolean;
+    }
+  | {
+      /** `delayMs`, then twice that, four times, … up to `maxDelayMs`. */
+      type: 'exponential';
+      /** Delay before the first retry (ms). */
+      delayMs: number;
+      /** Upper bound of the delay (ms); default unbounded. */
+      maxDelayMs?: number;
+      /** Random reduction: the delay `d` is drawn from `[d × (1 − jitter), d]`; a fraction in [0, 1], `true` = 1; default 0. */
+      jitter?: number | boolean;
+    }
   | ((attempt: number) => number);
 
 /** Retry policy. `attempts` counts every attempt including the first (BullMQ's meaning). */
 export interface RetryPolicy {
+  /** Most attempts in all, the first included (1 = no retry). */
   attempts: number;
+  /** Delay before each retry; default none. */
   backoff?: BackoffSpec;
   /** Which outcomes are retried; default `['failed']`. Cancellation is never retried. */
   retryOn?: readonly RetryableStatus[] | ((record: TaskRecord) => boolean);
@@ -67,6 +87,7 @@ export interface TaskSpec {
   command: string;
   /** Arguments; when present, `command` is executed directly without a shell. */
   args?: readonly string[];
+  /** Working directory; default the executor's (for remote transports: the login directory). */
   cwd?: string;
   /** Extra environment variables, merged over the executor's environment. */
   env?: Readonly<Record<string, string>>;
@@ -87,6 +108,7 @@ export interface TaskSpec {
   timeoutMs?: number;
   /** Delay between SIGTERM and SIGKILL when killing; default 5000. */
   graceMs?: number;
+  /** Run it again when an attempt fails (or times out, or is lost, per `retryOn`). */
   retry?: RetryPolicy;
   /** Do not start before this many ms after submission. */
   delayMs?: number;
@@ -94,11 +116,22 @@ export interface TaskSpec {
   detached?: boolean;
   /** Owner scope (agent session, tenant); filters list/completions. */
   session?: string;
+  /** Labels for `list({ tags })`; a task matches when it has all the tags asked for. */
   tags?: readonly string[];
   /** JSON-safe user data carried in the record. */
   metadata?: Readonly<Record<string, unknown>>;
   /** Submitting the same key again returns the existing task instead of a new one. */
   idempotencyKey?: string;
+  /**
+   * Processes the command leaves behind when its main process exits (`cmd &`, `setsid cmd &`):
+   * `kill` (default) gives them `lingerMs`, then SIGTERM, then SIGKILL after `graceMs`, and the
+   * attempt ends only once none is left (so its output is final); `keep` leaves them running
+   * after the task has ended (a task that starts a daemon on purpose; it should redirect the
+   * daemon's output, see docs/reliability.md).
+   */
+  orphans?: 'kill' | 'keep';
+  /** With `orphans: 'kill'`: how long leftovers may run on after the main process exited; default 0. */
+  lingerMs?: number;
   /** Per-stream cap; past it the attempt is killed with reason `output_limit`. Default 1 GiB. */
   maxOutputBytes?: number;
   /** Aborting cancels the task. Not persisted. */
@@ -112,22 +145,39 @@ export interface TaskSpec {
 export type StoredSpec = Omit<TaskSpec, 'signal' | 'retry' | 'secretEnv'> & {
   /** Names (never values) of the task's secret environment variables. */
   secretEnvKeys?: readonly string[];
+  /** The retry policy, with what can be stored. */
   retry?: {
+    /** Most attempts in all, the first included. */
     attempts: number;
+    /** The backoff, when it is not a function. */
     backoff?: Exclude<BackoffSpec, (attempt: number) => number>;
+    /** The statuses retried, when not a function. */
     retryOn?: readonly RetryableStatus[];
+    /**
+     * Which options were given as functions (kept in memory only). After a restart those fall
+     * back to their defaults, and the executor reports `CALLBACK_UNAVAILABLE` for the task.
+     */
+    functions?: readonly ('backoff' | 'retryOn')[];
   };
 };
 
 /** Per-attempt summary kept in the record's history. */
 export interface AttemptInfo {
+  /** Attempt number (1-based). */
   attempt: number;
+  /** How the attempt ended (`failed` for an attempt that was retried after failing). */
   status: TerminalStatus;
+  /** Clock time it started (ms). */
   startedAt: number;
+  /** Clock time it ended (ms). */
   endedAt: number;
+  /** Its exit code; null when a signal ended it or it never ran. */
   exitCode: number | null;
+  /** Signal that ended it, or null. */
   signal: string | null;
+  /** Why it ended other than by its own exit (`timeout`, `output_limit`, …). */
   reason?: string;
+  /** The error behind a failure to start or run, if any. */
   error?: ErrorInfo;
   /** Handle of that attempt (its output stays readable until cleanup). */
   handle?: TransportHandle;
@@ -137,14 +187,23 @@ export interface AttemptInfo {
 export interface TransportHandle {
   /** Kind of the transport that produced it (`local`, `ssh`, `fake`, …). */
   kind: string;
+  /** The task the attempt belongs to. */
   taskId: string;
+  /** Attempt number (1-based). */
   attempt: number;
+  /** The attempt's run directory (job protocol: pid, out, err, exit files). */
   runDir?: string;
+  /** Process id of the attempt's leader. */
   pid?: number;
+  /** Its process group id (the leader starts a new session, so usually equal to `pid`). */
   pgid?: number;
+  /** Boot id of the host when it started: a different boot means the process is gone. */
   bootId?: string;
+  /** It runs under the wrapper and survives the Node process. */
   detached?: boolean;
+  /** Clock time it started (ms). */
   startedAt: number;
+  /** Further transport-specific fields. */
   [key: string]: unknown;
 }
 
@@ -152,23 +211,31 @@ export interface TransportHandle {
 export interface TaskRecord {
   /** Record schema version (for durable stores). */
   version: number;
+  /** The task id (URL-safe, unique per executor). */
   id: string;
+  /** What was submitted, without the parts that cannot be stored. */
   spec: StoredSpec;
+  /** Where it is in its lifecycle. */
   status: TaskStatus;
   /** Attempt currently running or last run (0 before the first start). */
   attempt: number;
   /** Submission order, used for FIFO among equal priorities across restarts. */
   order: number;
+  /** Clock time of submission (ms). */
   createdAt: number;
   /** When the task may next start (delay or backoff), if it is `waiting`. */
   runAt?: number;
+  /** Clock time the current or last attempt started (ms). */
   startedAt?: number;
+  /** Clock time the task ended (ms), once terminal. */
   endedAt?: number;
+  /** Exit code of the last attempt; null when a signal ended it or it never ran. */
   exitCode?: number | null;
   /** Signal that ended the last attempt, if any (e.g. `SIGTERM`). */
   signal?: string | null;
   /** Why a task ended other than by its own exit: `timeout`, `cancelled`, `output_limit`, `executor_restart`, … */
   reason?: string;
+  /** The error behind a failure (spawn, transport, store), if any. */
   error?: ErrorInfo;
   /** Transport handle of the running (or last) attempt. */
   handle?: TransportHandle;
@@ -176,7 +243,9 @@ export interface TaskRecord {
   note?: string;
   /** Byte counts of the last attempt's output as last observed. */
   stdoutBytes: number;
+  /** Like `stdoutBytes`, for stderr. */
   stderrBytes: number;
+  /** One entry per finished attempt, oldest first. */
   history: AttemptInfo[];
   /** Terminal notice delivered and acknowledged via `ack()`. */
   acked: boolean;
@@ -187,12 +256,19 @@ export const RECORD_VERSION = 1;
 
 /** Filter for `list()`. Arrays match any of their values; tags match when a task has all of them. */
 export interface TaskFilter {
+  /** Only tasks in this status (or any of these). */
   status?: TaskStatus | readonly TaskStatus[];
+  /** Only tasks of this concurrency group. */
   group?: string;
+  /** Only tasks of this session. */
   session?: string;
+  /** Only tasks on this transport (a key of the executor's `transports`). */
   transport?: string;
+  /** Only tasks carrying all of these tags. */
   tags?: readonly string[];
+  /** At most this many records. */
   limit?: number;
+  /** Skip this many matching records first (with `limit`, for paging). */
   offset?: number;
 }
 

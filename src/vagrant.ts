@@ -1,7 +1,7 @@
 /**
  * The Vagrant transport (`bgexec/vagrant`): runs tasks inside a Vagrant machine through its
  * SSH connection, asking vagrant for that connection once.
- * @packageDocumentation
+ * @module bgexec/vagrant
  */
 export { VagrantError, VagrantTransport, type VagrantTransportOptions } from './transports/vagrant.js';
 export { SshTransport, type SshTransportOptions } from './transports/ssh/ssh-transport.js';

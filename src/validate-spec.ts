@@ -20,9 +20,10 @@ export interface NormalizedSpec {
 
 const SPEC_KEYS = new Set([
   'command', 'args', 'cwd', 'env', 'secretEnv', 'transport', 'priority', 'group', 'timeoutMs', 'graceMs', 'retry',
-  'delayMs', 'detached', 'session', 'tags', 'metadata', 'idempotencyKey', 'maxOutputBytes', 'signal',
+  'delayMs', 'detached', 'session', 'tags', 'metadata', 'idempotencyKey', 'maxOutputBytes', 'signal', 'orphans', 'lingerMs',
 ]);
-const RETRY_KEYS = new Set(['attempts', 'backoff', 'retryOn']);
+// `functions` is accepted (and recomputed) so that a stored spec can be submitted again as is.
+const RETRY_KEYS = new Set(['attempts', 'backoff', 'retryOn', 'functions']);
 const RETRYABLE = new Set<string>(['failed', 'timed_out', 'lost']);
 // Linux refuses a single argv string longer than MAX_ARG_STRLEN (32 pages); fail early and clearly.
 export const MAX_ARG_BYTES = 131_071;
@@ -116,6 +117,8 @@ function checkRetry(v: unknown, out: NormalizedSpec): StoredSpec['retry'] {
       retry.retryOn = list as RetryableStatus[];
     }
   }
+  const functions = [...(out.backoffFn ? ['backoff' as const] : []), ...(out.retryOnFn ? ['retryOn' as const] : [])];
+  if (functions.length > 0) retry.functions = functions;
   return retry;
 }
 
@@ -172,6 +175,11 @@ export function normalizeSpec(input: unknown, transports: ReadonlySet<string>, d
     if (typeof input.detached !== 'boolean') throw new InvalidSpecError('detached', `must be a boolean, got ${describe(input.detached)}`);
     s.detached = input.detached;
   }
+  if (input.orphans !== undefined) {
+    if (input.orphans !== 'kill' && input.orphans !== 'keep') throw new InvalidSpecError('orphans', `must be 'kill' or 'keep', got ${describe(input.orphans)}`);
+    s.orphans = input.orphans;
+  }
+  if (input.lingerMs !== undefined) s.lingerMs = checkNumber('lingerMs', input.lingerMs, { min: 0, max: MAX_TIMER_MS });
   if (input.session !== undefined) s.session = checkString('session', input.session, { maxBytes: MAX_LABEL });
   if (input.tags !== undefined) {
     s.tags = checkStringList('tags', input.tags);

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from './clock.js';
-import { AbortedError, WaitTimeoutError } from './errors.js';
+import { abortRejection, WaitTimeoutError } from './errors.js';
 import type { TaskRecord } from './task.js';
 
 interface Waiter {
@@ -21,12 +21,12 @@ export class Waiters {
 
   wait(taskId: string, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<TaskRecord> {
     const { timeoutMs, signal } = options;
-    if (signal?.aborted) return Promise.reject(new AbortedError('wait aborted', { taskId, cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(abortRejection(signal, 'wait aborted', taskId));
     return new Promise<TaskRecord>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const onAbort = (): void => {
         done();
-        reject(new AbortedError('wait aborted', { taskId, cause: signal?.reason }));
+        reject(abortRejection(signal!, 'wait aborted', taskId));
       };
       const done = (): void => {
         if (timer !== undefined) this.#clock.clearTimeout(timer);

@@ -1,50 +1,89 @@
-// Runs the agent-framework examples as child processes, the way a reader would; execFile rejects
-// on a non-zero exit code, so each test also checks the example exits 0.
+// Runs every example as a child process, the way a reader would, and checks what it prints.
+// The examples import `bgexec` by package name; here examples/tsconfig.json maps those names to
+// the sources (tsx honours `paths`), so the examples run against the code under test without a
+// build. execFile rejects on a non-zero exit code, so each test also checks the example exits 0.
+// examples/mcp-server.ts is driven by an MCP client in test/agent/mcp-e2e.test.ts.
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
+const env = { ...process.env, TSX_TSCONFIG_PATH: 'examples/tsconfig.json' };
 
 async function runExample(file: string): Promise<string> {
   // `node --import tsx` is what `npx tsx` runs, without the npx start-up.
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', `examples/${file}`], { cwd: root, timeout: 30_000 });
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', `examples/${file}`], { cwd: root, env, timeout: 30_000 });
   return stdout;
 }
 
 describe('examples', () => {
-  it('quickstart.ts (npm run demo) runs real tasks: priorities, a retry, a timeout, output reads', async () => {
-    const out = await runExample('quickstart.ts');
-    const started = [...out.matchAll(/started {3}sleep 0\.[23]; echo (.+?) \(attempt/g)].map((m) => m[1]);
-    expect(started.slice(0, 2)).toEqual(['high priority', 'migrated']);
-    expect(out).toMatch(/retrying {2}attempt 1 exited 1; next in 100 ms/);
-    expect(out).toMatch(/completed attempts=3 exit=0 echo x/);
-    expect(out).toMatch(/timed_out attempts=1 exit=SIGTERM sleep 100 & sleep 100 & wait/);
-    expect(out).toMatch(/last 3 lines: "99998\\n99999\\n100000\\n"/);
+  it('import bgexec only by its package name, through entry points package.json exports', () => {
+    const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { exports: Record<string, unknown> };
+    const files = readdirSync(`${root}/examples`).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const f of files) {
+      const src = readFileSync(`${root}/examples/${f}`, 'utf8');
+      expect(src, f).not.toMatch(/from '\.\.?\//); // nothing relative: a copy works in any project
+      for (const m of src.matchAll(/from '(bgexec(?:\/[\w-]+)?)'/g)) {
+        expect(Object.keys(pkg.exports), `${f}: ${m[1]}`).toContain(m[1] === 'bgexec' ? '.' : `./${m[1]!.slice(7)}`);
+      }
+    }
   });
 
-  it('openai-tools.ts exits 0 after a tool-call loop that ends with the answer', async () => {
+  it('quickstart.ts (npm run demo) explains itself: legend, whole commands, the group cap, the dead tree', async () => {
+    const out = await runExample('quickstart.ts');
+    expect(out.split('\n')[0]).toBe('legend: <ms since start>  <event>  <task>  p<priority> [group]  $ <command>');
+    const started = [...out.matchAll(/^ *\d+ ms {2}started {4}(\w+)/gm)].map((m) => m[1]);
+    expect(started.slice(0, 3)).toEqual(['high', 'migrate', 'low']);
+    // The priority-0 task that starts before the priority-5 one says why.
+    expect(out).toMatch(/started {4}low {6}p0 {2}\$ sleep 0\.2; echo low priority\n *↳ why {6}backup \(p5\) waits: group "db" is at its cap of 1 \(migrate running\)/);
+    // Commands are printed whole, each on one line here (they fit in the width).
+    expect(out).toContain('$ echo x >> tries; n=$(wc -l < tries); echo "try $n"; [ $n -ge 3 ]\n');
+    expect(out).toContain('$ sleep 100 & a=$!; sleep 100 & echo "pids $$ $a $!"; wait\n');
+    expect(out).toMatch(/retrying {3}flaky {4}attempt 1 exited 1; attempt 2 in 100 ms/);
+    expect(out).toMatch(/timed_out {2}stuck {4}killed by its 300 ms timeout \(SIGTERM\)/);
+    expect(out).toMatch(/^ {2}flaky {4}completed {2}attempts=3 exit=0$/m);
+    expect(out).toMatch(/^ {2}stuck {4}timed_out {2}attempts=1 exit=SIGTERM$/m);
+    // Three pids (shell and two sleeps), none of them running any more.
+    expect(out).toMatch(/^stuck after its timeout: shell \d+ (gone|zombie); sleeps \d+ (gone|zombie), \d+ (gone|zombie)$/m);
+    expect(out).toMatch(/^stuck: the whole tree is dead/m);
+    expect(out).toMatch(/noisy: 588895 bytes on disk; first 20 bytes: "1\\n2\\n3\\n4\\n5\\n6\\n7\\n8\\n9\\n10", next cursor 20/);
+    expect(out).toMatch(/last 3 lines: "99998\\n99999\\n100000\\n"/);
+    expect(out).toContain('flaky: stdout of its last attempt: "try 3\\n"');
+  });
+
+  it('openai-tools.ts: the openai client (offline fetch) drives a tool-call loop that ends with the answer', async () => {
     const out = await runExample('openai-tools.ts');
     expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list$/m);
+    // The SDK serialized the tools into the request body.
+    expect(out).toMatch(/^request: model=gpt-4\.1-mini, tools=bg_start,bg_read,bg_wait,bg_kill,bg_list$/m);
     expect(out).toMatch(/assistant → bg_start\(/);
     expect(out).toMatch(/"error":"invalid_input","message":"bg_wait: task_ids must be an array/);
     expect(out).toMatch(/"outcome":"exited".*"status":"completed","exit_code":0/);
     expect(out).toMatch(/^assistant: The test suite finished: 3 passed\.$/m);
   });
 
-  it('vercel-ai-tools.ts exits 0 after start → pattern wait → kill → aborted wait → notice', async () => {
+  it('vercel-ai-tools.ts: tools built with ai tool()/jsonSchema() run directly and inside generateText', async () => {
     const out = await runExample('vercel-ai-tools.ts');
     expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list$/m);
+    expect(out).toMatch(/^bg_wait input schema: \["task_ids","timeout_ms"\] required$/m);
     expect(out).toMatch(/"outcome":"matched".*"match":"listening on http:\/\/localhost:4321"/);
     expect(out).toMatch(/\(server ready: true\)/);
     expect(out).toMatch(/"status":"cancelled"/);
-    expect(out).toMatch(/tool {2}✗ ABORTED bg_wait aborted/);
+    // The aborted wait rejects (the SDK reports it as a tool error); the task itself goes on.
+    expect(out).toMatch(/^tool {2}✗ AbortError: .*abort/m);
+    expect(out).toMatch(/\(the task went on after the aborted wait: completed\)/);
     expect(out).toMatch(/Background task \S+ finished: completed \(exit code 0\) after \d+ ms\.\n\$ sleep 0\.5; echo slow done\nlast lines of stdout:\nslow done/);
+    // generateText called the tool itself and fed the result back to the model.
+    expect(out).toContain('step 1: tool call bg_start({"command":"echo \\"6 tests, 0 failures\\"","wait_ms":2000})');
+    expect(out).toContain('step 1: tool result status=completed');
+    expect(out).toMatch(/^ {2}answer: The command completed and printed: 6 tests, 0 failures$/m);
   });
 
-  it('agent-transcript.ts exits 0 after start → read → wait → read, each within the 1024-byte budget', async () => {
+  it('agent-transcript.ts: start → read → wait → read, each within the 1024-byte budget', async () => {
     const out = await runExample('agent-transcript.ts');
     const calls = out.match(/^→ (bg_\w+)/gm);
     expect(calls).toEqual(['→ bg_start', '→ bg_read', '→ bg_wait', '→ bg_read']);

@@ -1,4 +1,4 @@
-// The benchmarks of `npm run bench` in the order of issue 6, and how their rows are printed
+// The benchmarks of `npm run bench` in the order of docs/performance.md, and how their rows are printed
 // (a fixed-width table for the terminal, Markdown for docs/performance.md).
 import { run as dispatchLatency } from '../dispatch-latency.js';
 import { run as localThroughput } from '../local-throughput.js';

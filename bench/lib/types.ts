@@ -26,7 +26,7 @@ export type RowStatus = 'pass' | 'fail' | 'info' | 'skipped' | 'error';
 export interface Row {
   /** Stable key, e.g. `throughput.memory`. */
   id: string;
-  /** Issue 6 row number (1–6). */
+  /** Row number of the benchmark in docs/performance.md (1–6). */
   issueRow: number;
   name: string;
   /** What `value` and `baseline` measure, with their unit (e.g. `tasks/s`, `ms`). */

@@ -21,8 +21,11 @@ export interface CompletionNoticeOptions {
 
 /** One rendered completion. */
 export interface CompletionNotice {
+  /** The task that ended. */
   taskId: string;
+  /** How it ended. */
   status: TerminalStatus;
+  /** Its exit code (null when it was killed by a signal or never ran). */
   exitCode: number | null;
   /** The notice for this task alone. */
   text: string;
@@ -34,6 +37,7 @@ export interface CompletionNotices {
   text: string;
   /** Ids of the tasks rendered (acked unless `ack: false`). */
   ids: string[];
+  /** One entry per rendered task, for frameworks that show them separately. */
   notices: CompletionNotice[];
   /** Unacknowledged completions left for a later call (beyond `limit`). */
   remaining: number;

@@ -1,3 +1,4 @@
+import { describeValue } from '../args.js';
 import { BgexecError, InvalidArgumentError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 import { completeUtf8Length, leadingContinuationBytes, utf8SequenceLength } from './utf8.js';
@@ -55,7 +56,7 @@ interface CheckedOptions {
 function checkCount(field: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(field, `must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`);
+    throw new InvalidArgumentError(field, `must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -69,7 +70,7 @@ function checkOptions(options: SliceOptions): CheckedOptions {
     throw new InvalidArgumentError('tail', 'tail and head cannot be used together');
   }
   if (options.final !== undefined && typeof options.final !== 'boolean') {
-    throw new InvalidArgumentError('final', `must be a boolean, got ${String(options.final)}`);
+    throw new InvalidArgumentError('final', `must be a boolean, got ${describeValue(options.final)}`);
   }
   return { cursor, maxBytes, tail, head, final: options.final === true };
 }

@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from '../errors.js';
+import { describeValue } from '../args.js';
+import { abortRejection, InvalidArgumentError } from '../errors.js';
 import { isTerminal, type TaskRecord, type TransportHandle } from '../task.js';
 import type { OutputStream, Transport } from '../transports/types.js';
 import { DEFAULT_MAX_BYTES, readSlice } from './read.js';
@@ -21,8 +22,11 @@ export interface ReadOutputOptions {
 
 /** A slice of a task's output. Cursors are byte offsets into the stream. */
 export interface OutputRead {
+  /** The bytes read, decoded as UTF-8 (never split inside a character). */
   text: string;
+  /** The stream read. */
   stream: OutputStream;
+  /** The attempt whose output this is. */
   attempt: number;
   /** Byte offset where `text` starts. */
   cursor: number;
@@ -32,26 +36,33 @@ export interface OutputRead {
   eof: boolean;
   /** More bytes exist than were returned. */
   truncated: boolean;
+  /** Size of the stream when read. */
   totalBytes: number;
 }
 
 /** One piece yielded by `follow()`. */
 export interface OutputChunk {
+  /** The stream the bytes came from. */
   stream: OutputStream;
+  /** The attempt that wrote them (a retry starts again at cursor 0). */
   attempt: number;
+  /** The bytes, decoded as UTF-8 (never split inside a character). */
   text: string;
+  /** Byte offset where `text` starts, in this attempt's stream. */
   cursor: number;
+  /** Byte offset just past `text`. */
   nextCursor: number;
 }
 
 /** Options of `follow()`. */
 export interface FollowOptions {
+  /** `stdout` (default) or `stderr`. */
   stream?: OutputStream;
   /** Start at this byte offset of the current attempt (default 0). */
   cursor?: number;
   /** Largest chunk, in bytes (default 1 MiB). */
   maxBytes?: number;
-  /** Ends the iteration early. */
+  /** Ends the iteration early: the iterator then throws `signal.reason` (see `wait()`). */
   signal?: AbortSignal;
 }
 
@@ -68,7 +79,7 @@ export interface OutputHost {
 function checkStream(stream: unknown): OutputStream {
   if (stream === undefined) return 'stdout';
   if (stream !== 'stdout' && stream !== 'stderr') {
-    throw new InvalidArgumentError('stream', `must be "stdout" or "stderr", got ${JSON.stringify(stream)}`);
+    throw new InvalidArgumentError('stream', `must be "stdout" or "stderr", got ${describeValue(stream)}`);
   }
   return stream;
 }
@@ -82,9 +93,9 @@ function handleOf(record: TaskRecord, attempt: number): TransportHandle | undefi
 export async function readTaskOutput(host: OutputHost, id: string, options: ReadOutputOptions = {}): Promise<OutputRead> {
   const stream = checkStream(options.stream);
   const record = host.record(id);
-  const attempt = options.attempt ?? record.attempt;
+  const attempt = options.attempt === undefined ? record.attempt : options.attempt;
   if (!Number.isSafeInteger(attempt) || attempt < 0 || attempt > record.attempt) {
-    throw new InvalidArgumentError('attempt', `must be an attempt of this task (0..${record.attempt}), got ${String(attempt)}`);
+    throw new InvalidArgumentError('attempt', `must be an attempt of this task (0..${record.attempt}), got ${describeValue(attempt)}`);
   }
   // The attempt's process has ended when the task moved past it or left `running`.
   const ended =
@@ -101,7 +112,7 @@ export async function readTaskOutput(host: OutputHost, id: string, options: Read
     { read: (offset, length) => transport.read(handle, stream, offset, length) },
     {
       cursor: options.cursor,
-      maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
+      maxBytes: options.maxBytes === undefined ? DEFAULT_MAX_BYTES : options.maxBytes,
       tail: options.tail,
       head: options.head,
       final: ended,
@@ -128,7 +139,10 @@ export async function* followTaskOutput(host: OutputHost, id: string, options: F
   const maxBytes = options.maxBytes ?? 1_048_576;
   let attempt = host.record(id).attempt;
   let cursor = options.cursor ?? 0;
-  while (!options.signal?.aborted && !host.stopped()) {
+  const { signal } = options;
+  for (;;) {
+    if (signal?.aborted) throw abortRejection(signal, 'follow aborted', id);
+    if (host.stopped()) return;
     // Subscribe before reading so a change between the read and the wait is not missed.
     const changed = host.nextChange(id);
     const record = host.record(id);

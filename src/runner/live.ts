@@ -26,6 +26,8 @@ export interface Extras {
   detachSignal?: () => void;
   /** Secret environment values: held here only, never in the record or the store. */
   secretEnv?: Readonly<Record<string, string>>;
+  /** Consecutive starts the transport refused before anything ran (reset by a start that succeeds). */
+  refusedStarts?: number;
 }
 
 /** How an attempt ended, as recorded. */
@@ -40,6 +42,18 @@ export function createLive(transport: Transport, handle?: TransportHandle): Live
   let markEnded!: () => void;
   const ended = new Promise<void>((resolve) => (markEnded = resolve));
   return { transport, ...(handle ? { handle } : {}), done: false, ended, markEnded };
+}
+
+/**
+ * Whether a failed `transport.start()` ran nothing at all: the transport could not even reach
+ * its host (`TRANSPORT_UNREACHABLE` with `refused: true`, as the SSH transports report a refused
+ * or unresolvable connection). Such an attempt can be made again without any risk of running
+ * the command twice.
+ */
+export function isRefusedStart(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; refused?: unknown };
+  return e.code === 'TRANSPORT_UNREACHABLE' && e.refused === true;
 }
 
 /** Calls a transport method so that a synchronous throw becomes a rejection (a bad handle must not break dispatch). */

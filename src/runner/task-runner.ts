@@ -1,5 +1,6 @@
 import type { TimerHandle } from '../clock.js';
-import { BgexecError, toErrorInfo } from '../errors.js';
+import { trace } from '../debug.js';
+import { BgexecError, CallbackError, toErrorInfo } from '../errors.js';
 import type { ExecutorEventName } from '../events.js';
 import type { ResolvedOptions } from '../executor-options.js';
 import { MetricsTracker } from '../metrics.js';
@@ -8,6 +9,7 @@ import type { SchedulerEntry } from '../scheduler/types.js';
 import {
   canTransition,
   deepFreeze,
+  isTerminal,
   snapshot,
   type AttemptInfo,
   type TaskRecord,
@@ -18,7 +20,7 @@ import {
 import type { ExitInfo, PollResult, Transport } from '../transports/types.js';
 import { MAX_TIMER_MS } from '../validate-spec.js';
 import { Waiters } from '../waiters.js';
-import { callTransport, createLive, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
+import { callTransport, createLive, isRefusedStart, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
 import { OutputMonitor } from './output-monitor.js';
 
 /** Where the runner reports what happens; implemented by the executor's event emitter. */
@@ -32,6 +34,13 @@ export interface RunnerSink {
 export type RunnerState = 'new' | 'starting' | 'running' | 'draining' | 'stopping' | 'stopped';
 
 const DEFAULT_GRACE_MS = 5000;
+/**
+ * A start the transport refused before anything ran is made again after 1 s, 2 s, 4 s, … (at
+ * most 30 s), up to this many times in a row; then the attempt fails as unreachable.
+ */
+export const MAX_REFUSED_STARTS = 5;
+const REFUSED_BASE_MS = 1000;
+const REFUSED_MAX_MS = 30_000;
 const DEFAULT_MAX_OUTPUT = 1024 ** 3;
 const END_EVENTS: Record<TerminalStatus, ExecutorEventName> = {
   completed: 'task:completed',
@@ -190,21 +199,63 @@ export class TaskRunner {
       ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
       ...(env ? { env } : {}),
       detached: spec.detached ?? false,
+      // Enforced by the transport where the bytes are written (the files never exceed it).
+      maxOutputBytes: spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
+      // What the leader leaves behind is reaped by the transport before the attempt ends.
+      ...(spec.orphans !== undefined ? { orphans: spec.orphans } : {}),
+      ...(spec.lingerMs !== undefined ? { lingerMs: spec.lingerMs } : {}),
+      graceMs: spec.graceMs ?? DEFAULT_GRACE_MS,
     };
     callTransport(() => transport.start(request)).then(
         (handle) => this.#onStarted(record, live, handle),
         (err: unknown) => {
+          if (isRefusedStart(err) && this.#requeueRefused(record, live, err)) return;
           const error = err instanceof BgexecError ? err : new BgexecError('SPAWN_FAILED', String(err), { cause: err, taskId: id });
           const exit: ExitInfo = { state: 'exited', exitCode: null, signal: null, reason: 'spawn_failed', endedAt: clock.now() };
+          // No task:started for an attempt that never started: the next event is task:retrying or its end.
           void this.endAttempt(record, live, exit, error);
         },
       );
   }
 
+  // The transport reached nothing, so nothing ran: the attempt is given back (its number is
+  // reused, no history entry) and made again after a backoff, a bounded number of times.
+  #requeueRefused(record: TaskRecord, live: Live, err: unknown): boolean {
+    const extras = this.extras.get(record.id);
+    const refused = (extras?.refusedStarts ?? 0) + 1;
+    // A kill asked for while the start was in flight (cancel, shutdown) decides instead.
+    if (!extras || live.killReason !== undefined || refused > MAX_REFUSED_STARTS || (this.state !== 'running' && this.state !== 'draining')) {
+      return false;
+    }
+    const { clock, scheduler } = this.#o;
+    extras.refusedStarts = refused;
+    live.done = true;
+    scheduler.release(record.id);
+    this.live.delete(record.id);
+    const delayMs = Math.min(REFUSED_BASE_MS * 2 ** (refused - 1), REFUSED_MAX_MS);
+    record.attempt -= 1;
+    record.note = `start refused: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500);
+    record.runAt = clock.now() + delayMs;
+    this.setStatus(record, 'waiting');
+    scheduler.add(this.entryOf(record), { force: true });
+    this.persist(record);
+    trace('requeue', record.id, { attempt: record.attempt + 1, refused, delayMs });
+    this.#sink.task('task:retrying', record, {
+      exitCode: null, signal: null, reason: 'start_refused', endedAt: clock.now(), nextAttempt: record.attempt + 1, delayMs,
+    });
+    this.notify(record.id);
+    live.markEnded();
+    this.scheduleDispatch();
+    return true;
+  }
+
   #onStarted(record: TaskRecord, live: Live, handle: TransportHandle): void {
     live.handle = deepFreeze({ ...handle });
     record.handle = live.handle;
+    const extras = this.extras.get(record.id);
+    if (extras) delete extras.refusedStarts;
     this.persist(record);
+    trace('start', record.id, { attempt: record.attempt, pid: handle.pid, transport: record.spec.transport });
     this.#sink.task('task:started', record);
     this.notify(record.id);
     this.watch(record, live);
@@ -243,13 +294,39 @@ export class TaskRunner {
     if (!live.handle) return live.ended; // start in flight: watch() kills once the pid is known
     const handle = live.handle;
     const grace = live.graceMs ?? record.spec.graceMs ?? DEFAULT_GRACE_MS;
+    if (!live.killing) trace('kill', record.id, { attempt: record.attempt, reason: live.killReason, pid: handle.pid, graceMs: grace });
     live.killing ??= callTransport(() => live.transport.kill(handle, { graceMs: grace })).catch((err: unknown) => this.#sink.error(err, record.id));
     return live.killing;
   }
 
-  /** Processes the end of an attempt: records it, then retries or settles the task. */
+  /**
+   * Processes the end of an attempt: records it, then retries or settles the task. Never
+   * rejects: callers do not await it, so a fault here is reported and the task is settled
+   * `failed` (reason `internal_error`) rather than left `waiting` or `running` forever.
+   */
   async endAttempt(record: TaskRecord, live: Live, exit: ExitInfo, error?: unknown): Promise<void> {
     if (live.done) return;
+    try {
+      await this.#endAttempt(record, live, exit, error);
+    } catch (err) {
+      this.#sink.error(err, record.id);
+      this.#o.scheduler.remove(record.id);
+      this.#o.scheduler.release(record.id);
+      this.live.delete(record.id);
+      if (!isTerminal(record.status) && this.state !== 'stopped') {
+        try {
+          if (record.status === 'waiting') this.setStatus(record, 'queued');
+          this.settle(record, 'failed', { exitCode: exit.exitCode, signal: exit.signal, reason: 'internal_error', endedAt: exit.endedAt });
+        } catch (e) {
+          this.#sink.error(e, record.id);
+        }
+      }
+      live.markEnded();
+      this.scheduleDispatch();
+    }
+  }
+
+  async #endAttempt(record: TaskRecord, live: Live, exit: ExitInfo, error?: unknown): Promise<void> {
     live.done = true;
     const { scheduler, clock } = this.#o;
     if (live.timeoutTimer !== undefined) clock.clearTimeout(live.timeoutTimer);
@@ -257,6 +334,9 @@ export class TaskRunner {
       const handle = live.handle;
       const sizes = await callTransport(() => live.transport.poll(handle)).catch(() => undefined);
       if (sizes) this.applySizes(record, sizes);
+      // A stream cut at maxOutputBytes whose writer then ended by itself (SIGPIPE, or an exit
+      // before the output monitor looked) still ended because of the limit.
+      if (sizes?.limitReached === true) live.killReason ??= 'output_limit';
     }
     // Free the slot only now, so a group's next task never starts before this one has settled.
     scheduler.release(record.id);
@@ -287,6 +367,7 @@ export class TaskRunner {
     };
     record.history.push(deepFreeze(info));
     this.metrics.attemptEnded(endedAt - info.startedAt);
+    trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
     const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt, ...(reason !== undefined ? { reason } : {}) };
     const delay = this.#retryDelay(record, status, live.killReason);
     if (delay !== undefined) this.#retry(record, delay, end, errorInfo);
@@ -307,19 +388,35 @@ export class TaskRunner {
       try {
         allowed = extras.retryOnFn(snapshot({ ...record, status }));
       } catch (err) {
-        this.#sink.error(err, record.id);
+        this.#sink.error(new CallbackError('retry.retryOn', `threw ${describeThrown(err)}; the task is not retried`, { cause: err, taskId: record.id }), record.id);
         allowed = false;
       }
     } else allowed = (policy.retryOn ?? ['failed']).includes(status as 'failed');
     if (!allowed) return undefined;
+    return this.#backoff(record, extras);
+  }
+
+  // Every delay goes through backoffDelay (clamped to [0, 2^31 - 1] ms). A backoff function
+  // that throws or returns no usable delay (not a number, NaN, ±Infinity, negative) means the
+  // task is not retried: it settles with the attempt's outcome and an error event says why.
+  // Waiting forever (or retrying at once when a delay was asked for) would hide the bug.
+  #backoff(record: TaskRecord, extras: Extras | undefined): number | undefined {
+    const fn = extras?.backoffFn;
+    if (!fn) return backoffDelay(record.spec.retry?.backoff, record.attempt);
+    let raw: unknown;
     try {
-      return extras?.backoffFn
-        ? Math.max(0, Number(extras.backoffFn(record.attempt)) || 0)
-        : backoffDelay(policy.backoff, record.attempt);
+      raw = fn(record.attempt);
     } catch (err) {
-      this.#sink.error(err, record.id);
-      return 0;
+      this.#sink.error(new CallbackError('retry.backoff', `threw ${describeThrown(err)}; the task is not retried`, { cause: err, taskId: record.id }), record.id);
+      return undefined;
     }
+    if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0) {
+      const what = typeof raw === 'number' ? String(raw) : typeof raw;
+      this.#sink.error(new CallbackError('retry.backoff', `returned ${what}, not a delay in ms >= 0; the task is not retried`, { taskId: record.id }), record.id);
+      return undefined;
+    }
+    // Finite but past the longest timer (say 1e300): waits the longest timer, as a saturated exponential does.
+    return backoffDelay(() => raw as number, record.attempt);
   }
 
   #retry(record: TaskRecord, delayMs: number, end: AttemptEnd, error?: TaskRecord['error']): void {
@@ -333,6 +430,7 @@ export class TaskRunner {
     this.metrics.retried++;
     this.#o.scheduler.add(this.entryOf(record), { force: true });
     this.persist(record);
+    trace('retry', record.id, { nextAttempt: record.attempt + 1, delayMs, reason: end.reason });
     this.#sink.task('task:retrying', record, { ...end, nextAttempt: record.attempt + 1, delayMs });
     this.notify(record.id);
     this.scheduleDispatch();
@@ -354,6 +452,7 @@ export class TaskRunner {
     extras?.detachSignal?.();
     if (extras) delete extras.detachSignal;
     const payload = { exitCode: end.exitCode, signal: end.signal, ...(end.reason !== undefined ? { reason: end.reason } : {}) };
+    trace('settle', record.id, { status, attempt: record.attempt, exitCode: end.exitCode, signal: end.signal, reason: end.reason });
     this.#sink.task(END_EVENTS[status], record, payload);
     this.#sink.task('task:settled', record, payload);
     this.waiters.settle(record.id, () => snapshot(record));
@@ -414,7 +513,9 @@ export class TaskRunner {
     }
     if (grew) this.notify(record.id);
     const limit = record.spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-    if (live && (record.stdoutBytes > limit || record.stderrBytes > limit)) void this.kill(record, live, 'output_limit');
+    // limitReached: the transport cut a stream at the limit (its file holds exactly `limit`
+    // bytes); the size test covers transports that do not cut.
+    if (live && (p.limitReached === true || record.stdoutBytes > limit || record.stderrBytes > limit)) void this.kill(record, live, 'output_limit');
   }
 
   /** A promise settled at the task's next change (output growth, status, attempt). */
@@ -488,4 +589,9 @@ function classify(exit: ExitInfo, killReason: KillReason | undefined, error: unk
       if (exit.state === 'lost') return { status: 'lost', reason: exit.reason };
       return { status: exit.exitCode === 0 && error === undefined ? 'completed' : 'failed', reason: exit.reason };
   }
+}
+
+function describeThrown(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return typeof err === 'string' ? JSON.stringify(err.slice(0, 200)) : typeof err;
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
+import { describeValue } from '../args.js';
 import { InvalidArgumentError, InvalidSpecError, QueueFullError } from '../errors.js';
 import { BinaryHeap } from './heap.js';
 import { LaneTable, byHead, byRunAt, isOpen, type Lane, type Limit, type Node } from './lanes.js';
@@ -59,18 +60,18 @@ export class PriorityScheduler implements Scheduler {
 
   /** Throws `INVALID_SPEC` naming the offending option (`concurrency`, `groups.<name>`, …). */
   constructor(options: PrioritySchedulerOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidSpecError('options', 'must be an object');
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new InvalidSpecError('options', `must be an object, got ${describeValue(options)}`);
     }
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.has(key)) throw new InvalidSpecError(key, 'unknown option');
     }
     const { concurrency = availableParallelism(), groups, maxQueueSize = Infinity, clock = systemClock } = options;
     if (!isCount(concurrency, 1)) {
-      throw new InvalidSpecError('concurrency', `must be an integer ≥ 1 or Infinity, got ${String(concurrency)}`);
+      throw new InvalidSpecError('concurrency', `must be an integer ≥ 1 or Infinity, got ${describeValue(concurrency)}`);
     }
     if (!isCount(maxQueueSize, 0)) {
-      throw new InvalidSpecError('maxQueueSize', `must be an integer ≥ 0 or Infinity, got ${String(maxQueueSize)}`);
+      throw new InvalidSpecError('maxQueueSize', `must be an integer ≥ 0 or Infinity, got ${describeValue(maxQueueSize)}`);
     }
     if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function') {
       throw new InvalidSpecError('clock', 'must be a Clock with a now() method');
@@ -81,7 +82,7 @@ export class PriorityScheduler implements Scheduler {
       }
       for (const [name, cap] of Object.entries(groups)) {
         if (!isCount(cap, 0)) {
-          throw new InvalidSpecError(`groups.${name}`, `must be an integer ≥ 0 or Infinity, got ${String(cap)}`);
+          throw new InvalidSpecError(`groups.${name}`, `must be an integer ≥ 0 or Infinity, got ${describeValue(cap)}`);
         }
       }
     }
@@ -99,10 +100,10 @@ export class PriorityScheduler implements Scheduler {
   add(entry: SchedulerEntry, options?: AddOptions): void {
     const { id, priority, order, runAt, group, pool } = entry;
     if (typeof id !== 'string' || id === '') throw new InvalidArgumentError('id', 'must be a non-empty string');
-    if (!Number.isFinite(priority)) throw new InvalidArgumentError('priority', `must be a finite number, got ${String(priority)}`);
-    if (!Number.isFinite(order)) throw new InvalidArgumentError('order', `must be a finite number, got ${String(order)}`);
+    if (!Number.isFinite(priority)) throw new InvalidArgumentError('priority', `must be a finite number, got ${describeValue(priority)}`);
+    if (!Number.isFinite(order)) throw new InvalidArgumentError('order', `must be a finite number, got ${describeValue(order)}`);
     if (runAt !== undefined && !Number.isFinite(runAt)) {
-      throw new InvalidArgumentError('runAt', `must be a finite number, got ${String(runAt)}`);
+      throw new InvalidArgumentError('runAt', `must be a finite number, got ${describeValue(runAt)}`);
     }
     if (group !== undefined && typeof group !== 'string') throw new InvalidArgumentError('group', 'must be a string');
     if (pool !== undefined && typeof pool !== 'string') throw new InvalidArgumentError('pool', 'must be a string');
@@ -219,7 +220,7 @@ export class PriorityScheduler implements Scheduler {
    */
   setGroupCap(group: string, cap: number | undefined): void {
     if (cap !== undefined && !isCount(cap, 0)) {
-      throw new InvalidArgumentError('cap', `must be an integer ≥ 0 or Infinity, got ${String(cap)}`);
+      throw new InvalidArgumentError('cap', `must be an integer ≥ 0 or Infinity, got ${describeValue(cap)}`);
     }
     const limit = this.table.limit(group);
     this.change(limit, (l) => {

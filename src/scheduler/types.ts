@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 
 /** What the scheduler knows about a task: enough to order and cap it, nothing more. */
 export interface SchedulerEntry {
+  /** The task id. */
   id: string;
   /** Higher runs first. */
   priority: number;
@@ -31,6 +32,7 @@ export interface SchedulerCounts {
   queued: number;
   /** Waiting for their `runAt`. */
   delayed: number;
+  /** Counted as running (admitted by `next()` or `markRunning()`, not yet released). */
   running: number;
 }
 
@@ -40,6 +42,7 @@ export interface SchedulerCounts {
  * sets one timer for `nextWakeAt()`.
  */
 export interface Scheduler {
+  /** The clock for `runAt` times; the executor runs all its timers on it too. */
   readonly clock: Clock;
   /** Global cap on running entries. */
   readonly concurrency: number;
@@ -62,9 +65,13 @@ export interface Scheduler {
   nextWakeAt(): number | undefined;
   /** Stops admitting entries globally, or of one name (the entries whose group or pool it is). */
   pause(group?: string): void;
+  /** Undoes `pause()`: globally without a name, or for one name. */
   resume(group?: string): void;
+  /** Whether admissions are paused globally (no name) or for that name. */
   isPaused(group?: string): boolean;
+  /** Whether the id is queued, delayed or running here. */
   has(id: string): boolean;
+  /** How many entries are queued, delayed and running. */
   counts(): SchedulerCounts;
   /** Running entries of a name — a group or a pool — (or overall without one). */
   runningCount(group?: string): number;

@@ -16,9 +16,11 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${tempCounter}${TEMP_SUFFIX}`);
 }
 
-/** True for a name produced by {@link tempPathFor}. */
+const TEMP_NAME = /^\..+\.\d+\.\d+\.tmp$/;
+
+/** True for a name produced by {@link tempPathFor} (`.<name>.<pid>.<counter>.tmp`). */
 export function isTempName(name: string): boolean {
-  return name.startsWith('.') && name.endsWith(TEMP_SUFFIX);
+  return TEMP_NAME.test(name);
 }
 
 /** Options of {@link writeFileAtomic}. */

@@ -1,11 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { StoreError } from '../errors.js';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { readdir, unlink } from 'node:fs/promises';
 import type { TaskRecord } from '../task.js';
-import { DIR_MODE, fsyncDir, isTempName } from './atomic-write.js';
+import { fsyncDir, isTempName } from './atomic-write.js';
+import { decodeName, entryPath, quarantine, type BadEntry } from './json-dir-quarantine.js';
 import { recordProblem } from './record-validate.js';
-import type { StoreLoadResult, StoreProblem } from './types.js';
+import type { StoreLoadResult } from './types.js';
+
+/**
+ * Largest task file a JSON directory store reads (16 MiB). A larger file is quarantined without
+ * being read, and `put()` refuses a record whose JSON would be larger, so every file the store
+ * writes loads back.
+ */
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 // Task files are read synchronously in slices of at most this many ms, yielding to the event
 // loop in between. Measured on a busy 2-core machine, 10,000 files: ~170 ms this way against
@@ -13,6 +19,16 @@ import type { StoreLoadResult, StoreProblem } from './types.js';
 // blocked for much longer than one slice.
 const SLICE_MS = 8;
 const TASK_FILE = /^([A-Za-z0-9_-]{1,128})\.json$/;
+// Only temp files of task files are removed; any other hidden *.tmp is not ours and is quarantined.
+const TASK_TEMP = /^\.[A-Za-z0-9_-]{1,128}\.json\./;
+// O_NOFOLLOW: a symlink swapped in after readdir is not followed. O_NONBLOCK: nor does a FIFO
+// swapped in block the open (it is then refused by the fstat check, unread).
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+// Errors that say nothing about the entry but about the process or the device (out of file
+// descriptors or memory, a failing disk): they fail the load, so that a bad moment never moves
+// every task into quarantine. Any other error opening or reading an entry quarantines that entry.
+const FATAL_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EIO', 'EINTR', 'EAGAIN']);
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Where a JSON directory store keeps its files. */
 export interface TaskDirLayout {
@@ -21,90 +37,102 @@ export interface TaskDirLayout {
   fsync: boolean;
 }
 
-interface Bad {
-  name: string;
-  reason: string;
-  taskId?: string;
-  cause?: unknown;
-}
+type ReadOutcome = { text: string } | { reason: string; cause?: unknown } | { gone: true };
 
-/** A free name `<name>.<timestamp>[-k]` in the quarantine directory: quarantine never overwrites. */
-async function quarantineTarget(dir: string, name: string, stamp: string): Promise<string> {
-  for (let k = 0; ; k++) {
-    const candidate = join(dir, k === 0 ? `${name}.${stamp}` : `${name}.${stamp}-${k}`);
-    try {
-      await lstat(candidate);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return candidate;
-      throw err;
-    }
-  }
-}
-
-async function quarantine(layout: TaskDirLayout, bad: readonly Bad[]): Promise<StoreProblem[]> {
-  if (bad.length === 0) return [];
-  await mkdir(layout.quarantineDir, { recursive: true, mode: DIR_MODE });
-  const stamp = new Date().toISOString().replace(/:/g, '');
-  const problems: StoreProblem[] = [];
-  // One at a time: each picks a free name, and there are few of them.
-  for (const b of bad) {
-    const source = join(layout.tasksDir, b.name);
-    const target = await quarantineTarget(layout.quarantineDir, b.name, stamp);
-    await rename(source, target);
-    const error = new StoreError('STORE_CORRUPT', `bad task file ${source} (${b.reason}); moved to ${target}`, {
-      cause: b.cause,
-      taskId: b.taskId,
-    });
-    problems.push({ source, quarantinedTo: target, error });
-  }
-  if (layout.fsync) await Promise.all([fsyncDir(layout.tasksDir), fsyncDir(layout.quarantineDir)]);
-  return problems;
+function codeOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
 /**
- * Reads every task file of `tasksDir` (in time slices, see SLICE_MS). Bad files (unparsable,
- * invalid, wrong version, foreign names) are moved to the quarantine directory and reported;
- * temp files left by a crashed write are removed. Records come back sorted by `order`.
+ * Reads one task file, checking its type and size on the open descriptor before reading a byte.
+ * Entry-level problems come back as a reason; process- or device-level errors are thrown.
+ */
+function readTaskFile(path: string | Buffer): ReadOutcome {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (err) {
+    const code = codeOf(err);
+    if (code === 'ENOENT') return { gone: true };
+    if (code !== undefined && FATAL_CODES.has(code)) throw err;
+    return { reason: `cannot open: ${code ?? String(err)}`, cause: err };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { reason: 'not a regular file' };
+    if (st.size > MAX_RECORD_BYTES) return { reason: `${st.size} bytes, larger than ${MAX_RECORD_BYTES} bytes` };
+    // One byte more than the size, so a file that grew since the fstat is seen to have grown.
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buf.length; length += n) n = readSync(fd, buf, length, buf.length - length, null);
+    if (length > st.size) return { reason: 'changed size while being read' };
+    try {
+      return { text: UTF8.decode(buf.subarray(0, length)) };
+    } catch (err) {
+      return { reason: 'not valid UTF-8', cause: err };
+    }
+  } catch (err) {
+    const code = codeOf(err);
+    if (code !== undefined && FATAL_CODES.has(code)) throw err;
+    return { reason: `cannot read: ${code ?? String(err)}`, cause: err };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads every task file of `tasksDir` (in time slices, see SLICE_MS). Every entry that is not a
+ * loadable task file (unparsable, invalid, wrong version, foreign or undecodable name, not a
+ * regular file, larger than {@link MAX_RECORD_BYTES}, unreadable) is moved to the quarantine
+ * directory and reported; one odd entry never fails the load. Temp files left by a crashed
+ * write are removed. Records come back sorted by `order`.
  */
 export async function loadTaskDir(layout: TaskDirLayout): Promise<StoreLoadResult> {
-  const entries = await readdir(layout.tasksDir, { withFileTypes: true });
+  // Raw names: a name that is not valid UTF-8 could not be opened or moved through a string.
+  const entries = await readdir(layout.tasksDir, { withFileTypes: true, encoding: 'buffer' });
   const records: TaskRecord[] = [];
-  const bad: Bad[] = [];
-  const temps: string[] = [];
+  const bad: BadEntry[] = [];
+  const temps: Array<string | Buffer> = [];
   let sliceStart = performance.now();
   for (const entry of entries) {
     if (performance.now() - sliceStart >= SLICE_MS) {
       await new Promise((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
-    const { name } = entry;
-    if (entry.isFile() && isTempName(name)) {
-      temps.push(join(layout.tasksDir, name));
+    const raw = entry.name;
+    const name = decodeName(raw);
+    if (name !== undefined && entry.isFile() && TASK_TEMP.test(name) && isTempName(name)) {
+      temps.push(entryPath(layout.tasksDir, raw, name));
       continue;
     }
-    const id = entry.isFile() ? TASK_FILE.exec(name)?.[1] : undefined;
+    const id = name !== undefined && entry.isFile() ? TASK_FILE.exec(name)?.[1] : undefined;
     if (id === undefined) {
-      bad.push({ name, reason: entry.isFile() ? 'not a task file name' : 'not a regular file' });
+      bad.push({ raw, name, reason: entry.isFile() ? 'not a task file name' : 'not a regular file' });
       continue;
     }
-    // An I/O error is not a bad record: it fails the load rather than moving the file away.
-    const text = readFileSync(join(layout.tasksDir, name), 'utf8');
+    const read = readTaskFile(entryPath(layout.tasksDir, raw, name));
+    if ('gone' in read) continue;
+    if ('reason' in read) {
+      bad.push({ raw, name, taskId: id, reason: read.reason, cause: read.cause });
+      continue;
+    }
+    const { text } = read;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      bad.push({ name, taskId: id, reason: text.length === 0 ? 'empty file' : `not valid JSON: ${(err as Error).message}`, cause: err });
+      bad.push({ raw, name, taskId: id, reason: text.length === 0 ? 'empty file' : `not valid JSON: ${(err as Error).message}`, cause: err });
       continue;
     }
     const problem = recordProblem(value, id);
     if (problem === undefined) records.push(value as TaskRecord);
-    else bad.push({ name, taskId: id, reason: problem });
+    else bad.push({ raw, name, taskId: id, reason: problem });
   }
   // Leftovers of a write that died before its rename: never data, just remove them.
   await Promise.all(temps.map((t) => unlink(t).catch(() => undefined)));
-  bad.sort((a, b) => (a.name < b.name ? -1 : 1));
+  bad.sort((a, b) => Buffer.compare(a.raw, b.raw));
   const problems = await quarantine(layout, bad);
-  if (temps.length > 0 && layout.fsync && problems.length === 0) await fsyncDir(layout.tasksDir);
+  if (temps.length > 0 && layout.fsync) await fsyncDir(layout.tasksDir);
   records.sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { records, problems };
 }

@@ -5,7 +5,7 @@ import type { TaskRecord } from '../task.js';
 import { DIR_MODE, fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { eachLimit } from './each-limit.js';
 import { acquireLock, releaseLock, type LockOwner } from './json-dir-lock.js';
-import { loadTaskDir } from './json-dir-load.js';
+import { loadTaskDir, MAX_RECORD_BYTES } from './json-dir-load.js';
 import { assertValidTaskId, recordProblem } from './record-validate.js';
 import type { Store, StoreLoadResult } from './types.js';
 
@@ -34,7 +34,8 @@ export interface JsonDirStoreStats {
   failures: number;
 }
 
-type Op = { kind: 'put'; record: TaskRecord } | { kind: 'delete' };
+// A put carries the record's JSON as of the put() call, so what was validated is what is written.
+type Op = { kind: 'put'; text: string } | { kind: 'delete' };
 
 interface Waiter {
   resolve: () => void;
@@ -59,6 +60,29 @@ function newBatch(): Batch {
   return { ops: new Map(), waiters: new Map(), settled, markSettled };
 }
 
+/**
+ * The file content for `record`, or `InvalidArgumentError` (field `record`) when the record
+ * would not load back: invalid, not representable as JSON (BigInt, cycles), or its JSON larger
+ * than {@link MAX_RECORD_BYTES}. The JSON text itself is what gets checked, parsed back exactly
+ * as a load will, so that no getter, `toJSON` or later mutation can slip past the check.
+ */
+function encodeRecord(record: TaskRecord): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(record) as string | undefined;
+  } catch (err) {
+    throw new InvalidArgumentError('record', `cannot be stored as JSON: ${err instanceof Error ? err.message : String(err)}`, { taskId: record.id });
+  }
+  if (typeof text !== 'string') throw new InvalidArgumentError('record', 'has no JSON form', { taskId: record.id });
+  // Checked before parsing, so an oversized record costs no parse; length ≤ bytes ≤ 3 × length.
+  if (text.length > MAX_RECORD_BYTES || (text.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(text) > MAX_RECORD_BYTES)) {
+    throw new InvalidArgumentError('record', `is larger than ${MAX_RECORD_BYTES} bytes as JSON`, { taskId: record.id });
+  }
+  const problem = recordProblem(JSON.parse(text), record.id);
+  if (problem !== undefined) throw new InvalidArgumentError('record', problem, { taskId: record.id });
+  return `${text}\n`;
+}
+
 function failed(message: string, cause: unknown, taskId?: string): StoreError {
   const why = cause instanceof Error ? cause.message : String(cause);
   return new StoreError('STORE_FAILED', `${message}: ${why}`, { cause, taskId });
@@ -75,6 +99,7 @@ export class JsonDirStore implements Store {
   readonly kind = 'json-dir';
   /** Where run directories of local attempts live: `<dir>/runs`. */
   readonly runRoot: string;
+  /** The store's directory (the `dir` option, made absolute). */
   readonly dir: string;
   readonly #tasksDir: string;
   readonly #lockPath: string;
@@ -135,20 +160,22 @@ export class JsonDirStore implements Store {
   }
 
   /**
-   * Marks the task dirty; the next flush (next macrotask) writes its state as it is then.
-   * Rejects with `INVALID_ARGUMENT` for a bad id or a record that would not load back, and
+   * Serializes and checks the record now, then marks the task dirty: the next flush (next
+   * macrotask) writes the latest state put for it, exactly as it was at its put() call (changes
+   * made to the object afterwards are not seen). Rejects with `INVALID_ARGUMENT` for a bad id or
+   * a record that would not load back (then the task's earlier put, if any, still stands), and
    * with `STORE_FAILED` (cause kept) when the write fails.
    */
   put(record: TaskRecord): Promise<void> {
+    let text: string;
     try {
       this.#assertWritable();
       assertValidTaskId(record?.id);
-      const problem = recordProblem(record);
-      if (problem !== undefined) throw new InvalidArgumentError('record', problem, { taskId: record.id });
+      text = encodeRecord(record);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#enqueue(record.id, { kind: 'put', record });
+    return this.#enqueue(record.id, { kind: 'put', text });
   }
 
   delete(id: string): Promise<void> {
@@ -264,8 +291,7 @@ export class JsonDirStore implements Store {
       const file = join(this.#tasksDir, `${id}.json`);
       try {
         if (op.kind === 'put') {
-          // Serialized now, not at put(): the latest state of the record is what gets written.
-          await writeFileAtomic(file, `${JSON.stringify(op.record)}\n`, { fsync: this.#fsync });
+          await writeFileAtomic(file, op.text, { fsync: this.#fsync });
           this.#stats.writes++;
         } else {
           await unlink(file).catch((err: NodeJS.ErrnoException) => {

@@ -7,12 +7,15 @@ export interface StoreProblem {
   source: string;
   /** Where the bad data now lives (never deleted), if it was moved. */
   quarantinedTo?: string;
+  /** What is wrong with it (code `STORE_CORRUPT`, or `STORE_FAILED` when it could not be read). */
   error: BgexecError;
 }
 
 /** Result of {@link Store.load}. */
 export interface StoreLoadResult {
+  /** Every record that loaded. */
   records: TaskRecord[];
+  /** Every record that did not, and why. */
   problems: StoreProblem[];
 }
 
@@ -24,6 +27,7 @@ export interface StoreLoadResult {
  * to them but must copy the top-level record.
  */
 export interface Store {
+  /** Short name of the implementation (`memory`, `json-dir`, …), for logs and metrics. */
   readonly kind: string;
   /**
    * Takes ownership (a durable store locks its directory) and returns every record.

@@ -14,6 +14,7 @@ export interface FakeOutcome {
   signal?: string;
   /** Output written when the attempt starts. */
   stdout?: string | Uint8Array;
+  /** Error output written when the attempt starts. */
   stderr?: string | Uint8Array;
   /** Time on the clock until it ends; default 0 = ends on the next macrotask. */
   delayMs?: number;
@@ -45,8 +46,11 @@ export type FakeMethod = 'start' | 'wait' | 'poll' | 'read' | 'kill' | 'cleanup'
 
 /** One recorded call. */
 export interface FakeCall {
+  /** The transport method called. */
   method: FakeMethod;
+  /** The task concerned, for calls about one attempt. */
   taskId?: string;
+  /** The attempt concerned, for calls about one attempt. */
   attempt?: number;
   /** Clock time of the call. */
   at: number;

@@ -35,6 +35,7 @@ export class ManualClock implements Clock {
     this.#now = start;
   }
 
+  /** The clock's current time (ms); it moves only through `advance()` and `runAll()`. */
   now(): number {
     return this.#now;
   }

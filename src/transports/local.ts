@@ -11,7 +11,9 @@ import {
   readRange, watchRunDir, writeExitMarker, writeKillRequest, type RunDirWatch,
 } from './job-protocol/run-dir.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from './job-protocol/quote.js';
-import { launchWrapper } from './job-protocol/wrapper.js';
+import { REAP_ENV, formatReapSetting, launchWrapper } from './job-protocol/wrapper.js';
+import { leftoverPolicy, reapLeftovers } from './leftovers.js';
+import { MAX_OUTPUT_ENV, captureOutput, limitReachedIn } from './job-protocol/output-cap.js';
 import { attemptTreeAlive, isAttemptProcess, readBootId, signalAttemptTree, type AttemptTarget } from './process-tree.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from './types.js';
 
@@ -26,12 +28,27 @@ interface OwnAttempt {
   child: ChildProcess;
   detached: boolean;
   done: Promise<ExitInfo>;
+  /** The leader has exited (its pid may be reused): only its group and markers still count. */
+  leaderExited?: boolean;
 }
 
 const SETTLED_CACHE = 4096;
 const LOST_CONFIRM_MS = 1_000;
 const noop = (): void => {};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// Once the leftovers are reaped, output still in the pipes drains within this; past it (a writer
+// that kept them open: one kept on purpose, or one that escaped the sweep) the pipes are
+// closed from this end so that the attempt can end.
+const DRAIN_MS = 1_000;
+
+function closeStreamsAfter(child: ChildProcess, ms: number): void {
+  const streams = [child.stdout, child.stderr].filter((s) => s !== null && !s.destroyed);
+  if (streams.length === 0) return;
+  const timer = setTimeout(() => {
+    for (const s of streams) s!.destroy();
+  }, ms);
+  child.once('close', () => clearTimeout(timer));
+}
 
 /**
  * Runs attempts on this machine. Non-detached attempts are spawned directly (no wrapper) in
@@ -99,20 +116,42 @@ export class LocalTransport implements Transport {
     const errFd = openSync(join(runDir, ERR_FILE), 'a', 0o600);
     let child: ChildProcess;
     try {
-      const opts = { cwd, env, detached: true, stdio: ['ignore', outFd, errFd] as ['ignore', number, number] };
+      // Output comes through pipes that captureOutput copies into out/err, cut at
+      // maxOutputBytes: only the writer of the files can bound them (see output-cap.ts).
+      const opts = { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
       child = req.args ? spawn(req.command, req.args, opts) : spawn('/bin/sh', ['-c', req.command], opts);
     } catch (err) {
-      throw this.spawnFailure(err as NodeJS.ErrnoException, req, runDir, cwd);
-    } finally {
       closeSync(outFd);
       closeSync(errFd);
+      throw this.spawnFailure(err as NodeJS.ErrnoException, req, runDir, cwd);
     }
+    captureOutput(child, runDir, outFd, errFd, req.maxOutputBytes ?? Infinity);
     const pid = child.pid;
     if (pid === undefined) throw this.spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
-    writeFileSync(join(runDir, PID_FILE), formatPidFile(pid, pid), { mode: 0o600 });
+    try {
+      writeFileSync(join(runDir, PID_FILE), formatPidFile(pid, pid), { mode: 0o600 });
+    } catch {
+      // Disk full (or the run directory removed): the process exists and runs, so it is tracked
+      // in memory like any other attempt — failing the start here would leave it running
+      // untracked and let a retry run the command a second time. Only a crash-recovery hint is
+      // missing; recovery finds the process by its markers and labels a dead one
+      // `spawn_unconfirmed` (it may have run), never `spawn_interrupted`.
+    }
     child.on('error', noop);
-    const done = new Promise<ExitInfo>((resolve) => {
-      child.once('exit', (code, signal) => {
+    const own: OwnAttempt = { child, detached: false, done: undefined as unknown as Promise<ExitInfo> };
+    // When the leader exits, what it left behind is reaped (see leftovers.ts) before the attempt
+    // ends; the end also waits for 'close' below, which the reap makes come promptly.
+    let reaped: Promise<unknown> = Promise.resolve();
+    child.once('exit', () => {
+      own.leaderExited = true;
+      const target = { taskId: req.taskId, attempt: req.attempt, pgid: pid, startedAt: base.startedAt };
+      reaped = reapLeftovers(target, leftoverPolicy(req)).then(() => closeStreamsAfter(child, DRAIN_MS));
+    });
+    own.done = new Promise<ExitInfo>((resolve) => {
+      // 'close', not 'exit': the attempt ends once its output pipes are closed too (every
+      // process holding them is gone and every byte is in the files), so the exit marker
+      // really means that no more output can come.
+      child.once('close', (code, signal) => void reaped.then(() => {
         const info: ExitInfo = { state: 'exited', exitCode: signal === null ? code : null, signal, endedAt: Date.now() };
         try {
           // The pid file's inode becomes the marker (one inode creation less per attempt); once
@@ -123,16 +162,19 @@ export class LocalTransport implements Transport {
         }
         this.settle(runDir, info);
         resolve(info);
-      });
+      }));
     });
-    this.own.set(runDir, { child, detached: false, done });
+    this.own.set(runDir, own);
     await new Promise((r) => child.once('spawn', r));
     return { ...base, pid, pgid: pid };
   }
 
   private async startDetached(req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
     const meta = { bootId: this.bootId, startedAt: base.startedAt, detached: true };
-    const { child, pid, pgid, exited } = await launchWrapper({ runDir, cwd, command: req.command, args: req.args }, req.taskId, env, meta);
+    const wrapperEnv: NodeJS.ProcessEnv = { ...env, [REAP_ENV]: formatReapSetting(leftoverPolicy(req)) };
+    // The wrapper's output copiers cut each stream there (output-cap.ts).
+    if (req.maxOutputBytes !== undefined) wrapperEnv[MAX_OUTPUT_ENV] = String(req.maxOutputBytes);
+    const { child, pid, pgid, exited } = await launchWrapper({ runDir, cwd, command: req.command, args: req.args }, req.taskId, wrapperEnv, meta);
     const done = exited.then((endedAt) => {
       const info = readExitInfo(runDir) ?? (killRequested(runDir)
         ? { state: 'exited' as const, exitCode: null, signal: 'SIGKILL', endedAt }
@@ -201,7 +243,8 @@ export class LocalTransport implements Transport {
   async poll(handle: TransportHandle): Promise<PollResult> {
     const runDir = this.runDirOf(handle);
     const exit = this.endedNow(handle, runDir);
-    const sizes = outputSizes(runDir);
+    const sizes: Omit<PollResult, 'state'> = outputSizes(runDir);
+    if (limitReachedIn(runDir)) sizes.limitReached = true;
     return exit ? { state: exit.state, exit, ...sizes } : { state: 'running', ...sizes };
   }
 
@@ -225,7 +268,9 @@ export class LocalTransport implements Transport {
     const pid = handle.pid ?? readPidMarker(runDir)?.pid;
     // A foreign pid is signalled only once /proc confirms it is still this attempt's process.
     const verified = this.own.has(runDir) || (pid !== undefined && isAttemptProcess(pid, handle.taskId, handle.attempt, handle.startedAt));
-    const target: AttemptTarget = { taskId: handle.taskId, attempt: handle.attempt, pid, pgid: handle.pgid ?? pid, verified, startedAt: handle.startedAt };
+    // A leader that has exited (its leftovers being reaped) is not signalled: its pid may be reused.
+    const leaderPid = this.own.get(runDir)?.leaderExited === true ? undefined : pid;
+    const target: AttemptTarget = { taskId: handle.taskId, attempt: handle.attempt, pid: leaderPid, pgid: handle.pgid ?? pid, verified, startedAt: handle.startedAt };
     let ended = false;
     const done = this.wait(handle).then(() => { ended = true; }, noop);
     signalAttemptTree(target, options.signal ?? 'SIGTERM');

@@ -1,6 +1,6 @@
 import { accessSync, constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
-import treeKill from 'tree-kill';
 
 // Linux process discovery for liveness checks and kill sweeps, read straight from /proc
 // (no `ps`). Zombies count as dead everywhere: on this kind of machine PID 1 may never reap
@@ -222,6 +222,25 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+type TreeKill = typeof import('tree-kill');
+let treeKillModule: TreeKill | null | undefined;
+
+// tree-kill is CommonJS and runs `require('child_process')` as it loads, which an ESM bundle of an
+// app (esbuild --format=esm) turns into a "Dynamic require" crash at import time. So it is loaded
+// only when the escalation backstop first runs, through a `require` made at call time: bundlers
+// leave that call alone and Node resolves tree-kill from node_modules. null when it cannot be
+// loaded (say, a bundle deployed without node_modules): the /proc sweep covers that case.
+function loadTreeKill(): TreeKill | null {
+  if (treeKillModule === undefined) {
+    try {
+      treeKillModule = createRequire(import.meta.url)('tree-kill') as TreeKill;
+    } catch {
+      treeKillModule = null;
+    }
+  }
+  return treeKillModule;
+}
+
 let psAvailable: boolean | undefined;
 
 // tree-kill spawns `ps` without an 'error' listener, so a missing `ps` would crash the process.
@@ -243,10 +262,11 @@ function hasPs(): boolean {
 /**
  * Signals `pid` and its descendants found through parent links (tree-kill, which runs `ps`).
  * Never rejects; gives up after `timeoutMs` so a hung `ps` cannot stall a kill. Does nothing
- * where `ps` is not installed (the /proc sweep covers that case).
+ * where `ps` is not installed or tree-kill cannot be loaded (the /proc sweep covers that case).
  */
 export function treeKillQuiet(pid: number, signal: NodeJS.Signals, timeoutMs = 2_000): Promise<void> {
-  if (!hasPs()) return Promise.resolve();
+  const treeKill = hasPs() ? loadTreeKill() : null;
+  if (treeKill === null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
     timer.unref();

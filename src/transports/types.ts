@@ -5,16 +5,35 @@ export type OutputStream = 'stdout' | 'stderr';
 
 /** What a transport needs to start one attempt. Values are already validated. */
 export interface LaunchRequest {
+  /** The task the attempt belongs to. */
   taskId: string;
+  /** Attempt number (1-based); `(taskId, attempt)` names the attempt's run directory. */
   attempt: number;
   /** Shell command line (run by `/bin/sh -c`) or, with `args`, the program to execute. */
   command: string;
+  /** Arguments; when present, `command` is executed directly without a shell. */
   args?: readonly string[];
+  /** Working directory; a missing one makes the attempt fail with reason `cwd_missing`. */
   cwd?: string;
   /** Extra variables only; the transport adds its own base environment and `BGEXEC_TASK_ID`. */
   env?: Readonly<Record<string, string>>;
   /** Must survive the death of the Node process that started it. */
   detached: boolean;
+  /**
+   * Processes the command leaves behind when its main process exits: `kill` (default) ends them
+   * before the attempt counts as ended, `keep` leaves them running.
+   */
+  orphans?: 'kill' | 'keep';
+  /** With `orphans: 'kill'`: how long leftovers may run on before SIGTERM; default 0. */
+  lingerMs?: number;
+  /** With `orphans: 'kill'`: delay between SIGTERM and SIGKILL of leftovers; default 5000. */
+  graceMs?: number;
+  /**
+   * Per-stream cap on the bytes written to `out`/`err`. A transport that supports it stops
+   * copying a stream at exactly this many bytes, reports {@link PollResult.limitReached} and
+   * closes the stream (later writes fail with `EPIPE`/SIGPIPE). Undefined: no cap.
+   */
+  maxOutputBytes?: number;
 }
 
 /** How an attempt ended, as far as the transport can tell. */
@@ -25,18 +44,27 @@ export interface ExitInfo {
   exitCode: number | null;
   /** Terminating signal name (`SIGTERM`, `SIGKILL`, …), or null. */
   signal: string | null;
-  /** Machine-readable detail: `cwd_missing`, `no_exit_marker`, `boot_id_changed`, `spawn_interrupted`, … */
+  /** Machine-readable detail: `cwd_missing`, `no_exit_marker`, `boot_id_changed`, `spawn_interrupted` (never ran), `spawn_unconfirmed` (may have run), … */
   reason?: string;
+  /** When it ended, as far as the transport knows (clock ms). */
   endedAt: number;
 }
 
 /** One look at an attempt: its state and how much output it has written so far. */
 export interface PollResult {
+  /** Whether the attempt still runs, has ended with a known status, or vanished. */
   state: 'running' | 'exited' | 'lost';
   /** Present when `state` is not `running`. */
   exit?: ExitInfo;
+  /** Bytes written to stdout so far. */
   stdoutBytes: number;
+  /** Bytes written to stderr so far. */
   stderrBytes: number;
+  /**
+   * A stream had more output than the request's `maxOutputBytes`: it was cut at that size
+   * and the task is to be killed with reason `output_limit`.
+   */
+  limitReached?: boolean;
   /**
    * Set while the host cannot be reached: the attempt is still considered running (a transport
    * fault is not a task failure), sizes are the last known ones, and this says why.
@@ -46,7 +74,9 @@ export interface PollResult {
 
 /** Bytes read from an output stream, with that stream's size at the time of the read. */
 export interface ReadResult {
+  /** The bytes read (fewer than asked for at the end of the stream). */
   data: Buffer;
+  /** Size of the stream when read. */
   totalBytes: number;
 }
 

@@ -28,6 +28,7 @@ export interface VagrantTransportOptions extends Omit<SshTransportOptions, 'host
  * `TRANSPORT_FAILED`: vagrant itself failed, e.g. no Vagrantfile or an unknown machine).
  */
 export class VagrantError extends TransportError {
+  /** `machine_not_running` or `vagrant_failed` (see above). */
   readonly reason: 'machine_not_running' | 'vagrant_failed';
   /** The machine's state as vagrant reported it (`poweroff`, `saved`, `not_created`, …). */
   readonly state: string | undefined;
@@ -50,6 +51,7 @@ const REFRESH_MIN_MS = 5_000;
  */
 export class VagrantTransport implements Transport {
   readonly kind = 'vagrant';
+  /** The machine name in the Vagrantfile (the `machine` option, default `default`). */
   readonly machine: string;
   private readonly ssh: SshTransport;
   private readonly options: VagrantTransportOptions;

@@ -25,7 +25,9 @@ describe('executor lifecycle', () => {
     const ac = new AbortController();
     const p = ex.wait(t.id, { signal: ac.signal });
     ac.abort();
-    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+    // Node/web convention: the rejection is the signal's reason (a DOMException named AbortError).
+    await expect(p).rejects.toBe(ac.signal.reason);
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
     expect(ex.get(t.id)?.status).toMatch(/queued|running/);
     await ex.shutdown();
   });

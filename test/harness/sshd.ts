@@ -3,12 +3,13 @@
 // whose login shell is /bin/sh. Each user key selects the shell that `sh` names on the remote
 // PATH (dash, bash or BusyBox), so one server covers the remote-shell matrix.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { SshTransportOptions } from '../../src/transports/ssh/ssh-transport.js';
 import { descendantsNamed, killPids } from './procs.js';
+import { sayWhySkipped } from './skip.js';
 
 /** The remote shells the harness can put behind `sh`. */
 export type RemoteShell = 'dash' | 'bash' | 'busybox';
@@ -33,7 +34,17 @@ export function which(name: string, extra: readonly string[] = []): string | und
 /** Why the SSH tests cannot run here (a binary is missing), or undefined when they can. */
 export function sshUnavailable(): string | undefined {
   const missing = ['ssh', 'sshd', 'ssh-keygen'].filter((b) => which(b, ['/usr/sbin', '/usr/local/sbin']) === undefined);
-  return missing.length === 0 ? undefined : `skipped: ${missing.join(', ')} not installed (apt-get install openssh-server openssh-client)`;
+  if (missing.length === 0) return undefined;
+  return sayWhySkipped(`skipped: ${missing.join(', ')} not installed (apt-get install openssh-server openssh-client)`);
+}
+
+/**
+ * Why `sh` cannot be `shell` on the test server (its binary is missing), or undefined when it
+ * can. dash and bash are part of every Debian-like system; BusyBox is installed by `.ci/run`.
+ */
+export function shellUnavailable(shell: RemoteShell): string | undefined {
+  if (existsSync(SHELLS[shell])) return undefined;
+  return sayWhySkipped(`skipped: ${SHELLS[shell]} not installed, so the ${shell} remote-shell test cannot run (apt-get install ${shell})`);
 }
 
 /** A running test sshd. */
@@ -121,7 +132,10 @@ export async function startSshd(): Promise<Sshd> {
   const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bgexec-test', '-f', file], { stdio: 'ignore' });
   keygen(join(dir, 'host_key'));
   const keys: string[] = [];
-  for (const shell of Object.keys(SHELLS) as RemoteShell[]) {
+  // Only shells that exist get a key: a shim linked to a missing binary would leave `sh` to the
+  // system's default shell, and a test of that shell would silently test another one.
+  const shells = (Object.keys(SHELLS) as RemoteShell[]).filter((shell) => existsSync(SHELLS[shell]));
+  for (const shell of shells) {
     keygen(join(dir, `id_${shell}`));
     const shim = join(dir, `shim-${shell}`);
     mkdirSync(shim, { mode: 0o755 });
@@ -165,7 +179,10 @@ export async function startSshd(): Promise<Sshd> {
     await exited;
   };
   await start();
-  const identity = (shell: RemoteShell = 'dash') => join(dir, `id_${shell}`);
+  const identity = (shell: RemoteShell = 'dash') => {
+    if (!shells.includes(shell)) throw new Error(`no key for remote shell ${shell}: ${SHELLS[shell]} is not installed (see shellUnavailable)`);
+    return join(dir, `id_${shell}`);
+  };
   const remoteRoot = join(home, '.local', 'state', `bgexec-test-${port}`);
   const sshOptions = ['-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes'];
   return {

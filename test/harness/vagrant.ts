@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VagrantTransportOptions } from '../../src/transports/vagrant.js';
+import { sayWhySkipped } from './skip.js';
 import { which, type RemoteShell, type Sshd } from './sshd.js';
 
 const VAGRANTFILE = fileURLToPath(new URL('./vagrant/Vagrantfile', import.meta.url));
 
 /** Why the Vagrant tests cannot run here, or undefined when they can. */
 export function vagrantUnavailable(): string | undefined {
-  return which('vagrant') === undefined ? 'skipped: vagrant not installed (apt-get install vagrant)' : undefined;
+  return which('vagrant') === undefined ? sayWhySkipped('skipped: vagrant not installed (apt-get install vagrant)') : undefined;
 }
 
 /** What the fixture machine is: its state and where its sshd listens. */

@@ -1,4 +1,4 @@
-// The crash test of issue 3: a child executor on a JsonDirStore runs 200 tasks (short, long,
+// The crash test: a child executor on a JsonDirStore runs 200 tasks (short, long,
 // detached, failing, retrying) and is SIGKILLed at a seeded moment, from "during submission"
 // to "most tasks done". A fresh executor then starts on the same directory and runs to idle.
 //

@@ -1,6 +1,7 @@
 // Checks the event stream of an executor as it happens: `seq` strictly increasing across all
 // events, and each task's events following its life cycle
-//   queued → (started → [output…] → retrying → …)* → one terminal event → settled → nothing.
+//   queued → ([started → [output…]] → retrying → …)* → one terminal event → settled → nothing,
+// where an attempt that never started (spawn failure, start refused) has no `started`.
 import { expect } from 'vitest';
 import type { BackgroundExecutor } from '../../src/executor.js';
 import type { ExecutorEventName } from '../../src/events.js';
@@ -16,6 +17,8 @@ function step(phase: Phase, name: string): Phase | undefined {
     case 'new':
       return name === 'task:queued' ? 'queued' : undefined;
     case 'queued':
+      // An attempt that never started (spawn failure, start refused) emits no task:started.
+      if (name === 'task:retrying') return 'queued';
       return name === 'task:started' ? 'running' : undefined;
     case 'running':
       return name === 'task:retrying' ? 'queued' : undefined;

@@ -9,6 +9,8 @@ export interface MTask {
   group: string | undefined;
   attempts: number;
   backoff: number | undefined;
+  /** A backoff function that gives no usable delay: a failure settles the task instead of a retry. */
+  noRetry: boolean;
   status: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'lost';
   attempt: number;
 }
@@ -31,8 +33,9 @@ export class ExecutorModel {
     return this.all().filter((t) => t.status === 'running');
   }
 
-  submit(id: string, spec: { priority: number; group: string | undefined; delay: number; attempts: number; backoff: number | undefined }): void {
-    this.#tasks.set(id, { id, priority: spec.priority, group: spec.group, attempts: spec.attempts, backoff: spec.backoff, status: 'pending', attempt: 0 });
+  submit(id: string, spec: { priority: number; group: string | undefined; delay: number; attempts: number; backoff: number | undefined; noRetry?: boolean }): void {
+    const noRetry = spec.noRetry ?? false;
+    this.#tasks.set(id, { id, priority: spec.priority, group: spec.group, attempts: spec.attempts, backoff: spec.backoff, noRetry, status: 'pending', attempt: 0 });
     this.#enqueue(id, spec.delay);
     this.#admit();
   }
@@ -52,7 +55,7 @@ export class ExecutorModel {
     this.#ref.release(id);
     if (how === 0) t.status = 'completed';
     else if (how === 'lost') t.status = 'lost'; // retryOn defaults to ['failed']
-    else if (t.attempt < t.attempts) {
+    else if (t.attempt < t.attempts && !t.noRetry) {
       t.status = 'pending';
       this.#enqueue(id, t.backoff ?? 0);
     } else t.status = 'failed';

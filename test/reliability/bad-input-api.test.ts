@@ -1,10 +1,15 @@
 // Bad input at the executor's entry points (readOutput, wait, cancel, follow, list, cleanup,
 // shutdown, and submit cases not in test/executor/submit-validation.test.ts): each call fails
 // with a BgexecError of a stable code, and the executor then still runs a normal task.
+// Then every public method against hostile values (null, BigInt, symbols, circular objects,
+// objects without a prototype, wrong types), generated from one table: each fails with
+// INVALID_ARGUMENT (INVALID_SPEC for specs and scheduler options), building the message never
+// throws, and a method returning a promise rejects instead of throwing.
 // Also: output that is not UTF-8 is readable, never a throw.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import { BackgroundExecutor } from '../../src/executor.js';
+import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import type { TaskSpec } from '../../src/task.js';
 import { caught } from './_util.js';
 
@@ -48,7 +53,6 @@ const cases: Case[] = [
   ['wait: NaN timeoutMs', (c) => c.ex.wait(c.live, { timeoutMs: NaN }), 'INVALID_ARGUMENT'],
   ['wait: timeoutMs beyond timers (2^40)', (c) => c.ex.wait(c.live, { timeoutMs: 2 ** 40 }), 'INVALID_ARGUMENT'],
   ['wait: signal not an AbortSignal', (c) => c.ex.wait(c.live, { signal: {} as never }), 'INVALID_ARGUMENT'],
-  ['wait: signal already aborted', (c) => c.ex.wait(c.live, { signal: AbortSignal.abort() }), 'ABORTED'],
   ['wait: timeout while the task goes on', (c) => c.ex.wait(c.live, { timeoutMs: 20 }), 'WAIT_TIMEOUT'],
   // cancel
   ['cancel: unknown id', (c) => c.ex.cancel('nope'), 'NOT_FOUND'],
@@ -94,7 +98,6 @@ const cases: Case[] = [
   ['submit: empty env name', (c) => c.ex.submit({ command: 'true', env: { '': 'x' } }), 'INVALID_SPEC'],
   ['submit: env name with =', (c) => c.ex.submit({ command: 'true', env: { 'A=B': 'x' } }), 'INVALID_SPEC'],
   ['submit: transport ../local', (c) => c.ex.submit({ command: 'true', transport: '../local' } as TaskSpec), 'INVALID_SPEC'],
-  ['submit: aborted signal', (c) => c.ex.submit({ command: 'true', signal: AbortSignal.abort() }), 'ABORTED'],
 ];
 
 describe('bad input at the executor entry points', () => {
@@ -152,5 +155,161 @@ describe('bad input at the executor entry points', () => {
     let followed = '';
     for await (const chunk of ctx.ex.follow(t.id)) followed += chunk.text;
     expect(followed).toBe(all.text);
+  });
+});
+
+// ---------------------------------------------------------------- hostile values, every method
+
+const circular: Record<string, unknown> = { a: 1 };
+circular.self = circular;
+const circularList: unknown[] = ['x'];
+circularList.push(circularList);
+const bare = Object.create(null) as object;
+
+/** Values that are wrong for every slot they are tried in below (name → value). */
+const HOSTILE: Record<string, unknown> = {
+  null: null,
+  bigint: 10n,
+  symbol: Symbol('s'),
+  circular,
+  'circular array': circularList,
+  'Object.create(null)': bare,
+  function: () => 1,
+  NaN: NaN,
+};
+/** For slots that take a string (an id, a name). */
+const NOT_STRING = { ...HOSTILE, number: 42, undefined: undefined, array: ['a'], true: true };
+/** For slots that take an options object (null, primitives, arrays; not objects). */
+const NOT_OPTIONS: Record<string, unknown> = { null: null, bigint: 10n, symbol: Symbol('o'), number: 5, string: 'x', true: true, array: [], 'circular array': circularList, function: () => 1 };
+/** For number fields. */
+const NOT_NUMBER = { ...HOSTILE, string: '5', negative: -1, Infinity: -Infinity, true: true };
+/** For fields taking one of a few strings (stream, mode). */
+const NOT_CHOICE = { ...HOSTILE, number: 1, 'unknown string': 'explode', array: ['stdout'] };
+/** For fields taking an array of strings. */
+const NOT_LIST = { ...HOSTILE, string: 'x', number: 5, 'list with bigint': [1n], 'list with symbol': [Symbol('l')], 'list with null': [null] };
+
+interface HostileCtx extends Ctx {
+  sched: PriorityScheduler;
+}
+type HostileCase = { name: string; call: (c: HostileCtx) => unknown; code: ErrorCode; returnsPromise: boolean };
+
+function slot(method: string, values: Record<string, unknown>, call: (c: HostileCtx, v: never) => unknown, returnsPromise: boolean, code: ErrorCode = 'INVALID_ARGUMENT'): HostileCase[] {
+  return Object.entries(values).map(([label, v]) => ({ name: `${method} ← ${label}`, call: (c) => call(c, v as never), code, returnsPromise }));
+}
+
+const hostileCases: HostileCase[] = [
+  // ids
+  ...slot('get(id)', NOT_STRING, (c, v) => c.ex.get(v), false),
+  ...slot('wait(id)', NOT_STRING, (c, v) => c.ex.wait(v), true),
+  ...slot('cancel(id)', NOT_STRING, (c, v) => c.ex.cancel(v), true),
+  ...slot('readOutput(id)', NOT_STRING, (c, v) => c.ex.readOutput(v), true),
+  ...slot('follow(id)', NOT_STRING, (c, v) => c.ex.follow(v), false),
+  ...slot('ack(ids)', { ...NOT_LIST, string: undefined }, (c, v) => c.ex.ack(v), false),
+  ...slot('completions(session)', { ...HOSTILE, number: 1, array: ['s'] }, (c, v) => c.ex.completions(v), false),
+  ...slot('pause(group)', { ...HOSTILE, number: 1 }, (c, v) => c.ex.pause(v), false),
+  ...slot('resume(group)', { ...HOSTILE, number: 1 }, (c, v) => c.ex.resume(v), false),
+  // option objects
+  ...slot('wait(id, options)', NOT_OPTIONS, (c, v) => c.ex.wait(c.live, v), true),
+  ...slot('cancel(id, options)', NOT_OPTIONS, (c, v) => c.ex.cancel(c.live, v), true),
+  ...slot('readOutput(id, options)', NOT_OPTIONS, (c, v) => c.ex.readOutput(c.done, v), true),
+  ...slot('follow(id, options)', NOT_OPTIONS, (c, v) => c.ex.follow(c.done, v), false),
+  ...slot('list(filter)', NOT_OPTIONS, (c, v) => c.ex.list(v), false),
+  ...slot('cleanup(options)', NOT_OPTIONS, (c, v) => c.ex.cleanup(v), true),
+  ...slot('shutdown(options)', NOT_OPTIONS, (c, v) => c.ex.shutdown(v), true),
+  ...slot('new BackgroundExecutor(options)', NOT_OPTIONS, (_c, v) => new BackgroundExecutor(v), false),
+  ...slot('new PriorityScheduler(options)', NOT_OPTIONS, (_c, v) => new PriorityScheduler(v), false, 'INVALID_SPEC'),
+  // fields
+  ...slot('shutdown({ mode })', NOT_CHOICE, (c, v) => c.ex.shutdown({ mode: v }), true),
+  ...slot('shutdown({ graceMs })', NOT_NUMBER, (c, v) => c.ex.shutdown({ graceMs: v }), true),
+  ...slot('wait({ timeoutMs })', NOT_NUMBER, (c, v) => c.ex.wait(c.live, { timeoutMs: v }), true),
+  ...slot('wait({ signal })', { ...HOSTILE, object: {} }, (c, v) => c.ex.wait(c.live, { signal: v }), true),
+  ...slot('cancel({ graceMs })', NOT_NUMBER, (c, v) => c.ex.cancel(c.live, { graceMs: v }), true),
+  ...slot('readOutput({ stream })', NOT_CHOICE, (c, v) => c.ex.readOutput(c.done, { stream: v }), true),
+  ...slot('readOutput({ cursor })', NOT_NUMBER, (c, v) => c.ex.readOutput(c.done, { cursor: v }), true),
+  ...slot('readOutput({ maxBytes })', NOT_NUMBER, (c, v) => c.ex.readOutput(c.done, { maxBytes: v }), true),
+  ...slot('readOutput({ tail })', NOT_NUMBER, (c, v) => c.ex.readOutput(c.done, { tail: v }), true),
+  ...slot('readOutput({ attempt })', NOT_NUMBER, (c, v) => c.ex.readOutput(c.done, { attempt: v }), true),
+  ...slot('follow({ stream })', NOT_CHOICE, (c, v) => c.ex.follow(c.done, { stream: v }), false),
+  ...slot('follow({ cursor })', NOT_NUMBER, (c, v) => c.ex.follow(c.done, { cursor: v }), false),
+  ...slot('follow({ signal })', { ...HOSTILE, object: {} }, (c, v) => c.ex.follow(c.done, { signal: v }), false),
+  ...slot('list({ status })', NOT_LIST, (c, v) => c.ex.list({ status: v }), false),
+  ...slot('list({ tags })', NOT_LIST, (c, v) => c.ex.list({ tags: v }), false),
+  ...slot('list({ group })', { ...HOSTILE, number: 1 }, (c, v) => c.ex.list({ group: v }), false),
+  ...slot('list({ limit })', NOT_NUMBER, (c, v) => c.ex.list({ limit: v }), false),
+  ...slot('list({ offset })', NOT_NUMBER, (c, v) => c.ex.list({ offset: v }), false),
+  ...slot('cleanup({ statuses })', NOT_LIST, (c, v) => c.ex.cleanup({ statuses: v }), true),
+  ...slot('cleanup({ olderThanMs })', NOT_NUMBER, (c, v) => c.ex.cleanup({ olderThanMs: v }), true),
+  ...slot('cleanup({ keep })', NOT_NUMBER, (c, v) => c.ex.cleanup({ keep: v }), true),
+  ...slot('on(event, listener)', { ...HOSTILE, function: 'not a function', undefined: undefined }, (c, v) => c.ex.on('task:queued', v), false),
+  ...slot('once(event, listener)', { ...HOSTILE, function: 'not a function' }, (c, v) => c.ex.once('task:queued', v), false),
+  ...slot('new BackgroundExecutor({ outputPollMs })', NOT_NUMBER, (_c, v) => new BackgroundExecutor({ outputPollMs: v }), false),
+  ...slot('scheduler.setGroupCap(cap)', NOT_NUMBER, (c, v) => c.sched.setGroupCap('g', v), false),
+  // specs
+  ...slot('submit(spec)', { ...NOT_OPTIONS, 'Object.create(null)': bare, circular }, (c, v) => c.ex.submit(v), true, 'INVALID_SPEC'),
+  ...slot('submit({ command })', NOT_STRING, (c, v) => c.ex.submit({ command: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ priority })', { ...NOT_NUMBER, negative: Infinity }, (c, v) => c.ex.submit({ command: 'true', priority: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ timeoutMs })', NOT_NUMBER, (c, v) => c.ex.submit({ command: 'true', timeoutMs: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ tags })', NOT_LIST, (c, v) => c.ex.submit({ command: 'true', tags: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ env })', { ...NOT_OPTIONS, 'bigint value': { A: 1n }, 'circular value': { A: circular } }, (c, v) => c.ex.submit({ command: 'true', env: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ metadata })', { ...NOT_OPTIONS, circular, 'bigint inside': { n: 1n } }, (c, v) => c.ex.submit({ command: 'true', metadata: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ retry })', NOT_OPTIONS, (c, v) => c.ex.submit({ command: 'true', retry: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ retry: { attempts } })', NOT_NUMBER, (c, v) => c.ex.submit({ command: 'true', retry: { attempts: v } }), true, 'INVALID_SPEC'),
+  ...slot('submit({ retry: { backoff } })', { ...NOT_OPTIONS, function: undefined, bare, circular }, (c, v) => c.ex.submit({ command: 'true', retry: { attempts: 2, backoff: v } }), true, 'INVALID_SPEC'),
+].filter((c) => !c.name.endsWith('← function') || !/submit\(\{ retry: \{ backoff/.test(c.name));
+
+describe('every public method against hostile values', () => {
+  const ctx = {} as HostileCtx;
+
+  beforeAll(async () => {
+    ctx.ex = new BackgroundExecutor();
+    ctx.sched = new PriorityScheduler();
+    const done = await ctx.ex.submit({ command: "printf 'hello\\n'" });
+    ctx.done = done.id;
+    expect((await ctx.ex.wait(done.id)).status).toBe('completed');
+    ctx.live = (await ctx.ex.submit({ command: 'sleep 60', graceMs: 100 })).id;
+  });
+
+  afterAll(async () => {
+    await ctx.ex.shutdown({ graceMs: 100 });
+  });
+
+  it('has a case for each public method of the executor', () => {
+    const methods = Object.getOwnPropertyNames(BackgroundExecutor.prototype).filter((m) => m !== 'constructor' && !m.startsWith('#'));
+    // Methods without arguments need no hostile case.
+    const noArgs = new Set(['start', 'onIdle', 'metrics', 'clock', 'transportNames']);
+    const covered = new Set(hostileCases.map((c) => /^(?:new )?(\w+)/.exec(c.name)![1]!));
+    for (const m of methods) if (!noArgs.has(m)) expect(covered.has(m), m).toBe(true);
+    expect(hostileCases.length).toBeGreaterThanOrEqual(300);
+  });
+
+  it.each(hostileCases)('$name → $code', async ({ call, code, returnsPromise }) => {
+    let result: unknown;
+    let thrown: unknown;
+    try {
+      result = call(ctx);
+    } catch (err) {
+      thrown = err;
+    }
+    if (returnsPromise) {
+      // Never a synchronous throw from a method that returns a promise.
+      expect(thrown).toBeUndefined();
+      expect(result).toBeInstanceOf(Promise);
+    }
+    const err = await caught(async () => {
+      if (thrown !== undefined) throw thrown;
+      return result;
+    });
+    expect(err.code, err.message.slice(0, 200)).toBe(code);
+    expect(typeof err.message).toBe('string');
+    expect(() => JSON.stringify(err.toJSON())).not.toThrow();
+    // Refused before anything changed: the live task still runs, the executor still reads.
+    expect(ctx.ex.get(ctx.live)?.status).toBe('running');
+    expect((await ctx.ex.readOutput(ctx.done)).text).toBe('hello\n');
+  });
+
+  it('still runs a task after every hostile call', async () => {
+    const ok = await ctx.ex.submit({ command: 'echo ok' });
+    expect((await ctx.ex.wait(ok.id)).status).toBe('completed');
+    expect((await ctx.ex.readOutput(ok.id)).text).toBe('ok\n');
   });
 });

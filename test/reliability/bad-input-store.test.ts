@@ -4,7 +4,7 @@
 // followed or deleted, and the executor still runs a normal task afterwards.
 // (File-level quarantine details are in test/stores/json-dir.test.ts; not repeated here.)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
@@ -62,7 +62,17 @@ const corrupt: Array<[string, Record<string, string | Buffer | ((path: string) =
   ['a directory named like a task', { 'd.json': (p) => mkdirSync(p) }],
   // Reading a FIFO would block the load forever; it must be moved aside unread.
   ['a FIFO named like a task', { 'fifo.json': (p) => execFileSync('mkfifo', [p]) }],
+  // Sparse: instant to make. The size is checked before reading, so neither is read.
+  ['a sparse 600 MB task file', { 'big.json': (p) => sparse(p, 600 * 1024 * 1024) }],
+  ['a sparse 3 GB task file', { 'huge.json': (p) => sparse(p, 3 * 1024 * 1024 * 1024) }],
+  ['a 250-byte file name', { [`${'a'.repeat(245)}.json`]: JSON.stringify(record('a')) }],
+  ['a 250-byte directory name', { [`${'d'.repeat(250)}`]: (p) => mkdirSync(p) }],
 ];
+
+function sparse(path: string, size: number): void {
+  writeFileSync(path, '');
+  truncateSync(path, size);
+}
 
 describe('bad store contents', () => {
   it.each(corrupt)('%s → STORE_CORRUPT error event, quarantined, executor goes on', async (_name, files) => {
@@ -74,6 +84,29 @@ describe('bad store contents', () => {
     for (const name of Object.keys(files)) expect(existsSync(join(dir, 'tasks', name)), name).toBe(false);
     // A symlink is moved, never followed: its target is untouched.
     expect(readFileSync('/etc/passwd', 'utf8')).toBe(passwd);
+    await runsNormalTask(ex);
+  });
+
+  it('a file name that is not valid UTF-8 → STORE_CORRUPT error event, quarantined, executor goes on', async () => {
+    const dir = storeDir({});
+    const raw = Buffer.concat([Buffer.from(`${join(dir, 'tasks')}/`), Buffer.from([0x80, 0xc3, 0x28]), Buffer.from('.json')]);
+    writeFileSync(raw, JSON.stringify(record('x')));
+    const { ex, codes } = await open(dir);
+    expect(codes).toEqual(['STORE_CORRUPT']);
+    expect(readdirSync(join(dir, 'tasks'))).toEqual([]);
+    expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
+    await runsNormalTask(ex);
+  });
+
+  it('a quarantine/ that is a symlink out of the store → never followed; bad files stay in the store', async () => {
+    const outside = tempDir();
+    const dir = storeDir({ 'bad.json': '{nope' });
+    symlinkSync(outside, join(dir, 'quarantine'));
+    const { ex, codes } = await open(dir);
+    expect(codes).toEqual(['STORE_CORRUPT', 'STORE_CORRUPT']); // the symlink, moved aside, and the bad file
+    expect(readdirSync(outside)).toEqual([]);
+    expect(lstatSync(join(dir, 'quarantine')).isDirectory()).toBe(true);
+    expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
     await runsNormalTask(ex);
   });
 

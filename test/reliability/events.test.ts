@@ -109,6 +109,8 @@ describe('events', () => {
       ['timed_out', { command: 'sleep 30', timeoutMs: 100, graceMs: 100 }],
       ['completed', { command: ':', priority: 3 }],
       ['failed', { command: 'nonexistent-command-xyz' }],
+      // A real spawn failure, retried: no task:started for either attempt (queued → retrying → failed → settled).
+      ['failed', { command: 'true', cwd: '/nonexistent-bgexec-dir', retry: { attempts: 2 } }],
       ['completed', { command: 'printf x', delayMs: 10 }],
     ];
     const expected = new Map<string, string>();

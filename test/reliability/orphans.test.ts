@@ -4,6 +4,7 @@
 // Processes are found by scanning /proc for BGEXEC_TASK_ID=<id> (test/proc.ts, independent of src/).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
@@ -70,6 +71,43 @@ describe('no orphans', () => {
     for (const id of ids) await treeUp(id);
     await ex.shutdown({ mode: 'kill' });
     for (const id of ids) await treeGone(id);
+  });
+
+  // A task ends when its main process exits; what that process left behind is reaped first, so
+  // the end is final: eof means no more output can come.
+  for (const detached of [false, true]) {
+    it(`after its main process exited normally (detached: ${detached}): background children and setsid escapes are reaped, output final`, async () => {
+      const ex = executor();
+      const t = await ex.submit({ command: '(sleep 1; echo late) & setsid sleep 300 & echo first', detached });
+      expect(await ex.wait(t.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed', exitCode: 0, stdoutBytes: 6 });
+      expect(processesOfTask(t.id)).toEqual([]);
+      expect(await ex.readOutput(t.id)).toMatchObject({ text: 'first\n', eof: true });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await ex.readOutput(t.id)).toMatchObject({ text: 'first\n', eof: true, totalBytes: 6 });
+    });
+  }
+
+  it('shutdown({ mode: "kill" }) while the leftovers of an exited main process linger', async () => {
+    const ex = executor();
+    const dir = tempDir();
+    const ids: string[] = [];
+    // The leftovers may linger a minute; the main process says when it has exited.
+    for (const detached of [false, true]) {
+      const flag = `${dir}/exited-${String(detached)}`;
+      ids.push((await ex.submit({ command: `sleep 300 & touch '${flag}'; exit 0`, detached, lingerMs: 60_000, graceMs: 300 })).id);
+      expect(await eventually(() => existsSync(flag), 20_000), 'main process exited').toBe(true);
+    }
+    for (const id of ids) expect(ex.get(id)?.status).toBe('running');
+    await ex.shutdown({ mode: 'kill' });
+    for (const id of ids) await treeGone(id);
+  });
+
+  it("orphans: 'keep' leaves a daemon running on purpose", async () => {
+    const ex = executor();
+    const t = await ex.submit({ command: 'sleep 300 >/dev/null 2>&1 & exit 0', orphans: 'keep' });
+    expect(await ex.wait(t.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed' });
+    expect(processesOfTask(t.id).length).toBe(1);
+    for (const pid of processesOfTask(t.id)) process.kill(pid, 'SIGKILL');
   });
 
   it('after the executor is SIGKILLed and a new one starts on the same store', async () => {

@@ -1,9 +1,12 @@
 // Property: PriorityScheduler behaves exactly like the naive RefScheduler under any sequence of
 // add (random priority, order ties, group, delay), remove, next, release, pause/resume (global
-// and per group), cap changes and clock advances.
+// and per group), cap changes and clock advances. Hostile entries and caps (non-finite, BigInt,
+// null, symbols, circular objects, wrong types) are mixed in: each fails with INVALID_ARGUMENT
+// and leaves the scheduler exactly as it was.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
+import { BgexecError } from '../../src/errors.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import { groupArb, namedGroupArb, propertyRuns, RefScheduler } from './_model.js';
 
@@ -15,7 +18,13 @@ type Op =
   | { k: 'pause'; group: string | undefined }
   | { k: 'resume'; group: string | undefined }
   | { k: 'cap'; group: string; cap: number | undefined }
-  | { k: 'advance'; ms: number };
+  | { k: 'advance'; ms: number }
+  | { k: 'hostile'; field: 'id' | 'priority' | 'order' | 'runAt' | 'group' | 'pool' | 'cap'; value: number };
+
+const circular: Record<string, unknown> = {};
+circular.self = circular;
+/** Wrong for every field tried below. */
+const HOSTILE: unknown[] = [Infinity, -Infinity, NaN, 10n, null, Symbol('s'), circular, Object.create(null), [1]];
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constant('add' as const), priority: fc.integer({ min: -1, max: 2 }), order: fc.integer({ min: 0, max: 4 }), group: groupArb, delay: fc.constantFrom(0, 0, 10, 30) }) },
@@ -26,6 +35,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('resume' as const), group: groupArb }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('cap' as const), group: namedGroupArb, cap: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.constantFrom(5, 10, 40) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('hostile' as const),
+      field: fc.constantFrom('id' as const, 'priority' as const, 'order' as const, 'runAt' as const, 'group' as const, 'pool' as const, 'cap' as const),
+      value: fc.nat(HOSTILE.length - 1),
+    }),
+  },
 );
 
 // The scheduler only reads the clock; it never sets timers.
@@ -89,6 +106,22 @@ function check(concurrency: number, capA: number, capB: number, ops: Op[]): void
         clock.t += op.ms;
         ref.now = clock.t;
         break;
+      case 'hostile': {
+        const v = HOSTILE[op.value];
+        // Infinity is a valid cap (no cap); every other value here is not.
+        if (op.field === 'cap' && v === Infinity) break;
+        let err: unknown;
+        try {
+          if (op.field === 'cap') real.setGroupCap('a', v as never);
+          else real.add({ id: `h${step}`, priority: 0, order: 0, [op.field]: v } as never);
+        } catch (e) {
+          err = e;
+        }
+        expect(err, where).toBeInstanceOf(BgexecError);
+        expect((err as BgexecError).code, where).toBe('INVALID_ARGUMENT');
+        expect(() => JSON.stringify((err as BgexecError).toJSON()), where).not.toThrow();
+        break;
+      }
     }
     expect(real.counts(), where).toEqual(ref.counts());
     expect(real.nextWakeAt(), where).toBe(ref.nextWakeAt());

@@ -1,15 +1,20 @@
 // Child process for json-dir tests, run with `node --import tsx`:
 //   hold  <dir>                    take the store's lock, print "ready", hold it until stdin closes
 //   write <dir> <seed> <durability> write records in a tight loop until killed
+//   load  <dir>                    load the store, print {ids, problems} as one JSON line, close
 import { JsonDirStore } from '../../src/stores/json-dir.js';
 import { makeRecord } from './_records.js';
 
 const [mode, dir, seedArg = '1', durability = 'fsync'] = process.argv.slice(2);
-if (!dir || (durability !== 'fsync' && durability !== 'rename')) throw new Error('usage: hold|write <dir> [seed] [durability]');
+if (!dir || (durability !== 'fsync' && durability !== 'rename')) throw new Error('usage: hold|write|load <dir> [seed] [durability]');
 const store = new JsonDirStore({ dir, durability });
-await store.load();
+const loaded = await store.load();
 
-if (mode === 'hold') {
+if (mode === 'load') {
+  const problems = loaded.problems.map((p) => ({ source: p.source, quarantinedTo: p.quarantinedTo, code: p.error.code, message: p.error.message }));
+  process.stdout.write(`${JSON.stringify({ ids: loaded.records.map((r) => r.id), problems })}\n`);
+  await store.close();
+} else if (mode === 'hold') {
   process.stdout.write('ready\n');
   process.stdin.resume();
   process.stdin.on('end', () => {

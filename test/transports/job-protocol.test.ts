@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  exitInfoFromMarker, formatExitCode, formatExitFailure, formatPidFile, parseExitFile, parsePidFile,
+  EXIT_PLACEHOLDER, exitInfoFromMarker, formatExitCode, formatExitFailure, formatPidFile, parseExitFile, parsePidFile,
 } from '../../src/transports/job-protocol/markers.js';
 import { assertValidId, findLaunchProblem, isValidAttempt, isValidId, shQuote, shQuoteAll } from '../../src/transports/job-protocol/quote.js';
 import { buildWrapperArgv, buildWrapperStdinScript, findProgram, type WrapperParams } from '../../src/transports/job-protocol/wrapper.js';
@@ -121,7 +121,10 @@ describe('markers', () => {
     expect(parseExitFile('137 SIGKILL\n')).toEqual({ kind: 'code', code: 137, signal: 'SIGKILL' });
     expect(parseExitFile('cwd_missing\n')).toEqual({ kind: 'failure', reason: 'cwd_missing', detail: null });
     expect(parseExitFile('spawn_failed EACCES\n')).toEqual({ kind: 'failure', reason: 'spawn_failed', detail: 'EACCES' });
-    for (const bad of ['', '0', '1\n\n', '01\n', '256\n', '-1\n', '143 SIGKILL\n', '143 SIGNOPE\n', '2 \n', 'cwd_missing', 'other\n']) {
+    // A status written over the pre-allocated placeholder keeps the placeholder's blank tail.
+    expect(parseExitFile(`7\n${EXIT_PLACEHOLDER.slice(2)}`)).toEqual({ kind: 'code', code: 7, signal: null });
+    expect(parseExitFile(`cwd_missing\n${EXIT_PLACEHOLDER.slice(12)}`)).toEqual({ kind: 'failure', reason: 'cwd_missing', detail: null });
+    for (const bad of ['', '0', '1\n\n', '01\n', '256\n', '-1\n', '143 SIGKILL\n', '143 SIGNOPE\n', '2 \n', 'cwd_missing', 'other\n', EXIT_PLACEHOLDER, '1\n x\n', `1${EXIT_PLACEHOLDER.slice(1)}`]) {
       expect(parseExitFile(bad), JSON.stringify(bad)).toBeUndefined();
     }
   });

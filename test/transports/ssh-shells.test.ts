@@ -1,12 +1,13 @@
 // The remote side works whichever POSIX shell `sh` is on the host: dash, bash or BusyBox (the
 // harness puts each behind `sh` on the remote PATH, selected by the key). Also: kill reaches a
-// grandchild that left the process group with setsid.
+// grandchild that left the process group with setsid. A shell that is not installed (BusyBox,
+// which `.ci/run` installs) is skipped with the reason printed, never replaced by another one.
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TransportHandle } from '../../src/task.js';
 import type { SshTransport } from '../../src/transports/ssh/ssh-transport.js';
-import type { RemoteShell } from '../harness/sshd.js';
+import { shellUnavailable, type RemoteShell } from '../harness/sshd.js';
 import { alive, killPids, pidsOfTask } from '../harness/procs.js';
 import { contractTaskId } from './_contract.js';
 import { describeSkipped, skipReason, sshd, sshTransport } from './_ssh-fixture.js';
@@ -32,7 +33,9 @@ if (skipReason !== undefined) describeSkipped('SshTransport remote shells');
 else {
   describe('SshTransport on dash, bash and BusyBox sh', () => {
     for (const shell of ['dash', 'bash', 'busybox'] as const) {
-      it(`${shell}: start, poll, read, list, probe, kill (setsid grandchild included), cleanup`, async () => {
+      const missing = shellUnavailable(shell);
+      const title = `${shell}: start, poll, read, list, probe, kill (setsid grandchild included), cleanup`;
+      (missing === undefined ? it : it.skip)(missing === undefined ? title : `${title} (${missing})`, async () => {
         const t = sshTransport(await sshd(), { shell });
         const ids = [contractTaskId(), contractTaskId()];
         try {

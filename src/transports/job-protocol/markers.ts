@@ -1,12 +1,18 @@
 import { constants } from 'node:os';
 import type { ExitInfo } from '../types.js';
 
-/** `"<pid> <pgid>\n"` of the attempt's leader (DESIGN §3 run directory files). */
+/** `"<pid> <pgid>\n"` of the attempt's leader (one of the run directory's files). */
 export const PID_FILE = 'pid';
 /** How the attempt ended, installed by rename; see {@link parseExitFile}. */
 export const EXIT_FILE = 'exit';
 /** The `exit` marker being written, renamed to {@link EXIT_FILE} once complete. */
 export const EXIT_PENDING_FILE = 'exit.pending';
+/**
+ * What a detached attempt's `exit.pending` holds until the wrapper writes the status over its
+ * start (without truncating): 63 spaces and a newline, room for any status line. A status line
+ * followed by what is left of this padding parses as that status (see {@link parseExitFile}).
+ */
+export const EXIT_PLACEHOLDER = `${' '.repeat(63)}\n`;
 /** Present once a kill was requested: `"<SIGNAME> <epoch ms>\n"`. */
 export const KILLREQ_FILE = 'killreq';
 /** Boot id, start time and mode of a detached attempt; see {@link formatMetaFile}. */
@@ -82,13 +88,21 @@ export function formatExitFailure(reason: ExitFailureReason, detail?: string): s
 
 const CODE_RE = /^(0|[1-9][0-9]{0,2})(?: (SIG[A-Z0-9]+))?\n$/;
 const FAILURE_RE = /^(cwd_missing|spawn_failed)(?: ([A-Za-z0-9_]+))?\n$/;
+const PADDING_RE = /^ +\n$/;
 
 /**
  * Parses an `exit` file strictly: `<code>[ <SIGNAME>]\n` (code 0..255; with a signal the code
- * must be 128 + its number), `cwd_missing\n`, or `spawn_failed[ <ERRNO>]\n`. Anything else,
- * including an empty or unterminated file, yields undefined.
+ * must be 128 + its number), `cwd_missing\n`, or `spawn_failed[ <ERRNO>]\n`, optionally followed
+ * by blanks (the rest of {@link EXIT_PLACEHOLDER}). Anything else, including an empty or
+ * unterminated file and the bare placeholder, yields undefined.
  */
 export function parseExitFile(text: string): ExitMarker | undefined {
+  // A status written over the pre-allocated placeholder keeps the placeholder's tail: blanks only.
+  const nl = text.indexOf('\n');
+  if (nl >= 0 && nl < text.length - 1) {
+    if (!PADDING_RE.test(text.slice(nl + 1))) return undefined;
+    text = text.slice(0, nl + 1);
+  }
   const m = CODE_RE.exec(text);
   if (m) {
     const code = Number(m[1]);

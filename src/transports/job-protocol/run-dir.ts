@@ -212,8 +212,8 @@ export function watchRunDir<T>(runDir: string, check: () => T | undefined, minMs
  * Decides from its run directory and /proc how an attempt started elsewhere stands: its
  * `exit` marker if present; `lost`/`boot_id_changed` after a reboot; undefined while its
  * process is alive; else the marker written meanwhile, SIGKILL if we asked for a kill
- * (the wrapper was killed before it could write), or `lost` (`no_exit_marker`, or
- * `spawn_interrupted` when it never recorded a pid).
+ * (the wrapper was killed before it could write), or `lost` (`no_exit_marker`; without a
+ * recorded pid `spawn_interrupted` when it cannot have run, else `spawn_unconfirmed`).
  */
 export function inspectRunDir(handle: TransportHandle, runDir: string, bootId: string): ExitInfo | undefined {
   const fromFiles = readExitInfo(runDir);
@@ -229,7 +229,20 @@ export function inspectRunDir(handle: TransportHandle, runDir: string, bootId: s
   const late = readExitInfo(runDir);
   if (late) return late;
   if (killRequested(runDir)) return { state: 'exited', exitCode: null, signal: 'SIGKILL', endedAt: Date.now() };
-  return lostExit(pid === undefined ? 'spawn_interrupted' : 'no_exit_marker');
+  if (pid !== undefined) return lostExit('no_exit_marker');
+  return lostExit(neverRan(handle, runDir) ? 'spawn_interrupted' : 'spawn_unconfirmed');
+}
+
+/**
+ * Whether an attempt without a recorded pid certainly never ran its command. A detached
+ * attempt's wrapper writes `pid` before it runs anything, so no pid means nothing ran. A
+ * non-detached attempt's `pid` is written by its executor just after spawn(): the command may
+ * have run in between. Its `out` file is created before spawn(), so without `out` nothing was
+ * spawned; with it, whether the command ran is unknown (`spawn_unconfirmed`, never labelled as
+ * an attempt that did not run).
+ */
+function neverRan(handle: TransportHandle, runDir: string): boolean {
+  return handle.detached === true || !existsSync(join(runDir, OUT_FILE));
 }
 
 /** Handle fields recovered by {@link probeRunDir}. */

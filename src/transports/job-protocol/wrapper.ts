@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SpawnError } from '../../errors.js';
-import { EXIT_PENDING_FILE, META_FILE, formatMetaFile, parsePidFile, type RunMeta } from './markers.js';
+import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, META_FILE, OUT_FILE, PID_FILE, formatMetaFile, parsePidFile, type RunMeta } from './markers.js';
 import { markFailure, readExitMarker } from './run-dir.js';
 import { shQuoteAll } from './quote.js';
+import { CAP_FUNCTIONS } from './output-cap.js';
 
 /**
- * The POSIX `sh` wrapper of a detached attempt (DESIGN §3). Positional parameters:
+ * The POSIX `sh` wrapper of a detached attempt (see docs/architecture.md). Positional parameters:
  * `$1` run directory, `$2` cwd (empty: inherit), `$3` mode (`sh`: `$4` is a shell command
  * line; `exec`: `$4…` are the program and its arguments).
  *
@@ -36,27 +37,87 @@ import { shQuoteAll } from './quote.js';
  *    - If nobody reads the handshake any more (the starter died), the command runs anyway,
  *      with SIGPIPE back at its default: the run directory already claims the attempt.
  *    - `exec` makes the args form run the real program, never a builtin of the same name.
- * 5. Write the status into `exit.pending` and rename it to `exit` (falling back to writing
- *    `exit` in place if `mv` cannot run, e.g. the caller's PATH lacks it).
+ * 5. Reap what the command left behind (unless `BGEXEC_REAP` is `keep`): processes still in
+ *    the wrapper's process group and processes carrying the attempt's markers get `linger` ms
+ *    to end by themselves, then SIGTERM (re-sent each round), then SIGKILL after `grace` ms.
+ *    `BGEXEC_REAP` is `<linger>:<grace>` (default `0:5000`) and is removed from the command's
+ *    environment. Linux only (it reads /proc); elsewhere the group gets one SIGTERM.
+ * 6. Write the status into `exit.pending` and rename it to `exit` (falling back to writing
+ *    `exit` in place if `mv` cannot run, e.g. the caller's PATH lacks it). The status is written
+ *    over the start of the pre-allocated `exit.pending` without truncating it (`1<>`), so it needs
+ *    no new disk block: on a full disk the exit code still gets through. So an `exit` marker
+ *    means that nothing of the attempt is left to write its output.
  *
  * Variables are prefixed `_bgx_` so that they do not clobber the command's environment.
  */
+// Step 5 of the wrapper. `_bgx_left` sets `_bgx_n` to the leftover pids: live members of the
+// wrapper's group (candidates from one grep over every /proc/<pid>/stat, each then parsed exactly)
+// and carriers of the attempt's markers (one grep over every environment). The wrapper itself is excluded, and so is that grep:
+// its subshell drops the markers before exec'ing it. Helpers (`sleep`) have ended before a scan.
+const REAP_FUNCTIONS = [
+  '_bgx_nap() { sleep 0.1 2>/dev/null || sleep 1; }',
+  '_bgx_left() {',
+  '  _bgx_n=',
+  // One grep picks the candidates (a process name can mimic the pattern); each is checked exactly.
+  '  for _bgx_f in $(exec grep -ls -e ") [^Z] [0-9]* $$ " /proc/[0-9]*/stat 2>/dev/null); do',
+  '    IFS= read -r _bgx_l <"$_bgx_f" 2>/dev/null || continue',
+  '    set -- ${_bgx_l##*) }',
+  '    [ "$1" != Z ] && [ "$3" = "$$" ] || continue',
+  '    _bgx_q=${_bgx_f#/proc/}; _bgx_q=${_bgx_q%/stat}',
+  // The output copiers ($_bgx_cp) and their `head` children are the wrapper's, not leftovers.
+  '    case " $$ $_bgx_cp " in *" $_bgx_q "*) continue ;; esac',
+  '    case " $_bgx_cp " in *" $2 "*) continue ;; esac',
+  '    _bgx_n="$_bgx_n $_bgx_q"',
+  '  done',
+  '  [ -n "$_bgx_id" ] || { [ -n "$_bgx_n" ]; return; }',
+  '  for _bgx_f in $(unset BGEXEC_TASK_ID BGEXEC_ATTEMPT; exec grep -lsz -x "BGEXEC_TASK_ID=$_bgx_id" /proc/[0-9]*/environ 2>/dev/null); do',
+  '    _bgx_q=${_bgx_f#/proc/}; _bgx_q=${_bgx_q%/environ}',
+  '    case " $$ $_bgx_cp " in *" $_bgx_q "*) continue ;; esac',
+  '    case " $_bgx_n " in *" $_bgx_q "*) continue ;; esac',
+  '    grep -qsz -x "BGEXEC_ATTEMPT=$_bgx_at" "$_bgx_f" 2>/dev/null && _bgx_n="$_bgx_n $_bgx_q"',
+  '  done',
+  '  [ -n "$_bgx_n" ]',
+  '}',
+  // $1 linger ms, $2 grace ms (malformed: 0 and 5000); rounds of 100 ms.
+  '_bgx_reap() {',
+  '  case $1 in \'\'|*[!0-9]*) set -- 0 "$2" ;; esac',
+  '  case $2 in \'\'|*[!0-9]*) set -- "$1" 5000 ;; esac',
+  '  if [ ! -r "/proc/$$/stat" ]; then kill -TERM "-$$" 2>/dev/null; return 0; fi',
+  '  _bgx_left || return 0',
+  '  _bgx_i=$(( ($1 + 99) / 100 ))',
+  '  while [ "$_bgx_i" -gt 0 ] && _bgx_left; do _bgx_nap; _bgx_i=$((_bgx_i - 1)); done',
+  '  _bgx_i=$(( ($2 + 99) / 100 ))',
+  '  while [ "$_bgx_i" -gt 0 ] && _bgx_left; do kill -TERM $_bgx_n 2>/dev/null; _bgx_nap; _bgx_i=$((_bgx_i - 1)); done',
+  '  _bgx_i=10',
+  '  while [ "$_bgx_i" -gt 0 ] && _bgx_left; do kill -KILL $_bgx_n 2>/dev/null; _bgx_nap; _bgx_i=$((_bgx_i - 1)); done',
+  '  return 0',
+  '}',
+];
+
 export const WRAPPER_SCRIPT = [
   '_bgx_d=$1 _bgx_c=$2 _bgx_m=$3',
   'shift 3',
   '_bgx_s=',
+  '_bgx_id=${BGEXEC_TASK_ID-} _bgx_at=${BGEXEC_ATTEMPT-} _bgx_o=${BGEXEC_REAP-0:5000}',
+  'unset BGEXEC_REAP',
+  // maxOutputBytes for the output copiers (see output-cap.ts), also kept from the command.
+  '_bgx_lim=${BGEXEC_MAX_OUTPUT-} _bgx_cp=',
+  'unset BGEXEC_MAX_OUTPUT',
   "trap '_bgx_s=${_bgx_s:-15}' TERM",
   "trap '_bgx_s=${_bgx_s:-2}' INT",
   "trap '_bgx_s=${_bgx_s:-1}' HUP",
   '_bgx_mark() {',
-  '  { printf \'%s\\n\' "$1" >"$_bgx_d/exit.pending" && mv -f "$_bgx_d/exit.pending" "$_bgx_d/exit"; } 2>/dev/null ||',
+  '  { printf \'%s\\n\' "$1" 1<>"$_bgx_d/exit.pending" && mv -f "$_bgx_d/exit.pending" "$_bgx_d/exit"; } 2>/dev/null ||',
   '    printf \'%s\\n\' "$1" >"$_bgx_d/exit"',
   '}',
+  ...REAP_FUNCTIONS,
+  ...CAP_FUNCTIONS,
   'printf \'%s %s\\n\' "$$" "$$" >"$_bgx_d/pid" || exit 125',
   'if [ -n "$_bgx_c" ]; then',
   '  case $_bgx_c in /*) ;; *) _bgx_c=./$_bgx_c ;; esac',
   '  if ! cd "$_bgx_c" 2>/dev/null; then _bgx_mark cwd_missing; exit 125; fi',
   'fi',
+  '_bgx_open',
   '(',
   // The starter may have died before reading the handshake: without its reader, printf would
   // die of SIGPIPE and the attempt would record 141 without having run. The run directory
@@ -65,15 +126,26 @@ export const WRAPPER_SCRIPT = [
   '  printf \'%s %s\\n\' "$$" "$$" 2>/dev/null',
   '  trap - PIPE',
   '  [ -z "$_bgx_s" ] || exit $((128 + _bgx_s))',
-  '  if [ "$_bgx_m" = exec ]; then exec "$@" </dev/null >>"$_bgx_d/out" 2>>"$_bgx_d/err"; fi',
-  '  exec /bin/sh -c "$1" </dev/null >>"$_bgx_d/out" 2>>"$_bgx_d/err"',
+  '  if [ "$_bgx_m" = exec ]; then exec "$@" </dev/null >&3 2>&4 3>&- 4>&-; fi',
+  '  exec /bin/sh -c "$1" </dev/null >&3 2>&4 3>&- 4>&-',
   ')',
   '_bgx_r=$?',
-  'exec >/dev/null',
+  'exec >/dev/null 3>&- 4>&-',
+  '[ "$_bgx_o" = keep ] || _bgx_reap "${_bgx_o%%:*}" "${_bgx_o#*:}"',
+  // After the reap: a leftover still holding the pipes would keep the copiers reading.
+  '_bgx_drain',
   '_bgx_mark "$_bgx_r"',
   'exit "$_bgx_r"',
   '',
 ].join('\n');
+
+/** Environment variable through which the wrapper gets its leftover policy (step 5). */
+export const REAP_ENV = 'BGEXEC_REAP';
+
+/** The value of {@link REAP_ENV} for a policy: `keep`, or `<lingerMs>:<graceMs>`. */
+export function formatReapSetting(policy: { orphans: 'kill' | 'keep'; lingerMs: number; graceMs: number }): string {
+  return policy.orphans === 'keep' ? 'keep' : `${Math.floor(policy.lingerMs)}:${Math.floor(policy.graceMs)}`;
+}
 
 /** `$0` of the wrapper, visible in `ps` as the wrapper's name. */
 export const WRAPPER_NAME = 'bgexec-wrap';
@@ -196,8 +268,11 @@ export interface LaunchedWrapper {
  */
 export async function launchWrapper(params: WrapperParams, taskId: string, env: NodeJS.ProcessEnv, meta: RunMeta): Promise<LaunchedWrapper> {
   const { runDir } = params;
-  writeFileSync(join(runDir, META_FILE), formatMetaFile(meta));
-  writeFileSync(join(runDir, EXIT_PENDING_FILE), '');
+  // Every file the wrapper writes through a redirection exists beforehand with mode 0600, so
+  // no umask can widen it; `exit.pending` is pre-allocated so that the status fits on a full disk.
+  writeFileSync(join(runDir, META_FILE), formatMetaFile(meta), { mode: 0o600 });
+  writeFileSync(join(runDir, EXIT_PENDING_FILE), EXIT_PLACEHOLDER, { mode: 0o600 });
+  for (const f of [PID_FILE, OUT_FILE, ERR_FILE]) writeFileSync(join(runDir, f), '', { mode: 0o600, flag: 'a' });
   if (params.args) {
     const missing = findProgram(params.command, env['PATH'], params.cwd);
     if (missing !== undefined) {

@@ -14,6 +14,8 @@ export interface Attempt {
   /** Sizes the host last reported. */
   remoteOut: number;
   remoteErr: number;
+  /** The host reported a stream cut at maxOutputBytes. */
+  limitReached?: boolean;
   /** At least one poll (or the start) has answered for it. */
   seen: boolean;
   /** The host reported its end; final once the mirror has every byte. */
@@ -45,7 +47,7 @@ export function newAttempt(handle: TransportHandle, runDir: string, leaf: string
 }
 
 /**
- * Decides an attempt's state from a `J` line (DESIGN §3): exit marker → exited; alive on the
+ * Decides an attempt's state from a `J` line of the job protocol: exit marker → exited; alive on the
  * same boot → running (undefined); a kill was requested → killed; else lost. A different boot
  * id without a marker is `boot_id_changed` whatever the pid says: the pid is from another boot.
  */

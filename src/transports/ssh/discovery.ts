@@ -10,11 +10,15 @@ import type { SshClient } from './ssh-client.js';
 
 /** One attempt found under the remote root by `list()`. */
 export interface SshJob {
+  /** A handle for the attempt, usable with the transport's other methods (e.g. to re-attach). */
   handle: TransportHandle;
+  /** Whether it still runs, has ended with a known status, or vanished. */
   state: 'running' | 'exited' | 'lost';
   /** Present when `state` is not `running`. */
   exit?: ExitInfo;
+  /** Bytes written to stdout so far. */
   stdoutBytes: number;
+  /** Bytes written to stderr so far. */
   stderrBytes: number;
 }
 

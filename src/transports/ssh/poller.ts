@@ -168,6 +168,7 @@ export class HostPoller {
       } else if (item.t === 'S') {
         a.remoteOut = item.out;
         a.remoteErr = item.err;
+        if (item.limit === true) a.limitReached = true;
       } else {
         const isOut = item.stream === 'stdout';
         // Only bytes that continue the mirror exactly; anything else is re-asked next round.

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../../errors.js';
-import { signalNumber } from '../job-protocol/markers.js';
+import { EXIT_PLACEHOLDER, signalNumber } from '../job-protocol/markers.js';
+import { MAX_OUTPUT_ENV } from '../job-protocol/output-cap.js';
 import { assertValidId, isValidAttempt, shQuote } from '../job-protocol/quote.js';
-import { WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals } from '../job-protocol/wrapper.js';
+import { REAP_ENV, WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals } from '../job-protocol/wrapper.js';
 
 // The scripts a remote host runs through the constant command `sh -s`. Every value is a
 // single-quoted literal (shQuote rejects NUL bytes). Each script is one brace group read with
@@ -82,7 +83,9 @@ const LIB = [
   '  if [ ! -d "$_d" ]; then echo "J $2 G"; return 0; fi',
   '  _st "$2"',
   '  _sz',
-  '  echo "S $2 $_so $_se"',
+  // The fourth field is 1 once a stream was cut at maxOutputBytes (a non-empty `limit` marker).
+  '  _lm=0; [ -s "$_d/limit" ] && _lm=1',
+  '  echo "S $2 $_so $_se $_lm"',
   '  _o out o "$3" "$_so" "$5" "$2"',
   '  _o err e "$4" "$_se" "$5" "$2"',
   '}',
@@ -137,6 +140,10 @@ export interface StartParams {
   cwd?: string | undefined;
   env: Readonly<Record<string, string>>;
   startedAt: number;
+  /** Per-stream cap the wrapper's output copiers enforce (`BGEXEC_MAX_OUTPUT`); undefined: none. */
+  maxOutputBytes?: number | undefined;
+  /** The wrapper's leftover policy (`BGEXEC_REAP`: `keep` or `<lingerMs>:<graceMs>`); default `0:5000`. */
+  reap?: string | undefined;
 }
 
 /**
@@ -152,7 +159,9 @@ export function buildStartScript(p: StartParams): string {
   for (const k of Object.keys(p.env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new InvalidArgumentError('env', `invalid name ${JSON.stringify(k)}`);
   // The task's environment reaches the wrapper through `env NAME=value …` in the exec chain, never
   // as assignments in this script, so no value can change a variable the script itself uses.
-  const envArgs = [...Object.entries(p.env).map(([k, v]) => shQuote(`${k}=${v}`, `env ${k}`)), `BGEXEC_TASK_ID=${p.taskId}`, `BGEXEC_ATTEMPT=${p.attempt}`].join(' ');
+  const reap = p.reap ?? '0:5000';
+  if (!/^(keep|[0-9]{1,9}:[0-9]{1,9})$/.test(reap)) throw new InvalidArgumentError('reap', `invalid leftover policy ${JSON.stringify(reap)}`);
+  const envArgs = [...Object.entries(p.env).map(([k, v]) => shQuote(`${k}=${v}`, `env ${k}`)), `BGEXEC_TASK_ID=${p.taskId}`, `BGEXEC_ATTEMPT=${p.attempt}`, `${REAP_ENV}=${reap}`, ...maxOutputEnv(p.maxOutputBytes)].join(' ');
   const cwd = shQuote(p.cwd ?? '', 'cwd');
   const positionals = wrapperPositionals({ runDir: '', cwd: p.cwd ?? '', command: p.command, args: p.args }).slice(1);
   const checkProgram = p.args
@@ -169,7 +178,8 @@ export function buildStartScript(p: StartParams): string {
     '  exit 0',
     'fi',
     `printf '{"bootId":"%s","startedAt":%s,"detached":true}\\n' "$_b" ${p.startedAt} >"$_d/meta"`,
-    ': >"$_d/out"; : >"$_d/err"; : >"$_d/exit.pending"',
+    // exit.pending is pre-allocated: the wrapper writes the status over it, so a full disk cannot lose it.
+    `: >"$_d/out"; : >"$_d/err"; printf '%s' ${shQuote(EXIT_PLACEHOLDER)} >"$_d/exit.pending"`,
     `printf '%s' ${shQuote(p.command, 'command')} >"$_d/cmd"`,
     `if [ -n ${cwd} ] && [ ! -d ${cwd} ]; then _fail cwd_missing; fi`,
     checkProgram,
@@ -203,6 +213,13 @@ export function buildStartScript(p: StartParams): string {
     'printf \'%s\\n\' "$_s" >"$_d/pidst"',
     'echo "OK $_p $_g $_b"',
   ].join('\n'));
+}
+
+// The cap travels like the markers, as a literal `NAME=digits` word of the exec chain.
+function maxOutputEnv(limit: number | undefined): string[] {
+  if (limit === undefined) return [];
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidArgumentError('maxOutputBytes', `must be a positive integer, got ${String(limit)}`);
+  return [`${MAX_OUTPUT_ENV}=${limit}`];
 }
 
 /**

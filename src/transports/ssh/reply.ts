@@ -9,7 +9,7 @@ export type ReplyItem =
   | { t: 'J'; leaf: string; state: 'R'; killreq: boolean }
   | { t: 'J'; leaf: string; state: 'D'; killreq: boolean; hadPid: boolean }
   | { t: 'J'; leaf: string; state: 'G' }
-  | { t: 'S'; leaf: string; out: number; err: number }
+  | { t: 'S'; leaf: string; out: number; err: number; limit?: true }
   | { t: 'O'; leaf: string; stream: 'stdout' | 'stderr'; offset: number; data: Buffer }
   | { t: 'P'; leaf: string; found: false }
   | { t: 'P'; leaf: string; found: true; pid?: number; pgid?: number; meta: string }
@@ -68,7 +68,8 @@ export function parseReply(buf: Buffer): ReplyItem[] {
         break;
       }
       case 'S':
-        items.push({ t: 'S', leaf, out: num(f[2]), err: num(f[3]) });
+        // `limit` (a fourth field of 1): a stream was cut at maxOutputBytes; absent in list replies.
+        items.push({ t: 'S', leaf, out: num(f[2]), err: num(f[3]), ...(f[4] === '1' ? { limit: true as const } : {}) });
         break;
       case 'O': {
         const n = num(f[4]);

@@ -8,7 +8,9 @@ import { InvalidArgumentError, TransportError } from '../../errors.js';
 export interface SshConnectionOptions {
   /** Host name, address or `Host` alias of the ssh config. Must not start with `-`. */
   host: string;
+  /** Login user; default the ssh config's (or the local user name). */
   user?: string;
+  /** Port of the host's sshd; default the ssh config's (or 22). */
   port?: number;
   /** Private key file (`ssh -i`). */
   identityFile?: string;

@@ -5,6 +5,8 @@ import { BgexecError, InvalidArgumentError, SpawnError, TransportError } from '.
 import type { TransportHandle } from '../../task.js';
 import { lostExit } from '../job-protocol/markers.js';
 import { findLaunchProblem } from '../job-protocol/quote.js';
+import { formatReapSetting } from '../job-protocol/wrapper.js';
+import { leftoverPolicy } from '../leftovers.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from '../types.js';
 import { newAttempt, type Attempt } from './attempt.js';
 import { ENV_NAME, leafOf, runDirOf } from './handles.js';
@@ -48,8 +50,8 @@ const SETTLED_CACHE = 1024;
 const noop = (): void => {};
 
 /**
- * Runs attempts on a remote host over the system OpenSSH client, on the job protocol of
- * DESIGN §3: every call is the constant remote command `sh -s` with a script on stdin, all
+ * Runs attempts on a remote host over the system OpenSSH client, on the job protocol described
+ * in docs/architecture.md: every call is the constant remote command `sh -s` with a script on stdin, all
  * calls share one multiplexed connection, and each attempt runs detached under the wrapper
  * (it survives the ssh connection and this process). One poll call per interval covers every
  * watched attempt of the host; output is mirrored into a private local directory.
@@ -104,6 +106,8 @@ export class SshTransport implements Transport {
     const startedAt = Date.now();
     const script = buildStartScript({
       root: this.discovery.root, leaf, taskId, attempt, command: req.command, args: req.args, cwd: req.cwd, env: req.env ?? {}, startedAt,
+      reap: formatReapSetting(leftoverPolicy(req)),
+      maxOutputBytes: req.maxOutputBytes,
     });
     const items = parseReply(await this.client.run(script));
     let root: string | undefined;
@@ -137,7 +141,7 @@ export class SshTransport implements Transport {
 
   async poll(handle: TransportHandle): Promise<PollResult> {
     const a = await this.seen(handle);
-    const sizes = { stdoutBytes: a.out, stderrBytes: a.err };
+    const sizes = { stdoutBytes: a.out, stderrBytes: a.err, ...(a.limitReached === true ? { limitReached: true } : {}) };
     if (a.final) return { state: a.final.state, exit: a.final, ...sizes };
     const note = this.poller.unreachable;
     return note === undefined ? { state: 'running', ...sizes } : { state: 'running', ...sizes, unreachable: note };

@@ -1,0 +1,137 @@
+/**
+ * Argument checks shared by every public method of the executor (and the scheduler and output
+ * readers): one place decides what a malformed argument is and how it is described, so a
+ * hostile value (null, BigInt, a symbol, a circular object, an object without a prototype)
+ * always ends as an `INVALID_ARGUMENT` error and never as a `TypeError` thrown while the
+ * message was being built.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from './errors.js';
+
+const MAX_DESCRIBED_STRING = 60;
+
+/**
+ * A short, human-readable description of any value for an error message. Never throws: it
+ * reads no property of the value that could be a getter or a Proxy trap beyond `Array.isArray`
+ * and the type tag, and never calls the value's own `toString`.
+ */
+export function describeValue(value: unknown): string {
+  try {
+    switch (typeof value) {
+      case 'undefined':
+        return 'undefined';
+      case 'string':
+        return value.length > MAX_DESCRIBED_STRING ? `a string of ${value.length} characters` : JSON.stringify(value);
+      case 'number':
+      case 'boolean':
+        return String(value);
+      case 'bigint':
+        return `a bigint (${value.toString().slice(0, 30)}n)`;
+      case 'symbol':
+        return 'a symbol';
+      case 'function':
+        return 'a function';
+      default:
+        if (value === null) return 'null';
+        if (Array.isArray(value)) return 'an array';
+        return 'an object';
+    }
+  } catch {
+    // A revoked Proxy throws even from Array.isArray.
+    return 'an unreadable value';
+  }
+}
+
+/**
+ * An options argument: `undefined` means "no options" (an empty object); anything else must
+ * be a non-array object. Returns it as a record so fields can be read; reading a field is safe
+ * because only own data is consulted by the checks below.
+ */
+export function optionsArg(field: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || isArray(value)) {
+    throw new InvalidArgumentError(field, `must be an object or undefined, got ${describeValue(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A string argument (an id, a group name); `optional` lets `undefined` through. */
+export function stringArg(field: string, value: unknown, optional: true): string | undefined;
+export function stringArg(field: string, value: unknown, optional?: false): string;
+export function stringArg(field: string, value: unknown, optional = false): string | undefined {
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'string') throw new InvalidArgumentError(field, `must be a string, got ${describeValue(value)}`);
+  return value;
+}
+
+/** An array of strings (or, with `single`, also one string, returned as a one-item array). */
+export function stringListArg(field: string, value: unknown, single = false): string[] {
+  if (single && typeof value === 'string') return [value];
+  if (!isArray(value)) {
+    throw new InvalidArgumentError(field, `must be ${single ? 'a string or ' : ''}an array of strings, got ${describeValue(value)}`);
+  }
+  const out: string[] = [];
+  const list = value as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    if (typeof item !== 'string') throw new InvalidArgumentError(`${field}[${i}]`, `must be a string, got ${describeValue(item)}`);
+    out.push(item);
+  }
+  return out;
+}
+
+/** A number of milliseconds in `[0, max]`, or `undefined`. */
+export function msArg(field: string, value: unknown, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new InvalidArgumentError(field, `must be a number of ms in [0, ${max}], got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** A safe integer ≥ `min` (or `Infinity` when `allowInfinity`), or `undefined`. */
+export function intArg(field: string, value: unknown, min: number, allowInfinity = false): number | undefined {
+  if (value === undefined) return undefined;
+  if (allowInfinity && value === Infinity) return value;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidArgumentError(field, `must be an integer >= ${min}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** One of a fixed set of strings, or `undefined`. */
+export function oneOfArg<T extends string>(field: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(field, `must be one of ${allowed.join(', ')}, got ${describeValue(value)}`);
+  }
+  return value as T;
+}
+
+/** An `AbortSignal`, or `undefined`. */
+export function signalArg(field: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw new InvalidArgumentError(field, `must be an AbortSignal, got ${describeValue(value)}`);
+  return value;
+}
+
+/**
+ * Runs the synchronous part of an async API (its argument checks) so that anything it throws
+ * becomes a rejection: a method that returns a promise never throws synchronously.
+ */
+export function rejecting<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function isArray(value: unknown): boolean {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,157 @@
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+// `maxOutputBytes` is enforced where the bytes are written, not by watching file sizes: a
+// writer like `yes` puts hundreds of megabytes on disk between two size polls. Both places
+// that write an attempt's `out`/`err` copy them through a counted pipe and stop at the limit:
+//
+// * attached local attempts: the child's stdout/stderr are pipes read by this module, which
+//   appends to the files with synchronous writes and cuts at the limit;
+// * detached and remote attempts: the wrapper's capped copiers (`head -c`, see wrapper.ts).
+//
+// In both, a stream that goes past the limit is cut at exactly `maxOutputBytes` bytes, the
+// `limit` marker file of the run directory gets a line, and the pipe's read end is closed, so
+// the writer's next write fails (SIGPIPE, or EPIPE if it ignores SIGPIPE). The executor, which
+// sees the marker through `poll()`, then kills the tree with reason `output_limit`.
+
+/** Marker file of a run directory: non-empty once a stream went past `maxOutputBytes`. */
+export const LIMIT_FILE = 'limit';
+
+/** True when the run directory's `limit` marker says a stream was cut. */
+export function limitReachedIn(runDir: string): boolean {
+  try {
+    return statSync(join(runDir, LIMIT_FILE)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Output of a child being copied into its run directory. */
+export interface CapturedOutput {
+  /** True once a stream went past the limit (it was cut at the limit, and closed). */
+  readonly limitReached: boolean;
+}
+
+/**
+ * Copies a child's piped stdout/stderr into `outFd`/`errFd` (the run directory's `out`/`err`,
+ * opened for appending; this takes them over and closes them), at most `limit` bytes per
+ * stream. Call it right after `spawn(…, { stdio: ['ignore', 'pipe', 'pipe'] })`, before any
+ * I/O callback can run. A file is closed when its stream closes, which is what the child's
+ * `close` event waits for: once `close` has fired, the files hold every byte they ever will.
+ */
+export function captureOutput(child: ChildProcess, runDir: string, outFd: number, errFd: number, limit: number): CapturedOutput {
+  const state = { limitReached: false };
+  const onLimit = (): void => {
+    if (state.limitReached) return;
+    state.limitReached = true;
+    try {
+      writeFileSync(join(runDir, LIMIT_FILE), 'limit\n', { mode: 0o600, flag: 'a' });
+    } catch {
+      // The run directory is gone or the disk full: the in-memory flag still reports it.
+    }
+  };
+  copy(child.stdout, outFd, limit, onLimit);
+  copy(child.stderr, errFd, limit, onLimit);
+  return state;
+}
+
+function copy(stream: Readable | null, fileFd: number, limit: number, onLimit: () => void): void {
+  let fd: number | undefined = fileFd;
+  const release = (): void => {
+    if (fd === undefined) return;
+    closeSync(fd);
+    fd = undefined;
+  };
+  if (stream === null) {
+    release();
+    return;
+  }
+  let written = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (fd === undefined) return;
+    const room = limit - written;
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    try {
+      // A regular file takes the whole chunk in one write; the loop covers a short write.
+      for (let off = 0, n = 1; off < part.length && n > 0; off += n) n = writeSync(fd, part, off, part.length - off);
+      written += part.length;
+    } catch {
+      // Disk full or the file removed: what follows is dropped, as a writer of the file
+      // itself would have lost it; the attempt goes on.
+      release();
+      return;
+    }
+    if (part.length < chunk.length) {
+      onLimit();
+      release();
+      // Closing the read end makes the writer's next write fail instead of blocking it.
+      stream.destroy();
+    }
+  });
+  stream.once('close', release);
+  stream.on('error', release);
+}
+
+/**
+ * Environment variable through which the detached wrapper gets `maxOutputBytes` (digits; empty
+ * or absent: no cap). The wrapper removes it from the command's environment.
+ */
+export const MAX_OUTPUT_ENV = 'BGEXEC_MAX_OUTPUT';
+
+/**
+ * Shell functions of the detached wrapper (see wrapper.ts) that cap its output. They use
+ * `$_bgx_d` (run directory), `$_bgx_lim` (the cap, digits or empty) and set `$_bgx_cp` (the
+ * copiers' pids).
+ *
+ * - `_bgx_open` opens fd 3 and fd 4 for the command's stdout and stderr. With a cap, each is
+ *   the write end of a FIFO whose reader, `_bgx_cap`, copies at most `$_bgx_lim` bytes into
+ *   `out`/`err` with `head -c` and then reads one more byte into `limit`: a non-empty `limit`
+ *   means the stream had more, and once that copier has exited the writer's next write fails
+ *   (SIGPIPE/EPIPE). The FIFOs are removed as soon as both ends are open (the open of a write
+ *   end waits for its reader), so nothing that scans the run directory can block on one. The
+ *   command's own exit status is untouched: the copiers run beside it, not in a pipeline
+ *   (dash has no `pipefail`). Without a cap, or where `mkfifo` fails, fd 3 and 4 are the
+ *   files themselves (then only the executor's size polls enforce the cap).
+ * - Copiers ignore TERM, INT and HUP so that a kill of the attempt's group does not lose the
+ *   bytes still in the pipes: they end when the last writer has closed its end.
+ * - `_bgx_drain` waits for the copiers, so that the `exit` marker is written only once every
+ *   byte is in the files. A signal the wrapper traps (a kill) ends that wait early; the
+ *   copiers are then killed.
+ *
+ * `head -c N` from a pipe reads no more than N bytes with GNU coreutils and BusyBox; a `head`
+ * that buffers its input (BSD) may consume bytes past N, so the cut stays exact but an excess
+ * can go unnoticed if the command then ends by itself.
+ */
+export const CAP_FUNCTIONS: readonly string[] = [
+  '_bgx_cap() {',
+  "  trap '' TERM INT HUP",
+  // Its `head`s carry no task markers, so the wrapper's reap and the executor's sweeps never
+  // take them for leftovers; the reap skips the copier itself by pid ($_bgx_cp).
+  '  unset BGEXEC_TASK_ID BGEXEC_ATTEMPT',
+  '  umask 077',
+  '  head -c "$_bgx_lim" >>"$_bgx_d/$1"',
+  '  exec head -c 1 >>"$_bgx_d/limit"',
+  '}',
+  '_bgx_open() {',
+  "  case $_bgx_lim in ''|*[!0-9]*) _bgx_lim= ;; esac",
+  '  if [ -n "$_bgx_lim" ] && mkfifo -m 600 "$_bgx_d/out.p" "$_bgx_d/err.p" 2>/dev/null; then',
+  '    _bgx_cap out <"$_bgx_d/out.p" >/dev/null 2>&1 &',
+  '    _bgx_cp=$!',
+  '    _bgx_cap err <"$_bgx_d/err.p" >/dev/null 2>&1 &',
+  '    _bgx_cp="$_bgx_cp $!"',
+  '    exec 3>"$_bgx_d/out.p" 4>"$_bgx_d/err.p"',
+  '    rm -f "$_bgx_d/out.p" "$_bgx_d/err.p"',
+  '  else',
+  '    [ -z "$_bgx_lim" ] || rm -f "$_bgx_d/out.p" "$_bgx_d/err.p" 2>/dev/null',
+  '    exec 3>>"$_bgx_d/out" 4>>"$_bgx_d/err"',
+  '  fi',
+  '}',
+  '_bgx_drain() {',
+  '  [ -n "$_bgx_cp" ] || return 0',
+  '  wait $_bgx_cp',
+  '  [ $? -le 128 ] || { kill -KILL $_bgx_cp 2>/dev/null; wait; }',
+  '  return 0',
+  '}',
+];

@@ -1,0 +1,72 @@
+// What a command leaves behind when its main process exits (`cmd &`, `setsid cmd &`) is reaped
+// before the attempt counts as ended — so the end (wait(), the exit marker) means that no
+// process of the attempt can still write its output — unless the request says `orphans: 'keep'`.
+// Attached attempts are reaped by the transport, detached ones by their wrapper.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalTransport } from '../../src/transports/local.js';
+import { newRoot, newTransport, pidsOfTask, readAll, registerCleanup, req } from './_local-fixture.js';
+
+registerCleanup();
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+for (const detached of [false, true]) {
+  describe(`leftovers of a leader that exited (detached: ${detached})`, () => {
+    const start = (t: LocalTransport, command: string, extra: Parameters<typeof req>[1] = {}) => t.start(req(command, { detached, ...extra }));
+
+    it('a background child is ended before the end is reported, and writes nothing after it', async () => {
+      const t = newTransport(newRoot());
+      const h = await start(t, '(sleep 1; echo late) & echo first');
+      expect(await t.wait(h)).toMatchObject({ state: 'exited', exitCode: 0 });
+      expect(pidsOfTask(h.taskId)).toEqual([]);
+      expect((await readAll(t, h, 'stdout')).toString()).toBe('first\n');
+      await sleep(1500);
+      expect((await readAll(t, h, 'stdout')).toString()).toBe('first\n');
+    });
+
+    it('`sleep 300 & exit 0` ends promptly with exit 0 and nothing left', async () => {
+      const t = newTransport(newRoot());
+      const h = await start(t, 'sleep 300 & exit 0');
+      expect(await settledWithin(t.wait(h), 20_000)).toMatchObject({ state: 'exited', exitCode: 0, signal: null });
+      expect(pidsOfTask(h.taskId)).toEqual([]);
+    });
+
+    it('reaches a child that left the group (setsid) and one that ignores SIGTERM (SIGKILL after graceMs)', async () => {
+      const t = newTransport(newRoot());
+      const h = await start(t, `setsid sleep 300 & (trap '' TERM; exec sleep 300) & exit 4`, { graceMs: 300 });
+      expect(await settledWithin(t.wait(h), 20_000)).toMatchObject({ state: 'exited', exitCode: 4 });
+      expect(pidsOfTask(h.taskId)).toEqual([]);
+    });
+
+    it('lingerMs lets leftovers finish by themselves first', async () => {
+      const t = newTransport(newRoot());
+      const h = await start(t, '(sleep 0.3; echo late) & echo first', { lingerMs: 10_000 });
+      expect(await settledWithin(t.wait(h), 20_000)).toMatchObject({ exitCode: 0 });
+      expect((await readAll(t, h, 'stdout')).toString()).toBe('first\nlate\n');
+      expect(pidsOfTask(h.taskId)).toEqual([]);
+    });
+
+    it("orphans: 'keep' leaves them running after the end", async () => {
+      const root = newRoot();
+      const t = newTransport(root);
+      const flag = join(root, 'daemon-alive');
+      const h = await start(t, `(sleep 0.5; touch '${flag}'; sleep 300) >/dev/null 2>&1 & exit 0`, { orphans: 'keep' });
+      expect(await settledWithin(t.wait(h), 20_000)).toMatchObject({ exitCode: 0 });
+      for (let i = 0; i < 200 && !existsSync(flag); i++) await sleep(25);
+      expect(existsSync(flag)).toBe(true);
+      expect(pidsOfTask(h.taskId).length).toBeGreaterThan(0);
+    });
+  });
+}
