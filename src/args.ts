@@ -116,18 +116,6 @@ export function signalArg(field: string, value: unknown): AbortSignal | undefine
   return value;
 }
 
-/**
- * Runs the synchronous part of an async API (its argument checks) so that anything it throws
- * becomes a rejection: a method that returns a promise never throws synchronously.
- */
-export function rejecting<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
 function isArray(value: unknown): boolean {
   try {
     return Array.isArray(value);

@@ -1,5 +1,8 @@
 /**
  * Stable machine-readable error codes. A code never changes meaning once released.
+ * `CALLBACK_FAILED`: a function of a spec (`retry.backoff`, `retry.retryOn`) threw or returned
+ * an unusable value (reported on `error`; the task is not retried). `CALLBACK_UNAVAILABLE`: a
+ * task recovered after a restart had such a function, which could not be stored.
  */
 export type ErrorCode =
   | 'INVALID_SPEC'

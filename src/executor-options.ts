@@ -49,6 +49,8 @@ export interface ShutdownOptions {
    * `kill` (default): kill running attempts (recorded `cancelled`, reason `shutdown`); queued tasks
    * stay queued in the store. `detach`: kill non-detached attempts, leave detached ones running for
    * a later executor to re-attach. `drain`: accept nothing new, run everything queued, then stop.
+   * Only `undefined` means the default (`null` is refused). A later `shutdown()` with a stronger
+   * mode (`drain` < `detach` < `kill`) takes over one still in progress.
    */
   mode?: 'kill' | 'detach' | 'drain';
   /** TERM → KILL delay for the attempts it kills (default: each task's graceMs). */

@@ -24,6 +24,7 @@ export type {
 export {
   AbortedError,
   BgexecError,
+  CallbackError,
   InvalidArgumentError,
   InvalidSpecError,
   NotFoundError,

@@ -49,7 +49,13 @@ export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** Backoff description; a function gets the attempt that just failed (1-based) and returns a delay in ms. */
+/**
+ * Backoff description; a function gets the attempt that just failed (1-based) and returns a delay
+ * in ms, clamped to at most 2^31−1. A function that throws or returns anything but a finite
+ * number ≥ 0 (`NaN`, `Infinity`, a string…) means the task is not retried: it settles with the
+ * attempt's outcome and the executor reports `CALLBACK_FAILED`. Functions are not stored, so
+ * after a restart they are gone (see `StoredSpec`); the object forms are stored.
+ */
 export type BackoffSpec =
   | {
       /** The same delay before every retry. */
@@ -77,7 +83,10 @@ export interface RetryPolicy {
   attempts: number;
   /** Delay before each retry; default none. */
   backoff?: BackoffSpec;
-  /** Which outcomes are retried; default `['failed']`. Cancellation is never retried. */
+  /**
+   * Which outcomes are retried; default `['failed']`. Cancellation is never retried. A function
+   * that throws means "no" and is reported as `CALLBACK_FAILED`. Only the list form is stored.
+   */
   retryOn?: readonly RetryableStatus[] | ((record: TaskRecord) => boolean);
 }
 

@@ -2,7 +2,9 @@
 // spawns in the same tick, so after a SIGKILL the stored record can lag behind attempts that
 // did start. These tests build exactly those leftovers: records written straight into the
 // store, real attempts (or bare run directories) in the store's run root.
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, processesOfTask } from '../proc.js';
@@ -112,6 +114,25 @@ describe('recovery in the crash window around spawn', () => {
     expect(logLines(log)).toEqual(['again 2']);
   });
 
+  it('labels a pid-less attempt whose command may have run spawn_unconfirmed, never spawn_interrupted ("never ran")', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'log');
+    const command = `${logged(log)}; exit 0`;
+    // The executor died between spawn() and the pid write: the run directory has `out` (created
+    // before spawn) but no `pid`, and the command ran to completion meanwhile.
+    const runDir = join(dir, 'runs', 'jobs', 'ran-1');
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, 'out'), '', { mode: 0o600 });
+    const ran = spawn('/bin/sh', ['-c', command], { env: { ...process.env, BGEXEC_TASK_ID: 'ran', BGEXEC_ATTEMPT: '1' }, stdio: 'ignore' });
+    await once(ran, 'exit');
+    await seed(dir, [record('ran', { status: 'running', attempt: 1, startedAt: Date.now() - 5000, spec: { command, transport: 'local' } })]);
+    const { ex } = openExecutor(dir);
+    await ex.start();
+    await ex.onIdle();
+    expect(ex.get('ran')).toMatchObject({ status: 'lost', reason: 'spawn_unconfirmed', attempt: 1 });
+    expect(logLines(log)).toEqual(['ran 1']);
+  });
+
   it('records attempts the store never heard of in history and continues with the latest', async () => {
     const dir = tempDir();
     const log = join(dir, 'log');
@@ -140,7 +161,8 @@ describe('recovery in the crash window around spawn', () => {
     const old = oldTransport(dir);
     const h1 = await startAttempt(old, 'timed', 1, 'sleep 30', true);
     await old.kill(h1, { graceMs: 1000 });
-    await startAttempt(old, 'timed', 2, 'exit 0', true);
+    // Attempt 2 ended during the downtime (its 100 ms timeout must not be what is tested here).
+    await old.wait(await startAttempt(old, 'timed', 2, 'exit 0', true));
     await seed(dir, [
       record('timed', {
         status: 'running', attempt: 1, startedAt: h1.startedAt, handle: h1, reason: 'timeout',

@@ -87,7 +87,7 @@ describe.skipIf(skip !== undefined)('a full disk under the run root', () => {
     const long = await ex.submit({ command: 'sleep 300', graceMs: 300 });
     expect(await eventually(() => ex.get(long.id)?.status === 'running' && ex.get(long.id)?.handle !== undefined, 20_000)).toBe(true);
     expect(ex.metrics().running).toBe(1);
-    expect(pidsOfTask(long.id).length).toBe(1);
+    expect(pidsOfTask(long.id).length).toBeGreaterThan(0);
     await ex.shutdown({ mode: 'kill' });
     expect(ex.get(long.id)).toMatchObject({ status: 'cancelled', reason: 'shutdown' });
     expect(await eventually(() => pidsOfTask(long.id).length === 0, 10_000)).toBe(true);
