@@ -45,8 +45,8 @@ export function describeValue(value: unknown): string {
 
 /**
  * An options argument: `undefined` means "no options" (an empty object); anything else must
- * be a non-array object. Returns it as a record so fields can be read; reading a field is safe
- * because only own data is consulted by the checks below.
+ * be a non-array object (`null`, primitives and arrays are refused). Returns it as a record so
+ * the caller can check its fields with the helpers below.
  */
 export function optionsArg(field: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};

@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid';
 import { intArg, msArg, oneOfArg, optionsArg, signalArg, stringArg, stringListArg } from './args.js';
 import type { Clock } from './clock.js';
-import { trace } from './debug.js';
+import { trace, tracing } from './debug.js';
 import { IsolatingEmitter } from './emitter.js';
 import {
   abortRejection,
@@ -176,10 +176,10 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     if (this.#shutdownPromise === undefined) {
       this.#shutdownMode = mode;
       this.#shutdownGraceMs = graceMs;
-      trace('shutdown', '-', { mode, graceMs });
+      if (tracing()) trace('shutdown', undefined, { mode, graceMs });
       this.#shutdownPromise = this.#doShutdown();
     } else if (STRENGTH[mode] > STRENGTH[this.#shutdownMode]) {
-      trace('shutdown', '-', { mode, graceMs, escalates: this.#shutdownMode });
+      if (tracing()) trace('shutdown', undefined, { mode, graceMs, escalates: this.#shutdownMode });
       this.#shutdownMode = mode;
       if (graceMs !== undefined) this.#shutdownGraceMs = graceMs;
       this.#wakeDrain?.();
@@ -292,7 +292,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
       signal.addEventListener('abort', onAbort, { once: true });
       extras.detachSignal = () => signal.removeEventListener('abort', onAbort);
     }
-    trace('submit', id, { command: record.spec.command, transport: record.spec.transport, priority: record.spec.priority, group: record.spec.group });
+    if (tracing()) trace('submit', id, { command: record.spec.command, transport: record.spec.transport, priority: record.spec.priority, group: record.spec.group });
     this.#runner.admit(record, extras);
     return snapshot(record);
   }

@@ -8,6 +8,8 @@
  * @module bgexec
  */
 export { BackgroundExecutor } from './executor.js';
+export { TRACE_CHANNEL } from './debug.js';
+export type { TraceKind, TraceMessage } from './debug.js';
 export type { CleanupOptions, ExecutorOptions, Logger, ShutdownOptions } from './executor-options.js';
 export type { ExecutorMetrics } from './metrics.js';
 export type { FollowOptions, OutputChunk, OutputRead, ReadOutputOptions } from './output/task-output.js';

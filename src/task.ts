@@ -141,7 +141,15 @@ export interface TaskSpec {
   orphans?: 'kill' | 'keep';
   /** With `orphans: 'kill'`: how long leftovers may run on after the main process exited; default 0. */
   lingerMs?: number;
-  /** Per-stream cap; past it the attempt is killed with reason `output_limit`. Default 1 GiB. */
+  /**
+   * Per-stream cap on the output kept on disk; default 1 GiB. It is enforced where the bytes
+   * are written: `out` and `err` never hold more than this many bytes (no slack), for attached
+   * and detached local attempts and on SSH/Vagrant hosts. A stream that has more is cut at
+   * exactly this size and closed (the writer's next write fails with SIGPIPE/EPIPE), and the
+   * attempt is killed with reason `output_limit` (status `failed`), also when the command ends
+   * by itself first. Output of exactly this size is allowed. Only stdout and stderr are capped,
+   * never other files the command writes. See docs/reliability.md, "Output limit".
+   */
   maxOutputBytes?: number;
   /** Aborting cancels the task. Not persisted. */
   signal?: AbortSignal;

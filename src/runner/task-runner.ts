@@ -1,5 +1,5 @@
 import type { TimerHandle } from '../clock.js';
-import { trace } from '../debug.js';
+import { trace, tracing } from '../debug.js';
 import { BgexecError, CallbackError, toErrorInfo } from '../errors.js';
 import type { ExecutorEventName } from '../events.js';
 import type { ResolvedOptions } from '../executor-options.js';
@@ -239,7 +239,7 @@ export class TaskRunner {
     this.setStatus(record, 'waiting');
     scheduler.add(this.entryOf(record), { force: true });
     this.persist(record);
-    trace('requeue', record.id, { attempt: record.attempt + 1, refused, delayMs });
+    if (tracing()) trace('requeue', record.id, { attempt: record.attempt + 1, refused, delayMs });
     this.#sink.task('task:retrying', record, {
       exitCode: null, signal: null, reason: 'start_refused', endedAt: clock.now(), nextAttempt: record.attempt + 1, delayMs,
     });
@@ -255,7 +255,7 @@ export class TaskRunner {
     const extras = this.extras.get(record.id);
     if (extras) delete extras.refusedStarts;
     this.persist(record);
-    trace('start', record.id, { attempt: record.attempt, pid: handle.pid, transport: record.spec.transport });
+    if (tracing()) trace('start', record.id, { attempt: record.attempt, pid: handle.pid, transport: record.spec.transport });
     this.#sink.task('task:started', record);
     this.notify(record.id);
     this.watch(record, live);
@@ -294,7 +294,7 @@ export class TaskRunner {
     if (!live.handle) return live.ended; // start in flight: watch() kills once the pid is known
     const handle = live.handle;
     const grace = live.graceMs ?? record.spec.graceMs ?? DEFAULT_GRACE_MS;
-    if (!live.killing) trace('kill', record.id, { attempt: record.attempt, reason: live.killReason, pid: handle.pid, graceMs: grace });
+    if (!live.killing && tracing()) trace('kill', record.id, { attempt: record.attempt, reason: live.killReason, pid: handle.pid, graceMs: grace });
     live.killing ??= callTransport(() => live.transport.kill(handle, { graceMs: grace })).catch((err: unknown) => this.#sink.error(err, record.id));
     return live.killing;
   }
@@ -367,7 +367,7 @@ export class TaskRunner {
     };
     record.history.push(deepFreeze(info));
     this.metrics.attemptEnded(endedAt - info.startedAt);
-    trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
+    if (tracing()) trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
     const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt, ...(reason !== undefined ? { reason } : {}) };
     const delay = this.#retryDelay(record, status, live.killReason);
     if (delay !== undefined) this.#retry(record, delay, end, errorInfo);
@@ -430,7 +430,7 @@ export class TaskRunner {
     this.metrics.retried++;
     this.#o.scheduler.add(this.entryOf(record), { force: true });
     this.persist(record);
-    trace('retry', record.id, { nextAttempt: record.attempt + 1, delayMs, reason: end.reason });
+    if (tracing()) trace('retry', record.id, { nextAttempt: record.attempt + 1, delayMs, reason: end.reason });
     this.#sink.task('task:retrying', record, { ...end, nextAttempt: record.attempt + 1, delayMs });
     this.notify(record.id);
     this.scheduleDispatch();
@@ -452,7 +452,7 @@ export class TaskRunner {
     extras?.detachSignal?.();
     if (extras) delete extras.detachSignal;
     const payload = { exitCode: end.exitCode, signal: end.signal, ...(end.reason !== undefined ? { reason: end.reason } : {}) };
-    trace('settle', record.id, { status, attempt: record.attempt, exitCode: end.exitCode, signal: end.signal, reason: end.reason });
+    if (tracing()) trace('settle', record.id, { status, attempt: record.attempt, exitCode: end.exitCode, signal: end.signal, reason: end.reason });
     this.#sink.task(END_EVENTS[status], record, payload);
     this.#sink.task('task:settled', record, payload);
     this.waiters.settle(record.id, () => snapshot(record));

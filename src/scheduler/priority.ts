@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
-import { describeValue } from '../args.js';
+import { describeValue, stringArg } from '../args.js';
 import { InvalidArgumentError, InvalidSpecError, QueueFullError } from '../errors.js';
 import { BinaryHeap } from './heap.js';
 import { LaneTable, byHead, byRunAt, isOpen, type Lane, type Limit, type Node } from './lanes.js';
@@ -98,6 +98,7 @@ export class PriorityScheduler implements Scheduler {
    * already queued, delayed or running, or a non-finite priority, order or runAt.
    */
   add(entry: SchedulerEntry, options?: AddOptions): void {
+    if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError('entry', `must be an object, got ${describeValue(entry)}`);
     const { id, priority, order, runAt, group, pool } = entry;
     if (typeof id !== 'string' || id === '') throw new InvalidArgumentError('id', 'must be a non-empty string');
     if (!Number.isFinite(priority)) throw new InvalidArgumentError('priority', `must be a finite number, got ${describeValue(priority)}`);
@@ -124,6 +125,7 @@ export class PriorityScheduler implements Scheduler {
 
   /** Drops a queued or delayed entry in O(log n). False when it is not waiting (unknown or running). */
   remove(id: string): boolean {
+    stringArg('id', id);
     const node = this.waiting.get(id);
     if (node === undefined) return false;
     this.waiting.delete(id);
@@ -157,6 +159,7 @@ export class PriorityScheduler implements Scheduler {
   }
 
   release(id: string): void {
+    stringArg('id', id);
     const lane = this.running.get(id);
     if (lane === undefined) return;
     this.running.delete(id);
@@ -169,6 +172,10 @@ export class PriorityScheduler implements Scheduler {
    * already). Throws `INVALID_ARGUMENT` if the id is already queued, delayed or running.
    */
   markRunning(entry: Pick<SchedulerEntry, 'id' | 'group' | 'pool'>): void {
+    if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError('entry', `must be an object, got ${describeValue(entry)}`);
+    stringArg('id', entry.id);
+    stringArg('group', entry.group, true);
+    stringArg('pool', entry.pool, true);
     if (this.has(entry.id)) throw new InvalidArgumentError('id', `${JSON.stringify(entry.id)} is already scheduled`);
     const lane = this.table.lane(entry.group, entry.pool);
     this.running.set(entry.id, lane);
@@ -185,6 +192,7 @@ export class PriorityScheduler implements Scheduler {
    * or pool it is (remembered even while nothing uses the name).
    */
   pause(group?: string): void {
+    stringArg('group', group, true);
     if (group === undefined) {
       this.paused = true;
       return;
@@ -195,6 +203,7 @@ export class PriorityScheduler implements Scheduler {
   }
 
   resume(group?: string): void {
+    stringArg('group', group, true);
     if (group === undefined) {
       this.paused = false;
       return;
@@ -209,6 +218,7 @@ export class PriorityScheduler implements Scheduler {
 
   /** Without a name: the global pause. With one: that name's own pause, regardless of the global one. */
   isPaused(group?: string): boolean {
+    stringArg('group', group, true);
     if (group === undefined) return this.paused;
     return this.table.limits.get(group)?.paused ?? false;
   }
@@ -219,6 +229,7 @@ export class PriorityScheduler implements Scheduler {
    * admissions. Throws `INVALID_ARGUMENT` (field `cap`) for any other value.
    */
   setGroupCap(group: string, cap: number | undefined): void {
+    stringArg('group', group);
     if (cap !== undefined && !isCount(cap, 0)) {
       throw new InvalidArgumentError('cap', `must be an integer ≥ 0 or Infinity, got ${describeValue(cap)}`);
     }
@@ -231,6 +242,7 @@ export class PriorityScheduler implements Scheduler {
 
   /** The cap of a name (`Infinity` when it has none). */
   groupCap(group: string): number {
+    stringArg('group', group);
     return this.table.limits.get(group)?.cap ?? Infinity;
   }
 
@@ -246,6 +258,7 @@ export class PriorityScheduler implements Scheduler {
 
   /** Running entries overall, or of one name (entries whose group or pool it is). */
   runningCount(group?: string): number {
+    stringArg('group', group, true);
     if (group === undefined) return this.running.size;
     return this.table.limits.get(group)?.running ?? 0;
   }

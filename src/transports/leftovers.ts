@@ -90,23 +90,27 @@ function bootMs(): number | undefined {
   }
 }
 
-// state, pgrp and start time of /proc/<pid>/stat, read into a reused buffer.
-function statOf(pid: string): { zombie: boolean; pgrp: number; startTicks: number } | undefined {
+// A small /proc file read into the reused buffer (cheaper than readFileSync), or undefined.
+function readSmall(path: string): string | undefined {
   let fd: number;
   try {
-    fd = openSync(`/proc/${pid}/stat`, 'r');
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
   }
-  let n = 0;
   try {
-    n = readSync(fd, statBuf, 0, statBuf.length, 0);
+    return statBuf.toString('latin1', 0, readSync(fd, statBuf, 0, statBuf.length, 0));
   } catch {
     return undefined;
   } finally {
     closeSync(fd);
   }
-  const text = statBuf.toString('latin1', 0, n);
+}
+
+// state, pgrp and start time of /proc/<pid>/stat.
+function statOf(pid: string): { zombie: boolean; pgrp: number; startTicks: number } | undefined {
+  const text = readSmall(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   const f = text.slice(close + 2).split(' ');
@@ -125,6 +129,51 @@ function envValue(env: Buffer, key: Buffer): string | undefined {
     return env.toString('latin1', at + key.length, end < 0 ? env.length : end);
   }
   return undefined;
+}
+
+// Start times of the processes the last scan saw, so that the next one reads /proc/<pid>/stat
+// only for pids that may belong to another process since: a pid can only be given to a new
+// process when the kernel's allocation cursor passes it, and the cursor moves forward (mod
+// pid_max) from `ns_last_pid`. So a pid outside (last pid at that scan, last pid now] is still
+// the process seen then — provided the cursor has not gone all the way round, which the
+// kernel's fork counter (`processes` in /proc/stat, all namespaces) rules out. Processes that
+// started before the attempts being looked at are the only ones skipped this way.
+interface Census {
+  startTicks: Map<number, number>;
+  lastPid: number;
+  forks: number;
+}
+let census: Census | undefined;
+let pidMax: number | undefined;
+let sameNamespace: boolean | undefined;
+
+function readPidCursor(): { lastPid: number; forks: number } | undefined {
+  if (sameNamespace === undefined) {
+    // ns_last_pid is our namespace's; /proc must show that same namespace.
+    sameNamespace = readSmall('/proc/self/stat')?.startsWith(`${process.pid} `) === true;
+    pidMax = Number(readSmall('/proc/sys/kernel/pid_max'));
+  }
+  if (!sameNamespace || !Number.isSafeInteger(pidMax) || pidMax! < 1000) return undefined;
+  const stat = readFileSafe('/proc/stat');
+  const at = stat?.indexOf('\nprocesses ') ?? -1;
+  const forks = at < 0 ? NaN : Number(stat!.slice(at + 11, stat!.indexOf('\n', at + 11)));
+  const lastPid = Number(readSmall('/proc/sys/kernel/ns_last_pid'));
+  return Number.isSafeInteger(forks) && Number.isSafeInteger(lastPid) ? { lastPid, forks } : undefined;
+}
+
+function readFileSafe(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+// Whether `pid` may have been allocated to a new process since `prev` (cursor at prev.lastPid).
+function maybeReused(pid: number, prev: Census, now: { lastPid: number }): boolean {
+  const from = prev.lastPid;
+  const to = now.lastPid;
+  return from <= to ? pid > from && pid <= to : pid > from || pid <= to;
 }
 
 function scan(batch: readonly Pending[]): Map<Pending, number[]> {
@@ -150,15 +199,28 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
       if (!list.includes(pid)) list.push(pid);
     }
   };
+  // Read before the directory: a process created after this read is in the swept range next time.
+  const cursor = readPidCursor();
+  const prev = census;
+  const trusted = prev !== undefined && cursor !== undefined && cursor.forks - prev.forks < (pidMax! - 300) / 2 ? prev : undefined;
+  const seen = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
     if (pid === process.pid) continue;
+    const known = trusted?.startTicks.get(pid);
+    if (known !== undefined && known < notBefore && !maybeReused(pid, trusted!, cursor!)) {
+      seen.set(pid, known);
+      continue;
+    }
     const st = statOf(name);
-    if (!st || st.zombie) continue;
+    if (!st) continue;
+    seen.set(pid, st.startTicks);
+    // Older than the attempts: neither a member of their groups (each leader made its own
+    // session, which no older process can join) nor a carrier of their markers.
+    if (st.zombie || st.startTicks < notBefore) continue;
     add(byGroup.get(st.pgrp), pid);
-    if (st.startTicks < notBefore) continue;
     let env: Buffer;
     try {
       env = readFileSync(`/proc/${name}/environ`);
@@ -169,6 +231,7 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
     if (id === undefined) continue;
     add(byMarker.get(`${id} ${envValue(env, ATTEMPT_KEY) ?? ''}`), pid);
   }
+  census = cursor === undefined ? undefined : { startTicks: seen, ...cursor };
   return result;
 }
 

@@ -125,7 +125,7 @@ export class LocalTransport implements Transport {
       closeSync(errFd);
       throw this.spawnFailure(err as NodeJS.ErrnoException, req, runDir, cwd);
     }
-    captureOutput(child, runDir, outFd, errFd, req.maxOutputBytes ?? Infinity);
+    const capture = captureOutput(child, runDir, outFd, errFd, req.maxOutputBytes ?? Infinity);
     const pid = child.pid;
     if (pid === undefined) throw this.spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
     try {
@@ -151,7 +151,8 @@ export class LocalTransport implements Transport {
       // 'close', not 'exit': the attempt ends once its output pipes are closed too (every
       // process holding them is gone and every byte is in the files), so the exit marker
       // really means that no more output can come.
-      child.once('close', (code, signal) => void reaped.then(() => {
+      // A bulk writer's output is copied by a `head` process (output-cap.ts): waited for too.
+      child.once('close', (code, signal) => void reaped.then(() => capture.finish(DRAIN_MS)).then(() => {
         const info: ExitInfo = { state: 'exited', exitCode: signal === null ? code : null, signal, endedAt: Date.now() };
         try {
           // The pid file's inode becomes the marker (one inode creation less per attempt); once

@@ -1,10 +1,14 @@
 // NODE_DEBUG=bgexec traces what the executor does through util.debuglog: a child process
 // runs real tasks with the variable set, and its stderr must hold one line per submit,
 // start (with pid), exit, retry (with delay), kill (with reason), settle and shutdown.
+// The same events go to the diagnostics channel `bgexec` as objects.
 import { spawnSync } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { TRACE_CHANNEL, type TraceMessage } from '../../src/debug.js';
+import { fakeExecutor } from '../helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD = join(ROOT, 'test/executor/_trace-child.ts');
@@ -43,5 +47,37 @@ describe('NODE_DEBUG=bgexec', () => {
     delete env.NODE_DEBUG;
     const { stderr } = run(env);
     expect(stderr).not.toMatch(/BGEXEC/);
+  });
+});
+
+describe('diagnostics channel bgexec', () => {
+  it('publishes the same events as objects to its subscribers, and nothing once they leave', async () => {
+    const messages: TraceMessage[] = [];
+    const onMessage = (m: unknown): void => void messages.push(m as TraceMessage);
+    subscribe(TRACE_CHANNEL, onMessage);
+    const { ex, fake, clock } = fakeExecutor();
+    let retried = '';
+    try {
+      fake.script('flaky', { exitCode: 2 }, { exitCode: 0 });
+      const t = await ex.submit({ command: 'flaky', retry: { attempts: 2, backoff: { type: 'fixed', delayMs: 50 } } });
+      retried = t.id;
+      await new Promise<void>((resolve) => ex.once('task:retrying', () => resolve()));
+      await clock.advance(50);
+      expect((await ex.wait(t.id)).status).toBe('completed');
+      await ex.shutdown();
+    } finally {
+      unsubscribe(TRACE_CHANNEL, onMessage);
+    }
+    const mine = messages.filter((m) => m.taskId === retried).map((m) => m.what);
+    expect(mine).toEqual(['submit', 'start', 'exit', 'retry', 'start', 'exit', 'settle']);
+    expect(messages.find((m) => m.what === 'retry')).toMatchObject({ taskId: retried, nextAttempt: 2, delayMs: 50 });
+    expect(messages.find((m) => m.what === 'exit')).toMatchObject({ attempt: 1, status: 'failed', exitCode: 2 });
+    expect(messages.at(-1)).toMatchObject({ what: 'shutdown', mode: 'kill' });
+    expect(messages.at(-1)).not.toHaveProperty('taskId');
+    const count = messages.length;
+    const again = fakeExecutor();
+    await again.ex.wait((await again.ex.submit({ command: 'x' })).id);
+    await again.ex.shutdown();
+    expect(messages.length).toBe(count);
   });
 });

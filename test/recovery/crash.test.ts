@@ -62,7 +62,10 @@ function badOutcome(r: TaskRecord, ran: (attempt: number) => boolean): string | 
       // Lived only as long as its executor: its end may be unknown (lost) or cut short (killed).
       if (r.attempt !== 1) break;
       if (r.status === expectedStatus && exited) return undefined;
-      if (r.status === 'lost' && (r.reason === 'no_exit_marker' || r.reason === 'spawn_interrupted')) return undefined;
+      // `spawn_interrupted` is a promise that the command never ran; `spawn_unconfirmed` (killed
+      // between spawn and the pid write) and `no_exit_marker` say that it may have.
+      if (r.status === 'lost' && (r.reason === 'no_exit_marker' || r.reason === 'spawn_unconfirmed')) return undefined;
+      if (r.status === 'lost' && r.reason === 'spawn_interrupted' && !ran(r.attempt)) return undefined;
       if (r.status === 'cancelled' && r.reason === 'executor_restart') return undefined;
       break;
     case 'long-retry':
@@ -170,7 +173,7 @@ describe('crash test: SIGKILL of an executor running 200 tasks, then a fresh exe
           `${settledBefore.size} settled, ${resettled} of them not yet durable); at restart ${terminalAtRestart.size} terminal, ` +
           `${[...atRestart.values()].filter((r) => r.status === 'running').length} running; start() took ${startMs} ms; ` +
           `final: ${by('completed')} completed, ${by('failed')} failed, ${kinds('cancelled', 'executor_restart')} cancelled(executor_restart), ` +
-          `${kinds('lost', 'no_exit_marker')} lost(no_exit_marker), ${kinds('lost', 'spawn_interrupted')} lost(spawn_interrupted); ` +
+          `${kinds('lost', 'no_exit_marker')} lost(no_exit_marker), ${kinds('lost', 'spawn_interrupted')} lost(spawn_interrupted), ${kinds('lost', 'spawn_unconfirmed')} lost(spawn_unconfirmed); ` +
           `${duringDowntime} detached ended during the downtime; ` +
           `${final.reduce((n, r) => n + r.attempt, 0)} attempts, ${lines.length} log lines; ${Date.now() - t0} ms`,
       );

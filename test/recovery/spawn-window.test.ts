@@ -161,12 +161,12 @@ describe('recovery in the crash window around spawn', () => {
     const old = oldTransport(dir);
     const h1 = await startAttempt(old, 'timed', 1, 'sleep 30', true);
     await old.kill(h1, { graceMs: 1000 });
-    // Attempt 2 ended during the downtime (its 100 ms timeout must not be what is tested here).
+    // Attempt 2 ended during the downtime.
     await old.wait(await startAttempt(old, 'timed', 2, 'exit 0', true));
     await seed(dir, [
       record('timed', {
         status: 'running', attempt: 1, startedAt: h1.startedAt, handle: h1, reason: 'timeout',
-        spec: { command: 'sleep 30', transport: 'local', detached: true, timeoutMs: 100, retry: { attempts: 2, retryOn: ['timed_out'] } },
+        spec: { command: 'sleep 30', transport: 'local', detached: true, timeoutMs: 10_000, retry: { attempts: 2, retryOn: ['timed_out'] } },
       }),
     ]);
     const { ex } = openExecutor(dir);

@@ -244,6 +244,17 @@ const hostileCases: HostileCase[] = [
   ...slot('once(event, listener)', { ...HOSTILE, function: 'not a function' }, (c, v) => c.ex.once('task:queued', v), false),
   ...slot('new BackgroundExecutor({ outputPollMs })', NOT_NUMBER, (_c, v) => new BackgroundExecutor({ outputPollMs: v }), false),
   ...slot('scheduler.setGroupCap(cap)', NOT_NUMBER, (c, v) => c.sched.setGroupCap('g', v), false),
+  ...slot('scheduler.setGroupCap(group)', NOT_STRING, (c, v) => c.sched.setGroupCap(v, 1), false),
+  ...slot('scheduler.add(entry)', { ...NOT_OPTIONS, array: undefined, 'Object.create(null)': bare, circular }, (c, v) => c.sched.add(v), false),
+  ...slot('scheduler.add({ priority })', { ...NOT_NUMBER, negative: Infinity }, (c, v) => c.sched.add({ id: 'p', priority: v, order: 0 }), false),
+  ...slot('scheduler.add({ group })', { ...HOSTILE, number: 1 }, (c, v) => c.sched.add({ id: 'g', priority: 0, order: 0, group: v }), false),
+  ...slot('scheduler.remove(id)', NOT_STRING, (c, v) => c.sched.remove(v), false),
+  ...slot('scheduler.release(id)', NOT_STRING, (c, v) => c.sched.release(v), false),
+  ...slot('scheduler.markRunning({ id })', NOT_STRING, (c, v) => c.sched.markRunning({ id: v }), false),
+  ...slot('scheduler.pause(group)', { ...HOSTILE, number: 1 }, (c, v) => c.sched.pause(v), false),
+  ...slot('scheduler.resume(group)', { ...HOSTILE, number: 1 }, (c, v) => c.sched.resume(v), false),
+  ...slot('scheduler.groupCap(group)', NOT_STRING, (c, v) => c.sched.groupCap(v), false),
+  ...slot('scheduler.runningCount(group)', { ...HOSTILE, number: 1 }, (c, v) => c.sched.runningCount(v), false),
   // specs
   ...slot('submit(spec)', { ...NOT_OPTIONS, 'Object.create(null)': bare, circular }, (c, v) => c.ex.submit(v), true, 'INVALID_SPEC'),
   ...slot('submit({ command })', NOT_STRING, (c, v) => c.ex.submit({ command: v }), true, 'INVALID_SPEC'),
@@ -279,6 +290,12 @@ describe('every public method against hostile values', () => {
     const noArgs = new Set(['start', 'onIdle', 'metrics', 'clock', 'transportNames']);
     const covered = new Set(hostileCases.map((c) => /^(?:new )?(\w+)/.exec(c.name)![1]!));
     for (const m of methods) if (!noArgs.has(m)) expect(covered.has(m), m).toBe(true);
+    const schedulerMethods = Object.getOwnPropertyNames(PriorityScheduler.prototype).filter((m) => !['constructor', 'next', 'nextWakeAt', 'counts', 'has', 'isPaused'].includes(m));
+    const coveredScheduler = new Set(hostileCases.map((c) => /^scheduler\.(\w+)/.exec(c.name)?.[1]));
+    // Private helpers of the class (enqueue, refresh, …) are not public API.
+    for (const m of schedulerMethods.filter((n) => !['enqueue', 'promoteDue', 'count', 'change', 'refresh'].includes(n))) {
+      expect(coveredScheduler.has(m), `scheduler.${m}`).toBe(true);
+    }
     expect(hostileCases.length).toBeGreaterThanOrEqual(300);
   });
 

@@ -65,6 +65,23 @@ describe('permissions (umask 000)', () => {
     }
   });
 
+  // The wrapper of a detached attempt writes pid, out, err and the exit marker through shell
+  // redirections, which would follow the umask: every one of them exists beforehand with 0600.
+  for (const umask of [0o000, 0o022]) {
+    it(`detached attempts: every file of the run directory is 0600 (umask ${umask.toString(8).padStart(3, '0')})`, async () => {
+      process.umask(umask);
+      const root = tempDir();
+      const transport = new LocalTransport({ root });
+      onCleanup(() => transport.close());
+      const h = await transport.start({ taskId: `perm_${umask}_${process.pid}`, attempt: 1, command: 'echo out; echo err >&2; exit 3', detached: true });
+      expect(await transport.wait(h)).toMatchObject({ exitCode: 3 });
+      const files = walkFiles(h.runDir!).map((f) => relative(h.runDir!, f)).sort();
+      expect(files).toEqual(['err', 'exit', 'meta', 'out', 'pid']);
+      for (const f of files) expect(`${f} ${mode(join(h.runDir!, f))}`).toBe(`${f} 600`);
+      expect(mode(h.runDir!)).toBe('700');
+    });
+  }
+
   it('LocalTransport with its default root: the root and every run directory 0700', async () => {
     const transport = new LocalTransport();
     const ex = new BackgroundExecutor({ transports: { local: transport } });

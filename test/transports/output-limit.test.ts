@@ -2,7 +2,8 @@
 // written (the attached attempt's pipe reader in Node, the detached wrapper's copiers, the same
 // wrapper on an SSH host), the task fails with reason `output_limit`, and nothing else the
 // command writes is capped. Real processes throughout; `yes` is the fastest writer at hand.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { BackgroundExecutor } from '../../src/executor.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { TaskRecord } from '../../src/task.js';
+import { HANDOFF_BYTES } from '../../src/transports/job-protocol/output-cap.js';
 import { LocalTransport } from '../../src/transports/local.js';
 import { processesOfTask } from '../proc.js';
 import { describeSkipped, skipReason, sshd, sshTransport } from './_ssh-fixture.js';
@@ -98,6 +100,22 @@ for (const detached of [false, true]) {
         await ex.shutdown({ mode: 'kill', graceMs: 200 });
       }
     });
+
+    it('bulk output under the limit arrives byte-exact (also past the hand-off to a copier process)', async () => {
+      const { ex, root } = localExecutor();
+      const src = join(root, `bulk-${kind}`);
+      const data = randomBytes(HANDOFF_BYTES * 2 + 12345);
+      writeFileSync(src, data);
+      try {
+        const t = await ex.submit({ command: `cat '${src}'; cat '${src}' >&2`, maxOutputBytes: data.length, detached });
+        const r = await ex.wait(t.id, { timeoutMs: 60_000 });
+        expect(r).toMatchObject({ status: 'completed', stdoutBytes: data.length, stderrBytes: data.length });
+        expect(readFileSync(join(runDir(r), 'out')).equals(data)).toBe(true);
+        expect(readFileSync(join(runDir(r), 'err')).equals(data)).toBe(true);
+      } finally {
+        await ex.shutdown({ mode: 'kill', graceMs: 200 });
+      }
+    }, 90_000);
 
     it('caps only the output streams: a file the command writes is not limited', async () => {
       const { ex, root } = localExecutor();

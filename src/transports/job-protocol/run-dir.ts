@@ -54,7 +54,7 @@ export function readMetaMarker(runDir: string): RunMeta | undefined {
  */
 export function writeKillRequest(runDir: string, signal: string): void {
   try {
-    writeFileSync(join(runDir, KILLREQ_FILE), `${signal} ${Date.now()}\n`);
+    writeFileSync(join(runDir, KILLREQ_FILE), `${signal} ${Date.now()}\n`, { mode: 0o600 });
   } catch {
     // The run directory is gone; the signals still apply.
   }
