@@ -2,9 +2,16 @@ import { BgexecError, InvalidArgumentError, isTerminal, systemClock, type Clock,
 import type { SchemaConfig } from './schemas.js';
 import type { AgentErrorCode, AgentExecutor, AgentLimits, AgentTaskDefaults, AgentToolError, AgentToolsOptions } from './types.js';
 
-/** Default output budget of one tool result, in bytes. */
-export const DEFAULT_MAX_OUTPUT_BYTES = 16_384;
+/**
+ * Default budget of one tool result, in characters the model receives (status, output and
+ * notices together, output counted as JSON-encoded).
+ */
+export const DEFAULT_MAX_OUTPUT_CHARS = 16_384;
+/** @deprecated The budget is counted in characters: use {@link DEFAULT_MAX_OUTPUT_CHARS}. */
+export const DEFAULT_MAX_OUTPUT_BYTES = DEFAULT_MAX_OUTPUT_CHARS;
 const MIN_OUTPUT_BUDGET = 1024;
+// Smallest share of a result's budget kept for output, whatever the status around it takes.
+const MIN_OUTPUT_SHARE = 256;
 
 const DEFAULT_LIMITS: AgentLimits = {
   maxWaitMs: 300_000,
@@ -16,18 +23,33 @@ const DEFAULT_LIMITS: AgentLimits = {
 
 type Stream = 'stdout' | 'stderr';
 
+/** What the model has been shown of one stream of one attempt. */
+export interface SeenState {
+  attempt: number;
+  /** Everything before this byte offset was shown (or deliberately skipped by a tail read). */
+  cursor: number;
+  /** A tail preview already shown, `[start, end)`, that paging passes over instead of re-sending. */
+  shownTail?: { start: number; end: number };
+}
+
 /** Everything the tool handlers share: options, the session check and what the model has read. */
 export class ToolContext implements SchemaConfig {
   readonly ex: AgentExecutor;
   readonly session: string | undefined;
-  readonly maxOutputBytes: number;
+  /** Budget of one result, in characters ({@link DEFAULT_MAX_OUTPUT_CHARS}). */
+  readonly maxOutputChars: number;
   readonly allowedTransports: readonly string[] | undefined;
   readonly defaults: AgentTaskDefaults;
   readonly clock: Clock;
   readonly limits: AgentLimits;
   readonly ackOnReport: boolean;
-  // Per task and stream: the attempt and byte offset up to which output was shown to the model.
-  readonly #cursors = new Map<string, { attempt: number; cursor: number }>();
+  readonly strict: boolean;
+  readonly readable: boolean;
+  readonly appendNotices: boolean;
+  // Per task and stream: what of which attempt was shown to the model.
+  readonly #cursors = new Map<string, SeenState>();
+  // Per task and stream: the read in progress, so reads without a cursor never overlap.
+  readonly #locks = new Map<string, Promise<unknown>>();
 
   constructor(ex: AgentExecutor, options: AgentToolsOptions) {
     if (ex === null || typeof ex !== 'object' || typeof ex.submit !== 'function') {
@@ -36,9 +58,13 @@ export class ToolContext implements SchemaConfig {
     if (options.session !== undefined && (typeof options.session !== 'string' || options.session.length === 0)) {
       throw new InvalidArgumentError('session', 'must be a non-empty string');
     }
-    const budget = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    const budgetName = options.maxOutputChars !== undefined ? 'maxOutputChars' : 'maxOutputBytes';
+    const budget = options.maxOutputChars ?? options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_CHARS;
     if (!Number.isSafeInteger(budget) || budget < MIN_OUTPUT_BUDGET) {
-      throw new InvalidArgumentError('maxOutputBytes', `must be an integer >= ${MIN_OUTPUT_BUDGET}, got ${String(budget)}`);
+      throw new InvalidArgumentError(budgetName, `must be an integer >= ${MIN_OUTPUT_BUDGET}, got ${String(budget)}`);
+    }
+    for (const flag of ['strict', 'readable', 'ackOnReport', 'appendNotices'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidArgumentError(flag, 'must be true or false');
     }
     const transports = options.allowedTransports;
     if (transports !== undefined && (!Array.isArray(transports) || transports.some((t) => typeof t !== 'string' || t === ''))) {
@@ -50,12 +76,45 @@ export class ToolContext implements SchemaConfig {
     }
     this.ex = ex;
     this.session = options.session;
-    this.maxOutputBytes = budget;
+    this.maxOutputChars = budget;
     this.allowedTransports = transports && transports.length > 0 ? [...transports] : undefined;
     this.defaults = { ...options.defaults };
     this.clock = options.clock ?? systemClock;
     this.limits = limits;
     this.ackOnReport = options.ackOnReport ?? true;
+    this.strict = options.strict ?? false;
+    this.readable = options.readable ?? true;
+    this.appendNotices = options.appendNotices ?? false;
+  }
+
+  /** Characters left for output in a result whose other parts cost `used` (never below a small floor). */
+  outputBudget(used: number): number {
+    return Math.max(MIN_OUTPUT_SHARE, this.maxOutputChars - used);
+  }
+
+  /**
+   * Runs `fn` alone for one task's stream: reads that start where the last one stopped must
+   * see that read's end, or two calls at once would both return the same bytes.
+   */
+  exclusive<T>(id: string, stream: Stream, fn: () => Promise<T>): Promise<T> {
+    const key = `${id}:${stream}`;
+    const before = this.#locks.get(key) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#locks.set(key, settled);
+    void settled.then(() => {
+      if (this.#locks.get(key) === settled) this.#locks.delete(key);
+    });
+    return run;
+  }
+
+  /** What the model has seen of a stream of the task's current attempt. */
+  seen(record: TaskRecord, stream: Stream): SeenState {
+    const s = this.#cursors.get(`${record.id}:${stream}`);
+    return s && s.attempt === record.attempt ? s : { attempt: record.attempt, cursor: 0 };
   }
 
   /** The task, if it exists and belongs to this session; otherwise undefined (never a hint that it exists). */
@@ -68,14 +127,20 @@ export class ToolContext implements SchemaConfig {
 
   /** Where the model's last view of this task's stream ended (0 for a new attempt). */
   lastCursor(record: TaskRecord, stream: Stream): number {
-    const seen = this.#cursors.get(`${record.id}:${stream}`);
-    return seen && seen.attempt === record.attempt ? seen.cursor : 0;
+    return this.seen(record, stream).cursor;
   }
 
-  /** Remembers how far the model has seen a stream. */
-  remember(id: string, stream: Stream, attempt: number, cursor: number): void {
+  /**
+   * Remembers how far the model has seen a stream, and a tail preview it was shown (kept while
+   * the cursor is still before it, so paging can pass over it).
+   */
+  remember(id: string, stream: Stream, attempt: number, cursor: number, shownTail?: { start: number; end: number }): void {
     if (this.#cursors.size > 4096) this.#prune();
-    this.#cursors.set(`${id}:${stream}`, { attempt, cursor });
+    const key = `${id}:${stream}`;
+    const old = this.#cursors.get(key);
+    let tail = shownTail ?? (old && old.attempt === attempt ? old.shownTail : undefined);
+    if (tail && cursor >= tail.start) tail = undefined;
+    this.#cursors.set(key, tail ? { attempt, cursor, shownTail: tail } : { attempt, cursor });
   }
 
   /** Acks the completion of a task whose final status a result is about to report. */

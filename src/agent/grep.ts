@@ -1,5 +1,5 @@
-import { Buffer } from 'node:buffer';
-import { byteCursorAfter } from './render.js';
+import { byteCursorAfter, shape, type Shaping } from './page.js';
+import { charCost } from './readable.js';
 import type { AgentExecutor } from './types.js';
 
 /** Most bytes one grep read scans (the cursor stops there; the next read goes on). */
@@ -45,8 +45,8 @@ export interface GrepRead {
 }
 
 /**
- * Reads whole lines from `cursor` and keeps those matching `re`, up to `budget` bytes of
- * matches or {@link GREP_SCAN_BYTES} scanned. The cursor advances over every line read,
+ * Reads whole lines from `cursor` and keeps those matching `re` (matched on the text as shown,
+ * see `how`), up to `budget` characters of matches or {@link GREP_SCAN_BYTES} scanned. The cursor advances over every line read,
  * matched or not, and stops before a matching line that no longer fits, so nothing that
  * matches is ever skipped. A partial last line waits for its newline while the task runs.
  */
@@ -57,9 +57,10 @@ export async function grepRead(
   cursor: number,
   budget: number,
   re: RegExp,
+  how: Shaping = { readable: false },
 ): Promise<GrepRead> {
   const shown: string[] = [];
-  let shownBytes = 0;
+  let shownChars = 0;
   let linesRead = 0;
   let linesMatched = 0;
   let pos = cursor;
@@ -83,19 +84,21 @@ export async function grepRead(
       const nl = text.indexOf('\n', consumed);
       const lineEnd = nl < 0 || nl >= end ? end : nl + 1;
       const line = text.slice(consumed, lineEnd);
-      const body = line.endsWith('\n') ? line.slice(0, -1) : line;
+      const body = shape(line.endsWith('\n') ? line.slice(0, -1) : line, how);
       if (lineMatches(re, body)) {
-        let piece = line.endsWith('\n') ? line : `${line}\n`;
-        const size = Buffer.byteLength(piece);
-        if (shownBytes + size > budget) {
+        let piece = `${body}\n`;
+        const size = charCost(piece);
+        if (shownChars + size > budget) {
           if (linesMatched > 0) {
             full = true;
             break;
           }
-          piece = `${body.slice(0, Math.max(1, budget - 40))} [… line cut to the budget]\n`;
+          let cut = body.slice(0, Math.max(1, budget - 40));
+          while (charCost(cut) > budget - 40 && cut.length > 1) cut = cut.slice(0, Math.ceil(cut.length / 2));
+          piece = `${cut} [… line cut to the budget]\n`;
         }
         shown.push(piece);
-        shownBytes += Buffer.byteLength(piece);
+        shownChars += charCost(piece);
         linesMatched++;
       }
       linesRead++;

@@ -17,6 +17,7 @@ export interface ListInput {
 }
 
 const MAX_COMMAND_CHARS = 80;
+const LIST_HINT_RESERVE = 160;
 const ACTIVE: readonly TaskStatus[] = ['queued', 'waiting', 'running'];
 const FINISHED: readonly TaskStatus[] = ['completed', 'failed', 'cancelled', 'timed_out', 'lost'];
 
@@ -78,6 +79,14 @@ export function bgList(ctx: ToolContext, input: ListInput): BgListResult | Agent
         command: cmd.length > MAX_COMMAND_CHARS ? `${cmd.slice(0, MAX_COMMAND_CHARS - 1)}…` : cmd,
       };
     });
+  // Rows beyond the budget are left out like rows beyond the limit (the hint says how many show).
+  let size = JSON.stringify({ ok: true, tasks: [], total: records.length, clamped: notes }).length + LIST_HINT_RESERVE;
+  let fit = 0;
+  for (; fit < tasks.length; fit++) {
+    size += JSON.stringify(tasks[fit]).length + 1;
+    if (size > ctx.maxOutputChars) break;
+  }
+  tasks.length = fit;
   const result: BgListResult = { ok: true, tasks, total: records.length };
   if (notes.length > 0) result.clamped = notes;
   if (records.length === 0) {

@@ -3,12 +3,13 @@ import type { AgentLimits, AgentToolName, JsonSchema } from './types.js';
 /** What the schemas and descriptions depend on. */
 export interface SchemaConfig {
   limits: AgentLimits;
-  maxOutputBytes: number;
+  maxOutputChars: number;
   allowedTransports: readonly string[] | undefined;
+  strict: boolean;
 }
 
-/** Smallest `max_bytes` of `bg_read`. */
-export const MIN_READ_BYTES = 256;
+/** Smallest `max_chars` of `bg_read`. */
+export const MIN_READ_CHARS = 256;
 /** Most task ids one `bg_wait` takes. */
 export const MAX_WAIT_IDS = 20;
 /** Largest `bg_list` `limit`. */
@@ -33,17 +34,28 @@ const regex = (what: string): JsonSchema => ({
   type: 'string',
   minLength: 1,
   maxLength: MAX_PATTERN_LENGTH,
-  description: `${what} JavaScript regular expression, matched line by line; start it with (?i) to ignore case.`,
+  description: `${what} JavaScript regular expression, matched line by line; start it with (?i) to ignore case. null or "" for none.`,
 });
 
 function startSchema(c: SchemaConfig): JsonSchema {
   const props: Record<string, JsonSchema> = {
     command: { type: 'string', minLength: 1, maxLength: 100_000, description: 'Shell command line, run by /bin/sh -c.' },
-    cwd: { type: 'string', minLength: 1, description: 'Working directory (absolute path).' },
-    env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra environment variables, e.g. {"NODE_ENV":"test"}.' },
+    cwd: { type: 'string', minLength: 1, description: 'Working directory (absolute path); null or "" for the default.' },
+    env: c.strict
+      ? {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { name: { type: 'string', description: 'Variable name.' }, value: { type: 'string', description: 'Its value.' } },
+            required: ['name', 'value'],
+            additionalProperties: false,
+          },
+          description: 'Extra environment variables, e.g. [{"name":"NODE_ENV","value":"test"}]; null or [] for none.',
+        }
+      : { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra environment variables, e.g. {"NODE_ENV":"test"}.' },
     timeout_ms: {
       type: 'integer',
-      description: `Kill the whole process tree after this many ms (${MIN_TIMEOUT_MS}..${c.limits.maxTimeoutMs}). Omit for no timeout (e.g. servers).`,
+      description: `Kill the whole process tree after this many ms (${MIN_TIMEOUT_MS}..${c.limits.maxTimeoutMs}). Omit it (or null or 0) for no timeout (e.g. servers).`,
     },
     priority: { type: 'integer', description: `Higher starts first when tasks queue (-${PRIORITY_RANGE}..${PRIORITY_RANGE}, default 0).` },
     wait_ms: {
@@ -58,8 +70,57 @@ function startSchema(c: SchemaConfig): JsonSchema {
   return { type: 'object', properties: props, required: ['command'], additionalProperties: false };
 }
 
-/** Builds the JSON Schema of each tool's input. */
-export function inputSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema> {
+// Keywords outside OpenAI's strict subset; what they checked is still checked by the handlers.
+const NOT_STRICT = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'default']);
+
+function strictProperty(p: JsonSchema, nullable: boolean): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [k, v] of Object.entries(p)) if (!NOT_STRICT.has(k)) (out as Record<string, unknown>)[k] = v;
+  if (p.type === 'object') Object.assign(out, strictObject(p));
+  if (p.items) out.items = strictProperty(p.items, false);
+  if (nullable) {
+    if (typeof p.type === 'string') out.type = [p.type, 'null'];
+    if (p.enum) out.enum = [...p.enum, null];
+  }
+  return out;
+}
+
+function strictObject(s: JsonSchema): JsonSchema {
+  if (typeof s.additionalProperties === 'object') throw new Error('open maps cannot be expressed in strict mode');
+  const required = new Set(s.required ?? []);
+  const props = Object.entries(s.properties ?? {});
+  const out: JsonSchema = {
+    type: 'object',
+    ...(s.description !== undefined ? { description: s.description } : {}),
+    properties: Object.fromEntries(props.map(([k, p]) => [k, strictProperty(p, !required.has(k))])),
+    required: props.map(([k]) => k),
+    additionalProperties: false,
+  };
+  return out;
+}
+
+/**
+ * Rewrites an object schema into OpenAI's strict subset: every property listed in `required`,
+ * the optional ones nullable, `additionalProperties: false` on every object, and no keyword the
+ * subset lacks (the handlers check those limits themselves).
+ */
+export function toStrictSchema(schema: JsonSchema): JsonSchema {
+  return strictObject(schema);
+}
+
+/**
+ * Builds the JSON Schema of each tool's input, as advertised to the model (strict or not) and
+ * as checked by the handlers (always the full form, which also holds the size limits).
+ */
+export function inputSchemas(c: SchemaConfig): { advertised: Record<AgentToolName, JsonSchema>; checked: Record<AgentToolName, JsonSchema> } {
+  const checked = fullSchemas({ ...c, strict: false });
+  if (!c.strict) return { advertised: checked, checked };
+  const rich = fullSchemas(c);
+  const advertised = Object.fromEntries(Object.entries(rich).map(([name, s]) => [name, toStrictSchema(s)])) as Record<AgentToolName, JsonSchema>;
+  return { advertised, checked };
+}
+
+function fullSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema> {
   return {
     bg_start: startSchema(c),
     bg_read: {
@@ -68,12 +129,20 @@ export function inputSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema>
         task_id: taskId,
         cursor: {
           type: 'integer',
-          description: 'Byte offset to read from: the next_cursor of an earlier result. Omit to continue where your last read of this task and stream stopped; 0 reads from the start.',
+          description:
+            'Byte offset to read from: the next_cursor of an earlier result. Omit it (or null) to continue where your last read of this task and stream stopped; 0 reads from the start.',
         },
-        max_bytes: { type: 'integer', description: `Most bytes of output to return (${MIN_READ_BYTES}..${c.maxOutputBytes}, default ${c.maxOutputBytes}).` },
-        tail_lines: { type: 'integer', description: `Return only the last N lines of the output (1..${MAX_TAIL_LINES}); ignores cursor.` },
+        max_chars: {
+          type: 'integer',
+          description: `Most characters of output to return (${MIN_READ_CHARS}..${c.maxOutputChars}); null or 0 for the most the budget allows.`,
+        },
+        tail_lines: { type: 'integer', description: `Return only the last N lines of the output (1..${MAX_TAIL_LINES}), as many as fit; ignores cursor. null or 0 for a normal read.` },
         grep: regex('Show only lines matching this'),
         stream,
+        raw: {
+          type: 'boolean',
+          description: 'true: return the bytes as they are (ANSI escapes, \\r rewrites, control bytes). Default false: readable text; cursors count raw bytes either way.',
+        },
       },
       required: ['task_id'],
       additionalProperties: false,
@@ -81,7 +150,13 @@ export function inputSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema>
     bg_wait: {
       type: 'object',
       properties: {
-        task_ids: { type: 'array', items: taskId, minItems: 1, maxItems: MAX_WAIT_IDS, description: 'Tasks to wait on; returns as soon as any one of them is done.' },
+        task_ids: {
+          type: 'array',
+          items: taskId,
+          minItems: 1,
+          maxItems: MAX_WAIT_IDS,
+          description: `Tasks to wait on (1 to ${MAX_WAIT_IDS} ids); returns as soon as any one of them is done.`,
+        },
         timeout_ms: { type: 'integer', description: `Give up after this many ms (0..${c.limits.maxWaitMs}); the tasks keep running.` },
         until: { type: 'string', enum: ['exit', 'pattern'], description: '"exit" (default): wait until a task ends. "pattern": wait until a task prints a line matching pattern (or ends).' },
         pattern: regex('With until="pattern": the'),
@@ -98,7 +173,7 @@ export function inputSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema>
       type: 'object',
       properties: {
         task_id: taskId,
-        grace_ms: { type: 'integer', description: `Delay between SIGTERM and SIGKILL (0..${c.limits.maxGraceMs}); default the task's own (5000).` },
+        grace_ms: { type: 'integer', description: `Delay between SIGTERM and SIGKILL (0..${c.limits.maxGraceMs}); omit it (or null) for the task's own (5000).` },
       },
       required: ['task_id'],
       additionalProperties: false,
@@ -111,8 +186,9 @@ export function inputSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema>
           enum: ['all', 'active', 'finished', 'queued', 'waiting', 'running', 'completed', 'failed', 'cancelled', 'timed_out', 'lost'],
           description: '"active" = queued, waiting or running; "finished" = ended in any way; default "all".',
         },
-        limit: { type: 'integer', description: `Most rows, newest first (1..${MAX_LIST_LIMIT}, default ${DEFAULT_LIST_LIMIT}).` },
+        limit: { type: 'integer', description: `Most rows, newest first (1..${MAX_LIST_LIMIT}, default ${DEFAULT_LIST_LIMIT}; null or 0 for the default).` },
       },
+      required: [],
       additionalProperties: false,
     },
   };
@@ -120,16 +196,16 @@ export function inputSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema>
 
 /** Builds the description of each tool: what it does and how to use it without wasting turns. */
 export function descriptions(c: SchemaConfig): Record<AgentToolName, string> {
-  const budget = c.maxOutputBytes;
+  const budget = c.maxOutputChars;
   return {
     bg_start:
       `Start a shell command in the background and get its task id. Use it for anything that may take long (builds, tests, servers, downloads). ` +
-      `If the command finishes within wait_ms, the result already holds its exit code and output (up to ${budget} bytes, head and tail). ` +
+      `If the command finishes within wait_ms, the result already holds its exit code and output (within ${budget} characters, head and tail). ` +
       `Otherwise it keeps running: ${NO_POLL} stdout and stderr are kept apart; append 2>&1 to merge them. Stdin is /dev/null, so interactive prompts cannot be answered.`,
     bg_read:
-      `Read a background task's output incrementally by byte cursor, at most ${budget} bytes per call. ` +
-      `Each result gives next_cursor; without a cursor the read continues where your last one stopped, so you never see the same bytes twice. ` +
-      `Output too large for the budget comes back as head and tail with a "[… N bytes omitted; next_cursor=X]" marker: read on from next_cursor to see the omitted bytes. ` +
+      `Read a background task's output incrementally by byte cursor, whole lines, within ${budget} characters per call. ` +
+      `Each result gives next_cursor; without a cursor the read continues where your last one stopped, so you never see the same bytes twice ` +
+      `(lines already shown as the tail of an earlier result are passed over). Output is shown readable (ANSI colours removed, progress bars collapsed); raw=true gives the bytes as they are. ` +
       `Use tail_lines for just the latest lines, and grep to show only matching lines (the cursor still moves past every line read; the result counts the filtered lines). ` +
       `To wait for more output, call bg_wait with until="pattern" instead of reading repeatedly.`,
     bg_wait:

@@ -1,6 +1,6 @@
 import { isTerminal, type TaskRecord, type TaskSpec } from '../index.js';
 import { clamp, durationOf, fail, fromError, type ToolContext } from './context.js';
-import { renderUnread } from './render.js';
+import { outputBudgetAfter, renderUnread } from './render.js';
 import { MIN_TIMEOUT_MS, PRIORITY_RANGE } from './schemas.js';
 import type { AgentToolError, BgStartResult } from './types.js';
 import { race, watchExits } from './waiting.js';
@@ -65,7 +65,7 @@ export async function bgStart(ctx: ToolContext, input: StartInput, signal?: Abor
   const duration = durationOf(record, ctx.clock.now());
   if (duration !== undefined) result.duration_ms = duration;
   if (notes.length > 0) result.clamped = notes;
-  Object.assign(result, await renderUnread(ctx, record).catch(() => ({})));
+  Object.assign(result, await renderUnread(ctx, record, outputBudgetAfter(ctx, result)).catch(() => ({})));
   let hint: string;
   if (terminal) {
     const more = result.stdout?.truncated || result.stderr?.truncated ? ' Output was capped: bg_read continues at next_cursor.' : '';

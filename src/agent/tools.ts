@@ -1,10 +1,13 @@
 import { AbortedError } from '../index.js';
 import { fail, fromError, ToolContext } from './context.js';
+import { formatResult } from './format.js';
+import { normalizeInput } from './inputs.js';
 import { bgKill, bgList, type KillInput, type ListInput } from './manage.js';
+import { completionNotices } from './notices.js';
 import { bgRead, type ReadInput } from './read.js';
 import { descriptions, inputSchemas } from './schemas.js';
 import { bgStart, type StartInput } from './start.js';
-import type { AgentExecutor, AgentTool, AgentToolContext, AgentToolName, AgentToolResult, AgentToolsOptions, JsonSchema } from './types.js';
+import type { AgentExecutor, AgentTool, AgentToolContext, AgentToolName, AgentToolOutput, AgentToolResult, AgentToolsOptions, JsonSchema } from './types.js';
 import { describeParameters, validateInput } from './validate.js';
 import { bgWait, type WaitInput } from './wait.js';
 
@@ -21,20 +24,23 @@ const RUNS: Record<AgentToolName, Run> = {
 
 const ORDER: readonly AgentToolName[] = ['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list'];
 
-function makeTool(ctx: ToolContext, name: AgentToolName, description: string, inputSchema: JsonSchema): AgentTool {
+// Notices are appended only when at least this many characters of the budget are left.
+const MIN_NOTICE_CHARS = 300;
+
+function makeTool(ctx: ToolContext, name: AgentToolName, description: string, inputSchema: JsonSchema, checkedSchema: JsonSchema): AgentTool {
   const run = RUNS[name];
-  return {
+  const invalid = (errors: string[]): AgentToolResult =>
+    fail('invalid_input', `${name}: ${errors.join('; ')}. Parameters: ${describeParameters(inputSchema)}. Fix the arguments and call ${name} again.`);
+  const tool: AgentTool = {
     name,
     description,
     inputSchema,
+    strict: ctx.strict,
     async handler(input: unknown, call: AgentToolContext = {}): Promise<AgentToolResult> {
-      const checked = validateInput(inputSchema, input);
-      if (!checked.ok) {
-        return fail(
-          'invalid_input',
-          `${name}: ${checked.errors.join('; ')}. Parameters: ${describeParameters(inputSchema)}. Fix the arguments and call ${name} again.`,
-        );
-      }
+      const normalized = normalizeInput(name, input);
+      if (!normalized.ok) return invalid(normalized.errors);
+      const checked = validateInput(checkedSchema, normalized.value);
+      if (!checked.ok) return invalid(checked.errors);
       try {
         return await run(ctx, checked.value, call);
       } catch (err) {
@@ -42,7 +48,17 @@ function makeTool(ctx: ToolContext, name: AgentToolName, description: string, in
         return fromError(err, name);
       }
     },
+    async call(input: unknown, call: AgentToolContext = {}): Promise<AgentToolOutput> {
+      const result = await tool.handler(input, call);
+      if (!ctx.appendNotices) return formatResult(result);
+      // Completions of other tasks ride along, in what the budget has left after this result.
+      const room = ctx.maxOutputChars - formatResult(result).text.length - 1;
+      if (room < MIN_NOTICE_CHARS) return formatResult(result);
+      const notices = await completionNotices(ctx.ex, ctx.session, { maxChars: room, readable: ctx.readable }).catch(() => ({ text: '' }));
+      return formatResult(result, [notices.text]);
+    },
   };
+  return tool;
 }
 
 /**
@@ -65,7 +81,7 @@ function makeTool(ctx: ToolContext, name: AgentToolName, description: string, in
  */
 export function createAgentTools(executor: AgentExecutor, options: AgentToolsOptions = {}): AgentTool[] {
   const ctx = new ToolContext(executor, options);
-  const schemas = inputSchemas(ctx);
+  const { advertised, checked } = inputSchemas(ctx);
   const texts = descriptions(ctx);
-  return ORDER.map((name) => makeTool(ctx, name, texts[name], schemas[name]));
+  return ORDER.map((name) => makeTool(ctx, name, texts[name], advertised[name], checked[name]));
 }

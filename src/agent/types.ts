@@ -9,14 +9,18 @@ export type AgentExecutor = Pick<
   'submit' | 'get' | 'list' | 'wait' | 'cancel' | 'readOutput' | 'follow' | 'completions' | 'ack'
 >;
 
+/** A JSON Schema type name. */
+export type JsonSchemaType = 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null';
+
 /**
  * The subset of JSON Schema the agent tools declare (and validate by hand). It is accepted
  * as-is by MCP (`inputSchema`), OpenAI function calling (`parameters`) and the Vercel AI SDK
- * (`jsonSchema(...)`).
+ * (`jsonSchema(...)`). With `strict: true` the schemas keep to OpenAI's strict subset: every
+ * property required, optional ones nullable (`type: ['integer', 'null']`), no size keywords.
  */
 export interface JsonSchema {
-  /** JSON type of the value. */
-  type?: 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array';
+  /** JSON type of the value; a pair such as `['string', 'null']` for a nullable one. */
+  type?: JsonSchemaType | readonly JsonSchemaType[];
   /** What the value means, for the model. */
   description?: string;
   /** Schemas of an object's properties. */
@@ -28,7 +32,7 @@ export interface JsonSchema {
   /** Schema of an array's items. */
   items?: JsonSchema;
   /** The allowed values. */
-  enum?: readonly (string | number)[];
+  enum?: readonly (string | number | null)[];
   /** Fewest items of an array. */
   minItems?: number;
   /** Most items of an array. */
@@ -62,6 +66,8 @@ export interface AgentTool {
   description: string;
   /** JSON Schema of the input (always `type: 'object'`). */
   inputSchema: JsonSchema;
+  /** Whether {@link AgentTool.inputSchema} keeps to OpenAI's strict subset (the `strict` option). */
+  strict: boolean;
   /**
    * Validates `input` against {@link AgentTool.inputSchema} and runs the call. Never rejects for
    * bad input, unknown task ids or executor errors: those resolve to an {@link AgentToolError}
@@ -69,6 +75,34 @@ export interface AgentTool {
    * The result is JSON-safe: hand `JSON.stringify(result)` to the model.
    */
   handler(input: unknown, context?: AgentToolContext): Promise<AgentToolResult>;
+  /**
+   * Like {@link AgentTool.handler}, but resolves to what the model should receive: the status
+   * as JSON and the output as plain text in separate content items, all within the budget.
+   */
+  call(input: unknown, context?: AgentToolContext): Promise<AgentToolOutput>;
+}
+
+/** One text content item (the shape MCP and the chat APIs use). */
+export interface AgentTextContent {
+  /** Always `text`. */
+  type: 'text';
+  /** The text. */
+  text: string;
+}
+
+/** What one tool call hands the model, from {@link AgentTool.call} or {@link formatResult}. */
+export interface AgentToolOutput {
+  /** The structured result, output text included (for programs and structured content). */
+  result: AgentToolResult;
+  /**
+   * For the model: first the status as JSON without the output text, then each output stream as
+   * plain text under a one-line header (`--- stdout, bytes 0..812 of 812 ---`).
+   */
+  content: AgentTextContent[];
+  /** The content items joined by newlines, for clients whose tool results are one string. */
+  text: string;
+  /** The call did not succeed (`result.ok` is false). */
+  isError: boolean;
 }
 
 /** Spec fields applied under every task the model starts (the model's own values win). */
@@ -97,10 +131,35 @@ export interface AgentToolsOptions {
    */
   session?: string;
   /**
-   * Output budget: the most bytes of task output one tool result carries (default 16384,
-   * at least 1024). Larger output is shown as head + tail with an omission marker.
+   * Budget of one tool result, in characters the model receives: status, output and anything
+   * appended, with output counted as JSON-encoded (so `\n` costs 2 and a control byte up to 6),
+   * which bounds both the plain-text form of {@link AgentTool.call} and `JSON.stringify` of the
+   * result. Default 16384, at least 1024. Larger output comes in pages, or as head + tail.
    */
+  maxOutputChars?: number;
+  /** @deprecated Same as {@link AgentToolsOptions.maxOutputChars} (it always counted what the model reads). */
   maxOutputBytes?: number;
+  /**
+   * Input schemas in OpenAI's strict subset (for `strict: true` function calling, the Responses
+   * API, the Agents SDK): every property required, optional ones nullable, `env` as an array of
+   * `{ name, value }`, no size keywords. Default false: optional properties may be left out.
+   * Either way the handlers accept both forms and treat `null` (and `""` or `0` where those mean
+   * nothing, such as `timeout_ms: 0` or `grep: ""`) as not given.
+   */
+  strict?: boolean;
+  /**
+   * Show output as a terminal would (default true): ANSI escapes removed, lines rewritten with
+   * `\r` (progress bars) collapsed to their final state, other control bytes shown as short
+   * markers such as `[4096×\x01]`. Cursors always count raw bytes, and `bg_read` with
+   * `raw: true` returns the bytes as they are.
+   */
+  readable?: boolean;
+  /**
+   * {@link AgentTool.call} appends the completion notices of this session's other tasks
+   * ({@link completionNotices}) to its content, within what the budget has left, and
+   * acknowledges them. Default false.
+   */
+  appendNotices?: boolean;
   /**
    * Transports the model may choose with `bg_start`'s `transport` (the first is the default).
    * Without it the parameter is not offered and tasks use `defaults.transport` or the
@@ -148,6 +207,8 @@ export interface OutputView {
   omitted_bytes: number;
   /** More bytes exist after `next_cursor`. */
   truncated: boolean;
+  /** Bytes passed over (and marked) because an earlier result showed them as its tail. */
+  skipped_bytes?: number;
 }
 
 /** Result of `bg_start`. */
@@ -206,6 +267,22 @@ export interface BgReadResult {
   truncated: boolean;
   /** Bytes between head and tail that were not shown (0 when nothing was left out). */
   omitted_bytes: number;
+  /**
+   * Bytes after `text` that an earlier result already showed as a tail preview: `next_cursor`
+   * passes over them rather than sending them again.
+   */
+  skipped_bytes?: number;
+  /** With `tail_lines`: lines asked for, found, and shown within the budget. */
+  tail?: {
+    /** `tail_lines` as used. */
+    lines_requested: number;
+    /** Lines the stream has within the scanned range (fewer when the output is short). */
+    lines_available: number;
+    /** Lines shown in `text`, the latest ones. */
+    lines_shown: number;
+  };
+  /** The text is the raw bytes (`raw: true`), not the readable rendering. */
+  raw?: boolean;
   /** With `grep`: lines read, lines shown and lines filtered out (all passed by the cursor). */
   grep?: {
     /** The pattern, as given. */

@@ -1,4 +1,4 @@
-import type { JsonSchema } from './types.js';
+import type { JsonSchema, JsonSchemaType } from './types.js';
 
 /** Outcome of {@link validateInput}. */
 export type Validation = { ok: true; value: Record<string, unknown> } | { ok: false; errors: string[] };
@@ -15,8 +15,14 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** The one non-null type of a schema whose `type` may be a nullable pair. */
+function mainType(schema: JsonSchema): JsonSchemaType | undefined {
+  return Array.isArray(schema.type) ? (schema.type as readonly JsonSchemaType[]).find((t) => t !== 'null') : (schema.type as JsonSchemaType | undefined);
+}
+
 function check(schema: JsonSchema, value: unknown, path: string, errors: string[]): unknown {
-  switch (schema.type) {
+  if (value === null && Array.isArray(schema.type) && schema.type.includes('null')) return null;
+  switch (mainType(schema)) {
     case 'string':
       if (typeof value !== 'string') return void errors.push(`${path} must be a string, got ${describe(value)}`);
       if (schema.minLength !== undefined && value.length < schema.minLength) {
@@ -102,7 +108,8 @@ export function describeParameters(schema: JsonSchema): string {
   const required = new Set(schema.required ?? []);
   return Object.entries(schema.properties ?? {})
     .map(([name, p]) => {
-      const type = p.enum ? p.enum.map((e) => JSON.stringify(e)).join('|') : p.type === 'array' ? `${p.items?.type ?? 'any'}[]` : (p.type ?? 'any');
+      const t = mainType(p);
+      const type = p.enum ? p.enum.map((e) => JSON.stringify(e)).join('|') : t === 'array' ? `${(p.items && mainType(p.items)) ?? 'any'}[]` : (t ?? 'any');
       return `${name} (${type}${required.has(name) ? ', required' : ''})`;
     })
     .join(', ');

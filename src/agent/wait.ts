@@ -1,7 +1,7 @@
 import { AbortedError, type TaskRecord } from '../index.js';
 import { clamp, durationOf, fail, fromError, type ToolContext } from './context.js';
 import { compilePattern } from './grep.js';
-import { renderUnread } from './render.js';
+import { outputBudgetAfter, renderUnread } from './render.js';
 import { endText } from './start.js';
 import type { AgentToolError, BgWaitResult, WaitTaskState } from './types.js';
 import { race, watchExits, watchPattern } from './waiting.js';
@@ -108,7 +108,7 @@ export async function bgWait(ctx: ToolContext, input: WaitInput, signal?: AbortS
     tasks,
     ...extra,
   };
-  Object.assign(result, await renderUnread(ctx, record).catch(() => ({})));
+  Object.assign(result, await renderUnread(ctx, record, outputBudgetAfter(ctx, result)).catch(() => ({})));
   ctx.reported(record);
   const others = tasks.filter((t) => t.task_id !== record.id && (t.status === 'running' || t.status === 'queued' || t.status === 'waiting'));
   const rest = others.length > 0 ? ` ${others.length} other task(s) still going: call bg_wait again for them.` : '';

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import type { TaskRecord } from '../task.js';
@@ -28,7 +29,6 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
 // descriptors or memory, a failing disk): they fail the load, so that a bad moment never moves
 // every task into quarantine. Any other error opening or reading an entry quarantines that entry.
 const FATAL_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EIO', 'EINTR', 'EAGAIN']);
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Where a JSON directory store keeps its files. */
 export interface TaskDirLayout {
@@ -66,11 +66,8 @@ function readTaskFile(path: string | Buffer): ReadOutcome {
     let length = 0;
     for (let n = -1; n !== 0 && length < buf.length; length += n) n = readSync(fd, buf, length, buf.length - length, null);
     if (length > st.size) return { reason: 'changed size while being read' };
-    try {
-      return { text: UTF8.decode(buf.subarray(0, length)) };
-    } catch (err) {
-      return { reason: 'not valid UTF-8', cause: err };
-    }
+    const data = buf.subarray(0, length);
+    return isUtf8(data) ? { text: data.toString('utf8') } : { reason: 'not valid UTF-8' };
   } catch (err) {
     const code = codeOf(err);
     if (code !== undefined && FATAL_CODES.has(code)) throw err;

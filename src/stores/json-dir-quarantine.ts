@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, mkdir, rename } from 'node:fs/promises';
@@ -24,7 +25,6 @@ export interface QuarantineLayout {
   fsync: boolean;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 // Names longer than this, or with control characters, are not kept verbatim: the quarantine
 // name gets a timestamp appended and must stay well under NAME_MAX (255 bytes).
 const MAX_KEPT_NAME = 128;
@@ -33,11 +33,7 @@ const MAX_NAME_TRIES = 10_000;
 
 /** The entry name as text, or undefined when the bytes are not valid UTF-8. */
 export function decodeName(raw: Buffer): string | undefined {
-  try {
-    return UTF8.decode(raw);
-  } catch {
-    return undefined;
-  }
+  return isUtf8(raw) ? raw.toString('utf8') : undefined;
 }
 
 /** The entry's path: a string when its name is UTF-8, else a Buffer (a string could not name it). */

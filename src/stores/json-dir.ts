@@ -75,7 +75,9 @@ function encodeRecord(record: TaskRecord): string {
   }
   if (typeof text !== 'string') throw new InvalidArgumentError('record', 'has no JSON form', { taskId: record.id });
   // Checked before parsing, so an oversized record costs no parse; length ≤ bytes ≤ 3 × length.
-  if (text.length > MAX_RECORD_BYTES || (text.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(text) > MAX_RECORD_BYTES)) {
+  // One byte is kept for the newline that ends the file.
+  const limit = MAX_RECORD_BYTES - 1;
+  if (text.length > limit || (text.length * 3 > limit && Buffer.byteLength(text) > limit)) {
     throw new InvalidArgumentError('record', `is larger than ${MAX_RECORD_BYTES} bytes as JSON`, { taskId: record.id });
   }
   const problem = recordProblem(JSON.parse(text), record.id);
@@ -90,12 +92,16 @@ function failed(message: string, cause: unknown, taskId?: string): StoreError {
 
 /**
  * Keeps one JSON file per task in `<dir>/tasks/<id>.json`, replaced atomically (temp file,
- * fsync, rename, directory fsync). Puts are coalesced: several changes of one task before
- * the next flush become one write, and each flush commits every dirty task with one
- * directory fsync (group commit). A lock file `<dir>/lock` keeps a second process out.
- * Bad files found by `load()` are moved to `<dir>/quarantine/` and reported, never dropped.
+ * fsync, rename, directory fsync). Each put serializes and checks the record at once; puts are
+ * coalesced: several puts of one task before the next flush become one write (the last one),
+ * and each flush commits every dirty task with one directory fsync (group commit). A lock file
+ * `<dir>/lock` keeps a second process out. Every entry of `tasks/` that `load()` cannot use
+ * (bad content, odd name, not a regular file, over {@link MAX_RECORD_BYTES}, unreadable) is
+ * moved to `<dir>/quarantine/` and reported, never dropped, and the load goes on.
  */
 export class JsonDirStore implements Store {
+  /** Largest task file a load reads (16 MiB); `put()` refuses a record whose file would be larger. */
+  static readonly MAX_RECORD_BYTES = MAX_RECORD_BYTES;
   readonly kind = 'json-dir';
   /** Where run directories of local attempts live: `<dir>/runs`. */
   readonly runRoot: string;
@@ -135,8 +141,10 @@ export class JsonDirStore implements Store {
 
   /**
    * Takes the lock (`STORE_LOCKED` if a live process holds it), creates the directories and
-   * reads every task file. Bad files are quarantined and listed in `problems`. Called again,
-   * it flushes and re-reads.
+   * reads every task file. Bad entries are quarantined and listed in `problems`; one bad entry
+   * never makes it reject. It rejects (`STORE_FAILED`) only when the store as a whole cannot be
+   * read: `tasks/` itself unreadable, or out of file descriptors or memory, or an I/O error of
+   * the device. Called again, it flushes and re-reads.
    */
   async load(): Promise<StoreLoadResult> {
     if (this.#state === 'closing' || this.#state === 'closed') throw this.#closedError();

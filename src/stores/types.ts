@@ -3,9 +3,9 @@ import type { TaskRecord } from '../task.js';
 
 /** A record a store could not load, and where it was moved. */
 export interface StoreProblem {
-  /** File or key the record came from. */
+  /** File or key the record came from (bytes of a name that is not UTF-8 shown as `\xNN`). */
   source: string;
-  /** Where the bad data now lives (never deleted), if it was moved. */
+  /** Where the bad data now lives (never deleted); absent when it could not be moved and stays at `source`. */
   quarantinedTo?: string;
   /** What is wrong with it (code `STORE_CORRUPT`, or `STORE_FAILED` when it could not be read). */
   error: BgexecError;
@@ -35,9 +35,11 @@ export interface Store {
    */
   load(): Promise<StoreLoadResult>;
   /**
-   * Saves the record's state. The store may read the record object at any moment until the
-   * returned promise resolves (so several changes to one task in one tick become one write);
-   * what is durable when it resolves is that state or a later one.
+   * Saves the record's state as it is at this call: the store copies or serializes it before
+   * returning, so changes made to the object afterwards are not stored until it is put again,
+   * and what a store checks is what it keeps. Several puts of one task in one tick may still
+   * become one write (of the last state put). What is durable when the promise resolves is that
+   * state or a later one.
    */
   put(record: TaskRecord): Promise<void>;
   /** Forgets a record. Resolves when durable. Deleting an unknown id is a no-op. */

@@ -54,7 +54,7 @@ interface Pending {
 }
 
 const CLOCK_TICKS_PER_SEC = 100; // USER_HZ
-const statBuf = Buffer.allocUnsafe(1024);
+const statBuf = Buffer.allocUnsafe(4096);
 let queue: Pending[] = [];
 let scheduled = false;
 
@@ -199,18 +199,22 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
       if (!list.includes(pid)) list.push(pid);
     }
   };
-  // Read before the directory: a process created after this read is in the swept range next time.
-  const cursor = readPidCursor();
+  // The census this scan builds starts at `before`: a pid given to a new process after this
+  // read lies in (before, cursor at the next scan], which the next scan reads again.
+  const before = readPidCursor();
   const prev = census;
-  const trusted = prev !== undefined && cursor !== undefined && cursor.forks - prev.forks < (pidMax! - 300) / 2 ? prev : undefined;
   const seen = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
+  const names = readdirSync('/proc');
+  // Read after the directory, so every pid in it was allocated before this cursor position.
+  const after = prev === undefined || before === undefined ? undefined : readPidCursor();
+  const trusted = prev !== undefined && after !== undefined && after.forks - prev.forks < (pidMax! - 300) / 2 ? prev : undefined;
+  for (const name of names) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
     if (pid === process.pid) continue;
     const known = trusted?.startTicks.get(pid);
-    if (known !== undefined && known < notBefore && !maybeReused(pid, trusted!, cursor!)) {
+    if (known !== undefined && known < notBefore && !maybeReused(pid, trusted!, after!)) {
       seen.set(pid, known);
       continue;
     }
@@ -231,7 +235,7 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
     if (id === undefined) continue;
     add(byMarker.get(`${id} ${envValue(env, ATTEMPT_KEY) ?? ''}`), pid);
   }
-  census = cursor === undefined ? undefined : { startTicks: seen, ...cursor };
+  census = before === undefined ? undefined : { startTicks: seen, ...before };
   return result;
 }
 

@@ -211,7 +211,7 @@ describe('JsonDirStore put: what is validated is what is written', () => {
       expect(JSON.parse(text)).toEqual(makeRecord(`m${i}`, { status: 'waiting', runAt: 1000 + i }));
     }
     await store.close();
-    const { records: back, problems } = await new JsonDirStore({ dir }).load().then(async (r) => r);
+    const { records: back, problems } = await openStore(dir).load();
     expect(problems).toEqual([]);
     expect(back).toHaveLength(20);
   });
@@ -240,9 +240,17 @@ describe('JsonDirStore put: what is validated is what is written', () => {
       makeRecord('huge', { spec: { command: 'x'.repeat(MAX_RECORD_BYTES) } }),
     ];
     for (const r of bad) await expect(store.put(r), r.id).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'record', taskId: r.id });
-    await store.put(makeRecord('fine', { spec: { command: 'x'.repeat(MAX_RECORD_BYTES - 1000) } }));
+    // At the edge: a file of exactly MAX_RECORD_BYTES (JSON plus newline) is written and loads back.
+    const sized = (n: number): ReturnType<typeof makeRecord> => makeRecord('edge', { spec: { command: 'x'.repeat(n) } });
+    const n = MAX_RECORD_BYTES - 1 - JSON.stringify(sized(0)).length;
+    await expect(store.put(sized(n + 1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'record' });
+    await store.put(sized(n));
+    expect(statSync(join(dir, 'tasks', 'edge.json')).size).toBe(MAX_RECORD_BYTES);
     await store.close();
     const again = openStore(dir);
-    expect((await again.load()).records.map((r) => r.id)).toEqual(['fine']);
+    const { records, problems } = await again.load();
+    expect(problems).toEqual([]);
+    expect(records.map((r) => r.id)).toEqual(['edge']);
+    expect(JsonDirStore.MAX_RECORD_BYTES).toBe(MAX_RECORD_BYTES);
   });
 });

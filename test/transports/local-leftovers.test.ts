@@ -5,8 +5,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { findLeftovers } from '../../src/transports/leftovers.js';
 import { LocalTransport } from '../../src/transports/local.js';
-import { newRoot, newTransport, pidsOfTask, readAll, registerCleanup, req } from './_local-fixture.js';
+import { id, newRoot, newTransport, pidsOfTask, readAll, registerCleanup, req } from './_local-fixture.js';
 
 registerCleanup();
 
@@ -70,3 +72,26 @@ for (const detached of [false, true]) {
     });
   });
 }
+
+describe('the /proc scan for leftovers', () => {
+  it('finds processes started between two scans, by marker and by group (its census never hides a new process)', async () => {
+    const startedAt = Date.now();
+    const taskId = id();
+    expect(await findLeftovers({ taskId, attempt: 1, pgid: 999_999_999, startedAt })).toEqual([]);
+    // A marker carrier in a session of its own, and a group leader with a child in its group.
+    const marked = spawn('sleep', ['30'], { env: { ...process.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: '1' }, detached: true, stdio: 'ignore' });
+    const leader = spawn('/bin/sh', ['-c', 'sleep 30 & wait'], { detached: true, stdio: 'ignore' });
+    try {
+      await sleep(200);
+      const byMarker = await findLeftovers({ taskId, attempt: 1, pgid: 999_999_999, startedAt });
+      expect(byMarker).toEqual([marked.pid]);
+      expect(await findLeftovers({ taskId, attempt: 2, pgid: 999_999_999, startedAt })).toEqual([]);
+      const byGroup = await findLeftovers({ taskId: 'nobody', attempt: 1, pgid: leader.pid!, startedAt });
+      expect(byGroup.length).toBe(2);
+      expect(byGroup).toContain(leader.pid);
+    } finally {
+      marked.kill('SIGKILL');
+      process.kill(-leader.pid!, 'SIGKILL');
+    }
+  });
+});

@@ -13,7 +13,7 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import type { TaskRecord } from '../../src/task.js';
 import { HANDOFF_BYTES } from '../../src/transports/job-protocol/output-cap.js';
 import { LocalTransport } from '../../src/transports/local.js';
-import { processesOfTask } from '../proc.js';
+import { eventually, processesOfTask } from '../proc.js';
 import { describeSkipped, skipReason, sshd, sshTransport } from './_ssh-fixture.js';
 
 // The documented slack: none. A stream's file never holds more than maxOutputBytes bytes.
@@ -116,6 +116,19 @@ for (const detached of [false, true]) {
         await ex.shutdown({ mode: 'kill', graceMs: 200 });
       }
     }, 90_000);
+
+    it('output still shows while the task runs (the copier writes each chunk as it comes)', async () => {
+      const { ex } = localExecutor();
+      try {
+        const t = await ex.submit({ command: 'echo one; sleep 3; echo two', maxOutputBytes: 1000, detached });
+        const seen = await eventually(() => ex.get(t.id)?.stdoutBytes === 4, 2500);
+        expect(seen).toBe(true);
+        expect(ex.get(t.id)?.status).toBe('running');
+        expect(await ex.wait(t.id)).toMatchObject({ status: 'completed', stdoutBytes: 8 });
+      } finally {
+        await ex.shutdown({ mode: 'kill', graceMs: 200 });
+      }
+    });
 
     it('caps only the output streams: a file the command writes is not limited', async () => {
       const { ex, root } = localExecutor();

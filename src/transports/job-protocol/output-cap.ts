@@ -8,8 +8,9 @@ import type { Readable, Stream } from 'node:stream';
 // that write an attempt's `out`/`err` copy them through a counted pipe and stop at the limit:
 //
 // * attached local attempts: the child's stdout/stderr are pipes read by this module, which
-//   appends to the files with synchronous writes and cuts at the limit;
-// * detached and remote attempts: the wrapper's capped copiers (`head -c`, see wrapper.ts).
+//   appends to the files with synchronous writes and cuts at the limit; past HANDOFF_BYTES a
+//   stream's copy goes to a `head -c` process, so bulk output does not cost Node CPU per byte;
+// * detached and remote attempts: the wrapper's capped copiers (`head -c`, CAP_FUNCTIONS).
 //
 // In both, a stream that goes past the limit is cut at exactly `maxOutputBytes` bytes, the
 // `limit` marker file of the run directory gets a line, and the pipe's read end is closed, so
@@ -37,13 +38,12 @@ export const HANDOFF_BYTES = 4 * 1024 * 1024;
 
 // The bulk copier: `$1` bytes (the room left) to stdout (the output file), then one more byte,
 // if any, into the `limit` marker `$2`. Without a cap, `cat`.
-const HANDOFF_CAPPED = 'umask 077; head -c "$1"; exec head -c 1 >>"$2"';
+// `stdbuf -o0` where there is one: see `_bgx_open` below.
+const HANDOFF_CAPPED = 'umask 077; _bgx_sb=; command -v stdbuf >/dev/null 2>&1 && _bgx_sb="stdbuf -o0"; $_bgx_sb head -c "$1"; exec head -c 1 >>"$2"';
 const HANDOFF_UNCAPPED = 'exec cat';
 
 /** Output of a child being copied into its run directory. */
 export interface CapturedOutput {
-  /** True once Node itself cut a stream at the limit (a bulk copier reports through the `limit` file only). */
-  readonly limitReached: boolean;
   /**
    * Resolves once every bulk copier has exited, at most `boundMs` from now: one still held open
    * past that (a writer that outlived its attempt) is killed, so its stream ends there.
@@ -60,17 +60,16 @@ export interface CapturedOutput {
  */
 export function captureOutput(child: ChildProcess, runDir: string, outFd: number, errFd: number, limit: number): CapturedOutput {
   const copiers: ChildProcess[] = [];
-  const state = {
-    limitReached: false,
-    finish: (boundMs: number) => finishCopiers(copiers, boundMs),
-  };
+  let cut = false;
+  // The `limit` marker is what poll() reports, for this process and any other.
   const onLimit = (): void => {
-    if (state.limitReached) return;
-    state.limitReached = true;
+    if (cut) return;
+    cut = true;
     try {
       writeFileSync(join(runDir, LIMIT_FILE), 'limit\n', { mode: 0o600, flag: 'a' });
     } catch {
-      // The run directory is gone or the disk full: the in-memory flag still reports it.
+      // The run directory is gone or the disk full: the stream is cut all the same, and an
+      // exit that the writer's SIGPIPE causes is then an ordinary failure.
     }
   };
   const handOff = (stream: Readable, fd: number, room: number): boolean => {
@@ -95,7 +94,7 @@ export function captureOutput(child: ChildProcess, runDir: string, outFd: number
   };
   copy(child.stdout, outFd, limit, onLimit, handOff);
   copy(child.stderr, errFd, limit, onLimit, handOff);
-  return state;
+  return { finish: (boundMs) => finishCopiers(copiers, boundMs) };
 }
 
 function finishCopiers(copiers: readonly ChildProcess[], boundMs: number): Promise<void> {
@@ -211,11 +210,14 @@ export const CAP_FUNCTIONS: readonly string[] = [
   // take them for leftovers; the reap skips the copier itself by pid ($_bgx_cp).
   '  unset BGEXEC_TASK_ID BGEXEC_ATTEMPT',
   '  umask 077',
-  '  head -c "$_bgx_lim" >>"$_bgx_d/$1"',
+  '  $_bgx_sb head -c "$_bgx_lim" >>"$_bgx_d/$1"',
   '  exec head -c 1 >>"$_bgx_d/limit"',
   '}',
   '_bgx_open() {',
   "  case $_bgx_lim in ''|*[!0-9]*) _bgx_lim= ;; esac",
+  // `head` buffers what it writes to a file (output would show up in 4 KiB blocks, or only at
+  // the end); `stdbuf -o0` (GNU coreutils) makes it write every chunk as it reads it.
+  '  _bgx_sb=; [ -z "$_bgx_lim" ] || ! command -v stdbuf >/dev/null 2>&1 || _bgx_sb="stdbuf -o0"',
   '  if [ -n "$_bgx_lim" ] && mkfifo -m 600 "$_bgx_d/out.p" "$_bgx_d/err.p" 2>/dev/null; then',
   '    _bgx_cap out <"$_bgx_d/out.p" >/dev/null 2>&1 &',
   '    _bgx_cp=$!',

@@ -51,30 +51,31 @@ import { CAP_FUNCTIONS } from './output-cap.js';
  * Variables are prefixed `_bgx_` so that they do not clobber the command's environment.
  */
 // Step 5 of the wrapper. `_bgx_left` sets `_bgx_n` to the leftover pids: live members of the
-// wrapper's group (candidates from one grep over every /proc/<pid>/stat, each then parsed exactly)
-// and carriers of the attempt's markers (one grep over every environment). The wrapper itself is excluded, and so is that grep:
-// its subshell drops the markers before exec'ing it. Helpers (`sleep`) have ended before a scan.
+// wrapper's group and carriers of the attempt's markers, the wrapper itself excluded. Its
+// helpers (`sleep`) have ended before a look.
 const REAP_FUNCTIONS = [
   '_bgx_nap() { sleep 0.1 2>/dev/null || sleep 1; }',
   '_bgx_left() {',
   '  _bgx_n=',
-  // One grep picks the candidates (a process name can mimic the pattern); each is checked exactly.
-  '  for _bgx_f in $(exec grep -ls -e ") [^Z] [0-9]* $$ " /proc/[0-9]*/stat 2>/dev/null); do',
-  '    IFS= read -r _bgx_l <"$_bgx_f" 2>/dev/null || continue',
-  '    set -- ${_bgx_l##*) }',
-  '    [ "$1" != Z ] && [ "$3" = "$$" ] || continue',
-  '    _bgx_q=${_bgx_f#/proc/}; _bgx_q=${_bgx_q%/stat}',
+  // ONE grep over every stat and environment picks the candidates: members of the wrapper's
+  // group (a process name can mimic that pattern) and carriers of the task id; each is then
+  // checked exactly. Its subshell drops the markers before exec, so grep never finds itself.
+  '  _bgx_ip="^BGEXEC_TASK_ID=$_bgx_id\\$"; [ -n "$_bgx_id" ] || _bgx_ip=") [^Z] [0-9]* $$ "',
+  '  for _bgx_f in $(unset BGEXEC_TASK_ID BGEXEC_ATTEMPT; exec grep -lsz -e ") [^Z] [0-9]* $$ " -e "$_bgx_ip" /proc/[0-9]*/stat /proc/[0-9]*/environ 2>/dev/null); do',
+  '    _bgx_q=${_bgx_f#/proc/}; _bgx_q=${_bgx_q%/*}',
   // The output copiers ($_bgx_cp) and their `head` children are the wrapper's, not leftovers.
-  '    case " $$ $_bgx_cp " in *" $_bgx_q "*) continue ;; esac',
-  '    case " $_bgx_cp " in *" $2 "*) continue ;; esac',
+  '    case " $$ $_bgx_cp $_bgx_n " in *" $_bgx_q "*) continue ;; esac',
+  '    case $_bgx_f in',
+  '    */stat)',
+  '      IFS= read -r _bgx_l <"$_bgx_f" 2>/dev/null || continue',
+  '      set -- ${_bgx_l##*) }',
+  '      [ "$1" != Z ] && [ "$3" = "$$" ] || continue',
+  '      case " $_bgx_cp " in *" $2 "*) continue ;; esac ;;',
+  '    *)',
+  '      grep -qsz -x "BGEXEC_TASK_ID=$_bgx_id" "$_bgx_f" 2>/dev/null || continue',
+  '      grep -qsz -x "BGEXEC_ATTEMPT=$_bgx_at" "$_bgx_f" 2>/dev/null || continue ;;',
+  '    esac',
   '    _bgx_n="$_bgx_n $_bgx_q"',
-  '  done',
-  '  [ -n "$_bgx_id" ] || { [ -n "$_bgx_n" ]; return; }',
-  '  for _bgx_f in $(unset BGEXEC_TASK_ID BGEXEC_ATTEMPT; exec grep -lsz -x "BGEXEC_TASK_ID=$_bgx_id" /proc/[0-9]*/environ 2>/dev/null); do',
-  '    _bgx_q=${_bgx_f#/proc/}; _bgx_q=${_bgx_q%/environ}',
-  '    case " $$ $_bgx_cp " in *" $_bgx_q "*) continue ;; esac',
-  '    case " $_bgx_n " in *" $_bgx_q "*) continue ;; esac',
-  '    grep -qsz -x "BGEXEC_ATTEMPT=$_bgx_at" "$_bgx_f" 2>/dev/null && _bgx_n="$_bgx_n $_bgx_q"',
   '  done',
   '  [ -n "$_bgx_n" ]',
   '}',
