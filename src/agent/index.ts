@@ -3,22 +3,28 @@
  * into `bg_start`, `bg_read`, `bg_wait`, `bg_kill` and `bg_list`, each a JSON Schema plus a
  * handler whose results stay within an output budget and whose errors tell the model what to do
  * next. {@link completionNotices} reports tasks that ended since the model last heard of them.
- * The schemas work as they are with MCP, OpenAI function calling and the Vercel AI SDK.
+ * The schemas work as they are with MCP, OpenAI function calling and the Vercel AI SDK; with
+ * `strict: true` they keep to OpenAI's strict subset. `tool.call()` (or {@link formatResult})
+ * renders a result for the model: status JSON, then the output as readable plain text.
  * @module bgexec/agent
  */
 export { createAgentTools } from './tools.js';
+export { formatResult } from './format.js';
+export { readableText } from './readable.js';
 export { completionNotices } from './notices.js';
 export type { CompletionNotice, CompletionNoticeOptions, CompletionNotices } from './notices.js';
-export { DEFAULT_MAX_OUTPUT_BYTES } from './context.js';
+export { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUT_CHARS } from './context.js';
 export type {
   AgentErrorCode,
   AgentExecutor,
   AgentLimits,
   AgentTaskDefaults,
+  AgentTextContent,
   AgentTool,
   AgentToolContext,
   AgentToolError,
   AgentToolName,
+  AgentToolOutput,
   AgentToolResult,
   AgentToolsOptions,
   BgKillResult,
@@ -28,6 +34,7 @@ export type {
   BgStartResult,
   BgWaitResult,
   JsonSchema,
+  JsonSchemaType,
   OutputView,
   WaitTaskState,
 } from './types.js';

@@ -78,7 +78,7 @@ function fitPrefix(raw: string, room: number, how: Shaping): number {
 }
 
 /** Joins rendered pieces, merging the control-byte markers of one run that spanned chunks. */
-function join(pieces: string[]): string {
+export function join(pieces: string[]): string {
   let text = pieces.join('');
   for (let i = 0; i < MAX_CHUNKS && /\[(\d+)×(\\x[0-9a-f]{2})\]\[(\d+)×\2\]/.test(text); i++) {
     text = text.replace(/\[(\d+)×(\\x[0-9a-f]{2})\]\[(\d+)×\2\]/g, (_m, a: string, hex: string, b: string) => `[${Number(a) + Number(b)}×${hex}]`);
@@ -168,7 +168,8 @@ export async function readPage(
     attempt: attempt ?? 0,
     cursor: from,
     nextCursor: pos,
-    totalBytes: Math.max(total, pos),
+    // The stream's size as last read (a cursor past the end stays visible to the caller).
+    totalBytes: total,
     eof: eof && pos >= total,
     cut,
   };

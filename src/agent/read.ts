@@ -3,7 +3,7 @@ import { clamp, fail, fromError, unknownTask, type ToolContext } from './context
 import { compilePattern, grepRead, lineMatches } from './grep.js';
 import { readPage, readTail, type Shaping } from './page.js';
 import { shownEarlierMarker } from './render.js';
-import { MAX_TAIL_LINES, MIN_READ_CHARS } from './schemas.js';
+import { MAX_TAIL_LINES, maxReadChars, MIN_READ_CHARS } from './schemas.js';
 import { endText } from './start.js';
 import type { AgentToolError, BgReadResult } from './types.js';
 
@@ -17,9 +17,6 @@ export interface ReadInput {
   stream?: 'stdout' | 'stderr';
   raw?: boolean;
 }
-
-// Room kept in a result for everything but the output text: status fields, hint and notes.
-const READ_STATUS_RESERVE = 700;
 
 type Body = Pick<
   BgReadResult,
@@ -135,8 +132,9 @@ export async function bgRead(ctx: ToolContext, input: ReadInput): Promise<BgRead
   if (!record) return unknownTask(input.task_id);
   const stream = input.stream ?? 'stdout';
   const notes: string[] = [];
-  const most = ctx.outputBudget(READ_STATUS_RESERVE);
-  const budget = clamp('max_chars', input.max_chars ?? most, MIN_READ_CHARS, Math.max(MIN_READ_CHARS, most), notes);
+  // The result repeats a grep pattern (up to 1000 characters): its room comes out of the output's.
+  const most = maxReadChars(ctx.maxOutputChars - (input.grep === undefined ? 0 : JSON.stringify(input.grep).length));
+  const budget = clamp('max_chars', input.max_chars ?? most, MIN_READ_CHARS, most, notes);
   let re: RegExp | undefined;
   if (input.grep !== undefined) {
     const compiled = compilePattern(input.grep);

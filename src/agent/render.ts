@@ -1,6 +1,6 @@
 import type { TaskRecord } from '../index.js';
 import type { SeenState, ToolContext } from './context.js';
-import { readPage, readTail, type Page, type Shaping } from './page.js';
+import { join, readPage, readTail, type Page, type Shaping } from './page.js';
 import { charCost } from './readable.js';
 import type { AgentExecutor, OutputView } from './types.js';
 
@@ -55,7 +55,7 @@ async function headAndTail(ex: AgentExecutor, id: string, stream: Stream, from: 
   if (head.nextCursor >= head.totalBytes) return pageView(head, false);
   const rest = await readPage(ex, id, stream, head.nextCursor, budget - head.cost, how, undefined, head.attempt);
   if (rest.nextCursor >= rest.totalBytes) {
-    const text = head.text + rest.text;
+    const text = join([head.text, rest.text]);
     return { ...pageView(rest, false), text, cursor: from };
   }
   const markerRoom = charCost(omissionMarker(rest.totalBytes, rest.totalBytes)) + 2;

@@ -10,6 +10,13 @@ export interface SchemaConfig {
 
 /** Smallest `max_chars` of `bg_read`. */
 export const MIN_READ_CHARS = 256;
+/** Characters of a `bg_read` result kept for everything but the output text: status fields, hint, notes. */
+export const READ_STATUS_RESERVE = 700;
+
+/** Largest (and default) `max_chars` of `bg_read` under a result budget. */
+export function maxReadChars(budget: number): number {
+  return Math.max(MIN_READ_CHARS, budget - READ_STATUS_RESERVE);
+}
 /** Most task ids one `bg_wait` takes. */
 export const MAX_WAIT_IDS = 20;
 /** Largest `bg_list` `limit`. */
@@ -134,7 +141,7 @@ function fullSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema> {
         },
         max_chars: {
           type: 'integer',
-          description: `Most characters of output to return (${MIN_READ_CHARS}..${c.maxOutputChars}); null or 0 for the most the budget allows.`,
+          description: `Most characters of output to return (${MIN_READ_CHARS}..${maxReadChars(c.maxOutputChars)}, default ${maxReadChars(c.maxOutputChars)}); null or 0 for the default.`,
         },
         tail_lines: { type: 'integer', description: `Return only the last N lines of the output (1..${MAX_TAIL_LINES}), as many as fit; ignores cursor. null or 0 for a normal read.` },
         grep: regex('Show only lines matching this'),

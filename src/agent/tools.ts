@@ -71,11 +71,15 @@ function makeTool(ctx: ToolContext, name: AgentToolName, description: string, in
  * `bg_read` without a cursor continues where the last result stopped. Create one set per
  * agent session (with `session`) to keep sessions apart.
  *
+ * `call()` gives what to hand the model (status JSON and plain-text output as separate
+ * content items, within `maxOutputChars`); `handler()` gives the structured result. With
+ * `strict: true` the input schemas keep to OpenAI's strict subset.
+ *
  * @example
  * ```ts
- * const tools = createAgentTools(executor, { session: 'chat-42', maxOutputBytes: 8192 });
+ * const tools = createAgentTools(executor, { session: 'chat-42', maxOutputChars: 8192, strict: true });
  * const start = tools.find((t) => t.name === 'bg_start')!;
- * const result = await start.handler({ command: 'npm test', wait_ms: 5000 });
+ * const { content, isError } = await start.call({ command: 'npm test', wait_ms: 5000 });
  * ```
  * @throws InvalidArgumentError (`INVALID_ARGUMENT`) for bad options.
  */

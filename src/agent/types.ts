@@ -72,7 +72,8 @@ export interface AgentTool {
    * Validates `input` against {@link AgentTool.inputSchema} and runs the call. Never rejects for
    * bad input, unknown task ids or executor errors: those resolve to an {@link AgentToolError}
    * whose `message` tells the model what to do next. Only an aborted `bg_wait` rejects.
-   * The result is JSON-safe: hand `JSON.stringify(result)` to the model.
+   * The result is JSON-safe; {@link AgentTool.call} renders it for the model (and
+   * `JSON.stringify(result)` also stays within the budget).
    */
   handler(input: unknown, context?: AgentToolContext): Promise<AgentToolResult>;
   /**

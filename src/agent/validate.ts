@@ -86,7 +86,9 @@ function checkObject(schema: JsonSchema, value: unknown, path: string, errors: s
     } else out[key] = v;
   }
   for (const key of required) {
-    if (value[key] === undefined || value[key] === null) errors.push(`${path ? `${path}.${key}` : key} is required`);
+    const sub = props[key];
+    const nullable = sub !== undefined && Array.isArray(sub.type) && sub.type.includes('null');
+    if (value[key] === undefined || (value[key] === null && !nullable)) errors.push(`${path ? `${path}.${key}` : key} is required`);
   }
   return out;
 }

@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { TaskRecord } from '../index.js';
 import type { ToolContext } from './context.js';
 import { lineMatches, MAX_MATCH_CHARS } from './grep.js';
+import { readableText } from './readable.js';
 
 type Stream = 'stdout' | 'stderr';
 
@@ -119,8 +120,10 @@ async function followLines(
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', consumed)) {
       const line = text.slice(consumed, nl);
       consumed = nl + 1;
-      if (lineMatches(re, line)) {
-        return { kind: 'match', id, stream, line, matchCursor: carryStart + Buffer.byteLength(text.slice(0, consumed)) };
+      // Matched as the model would read the line: "^ready" holds even when the line is coloured.
+      const shown = ctx.readable ? readableText(line) : line;
+      if (lineMatches(re, shown)) {
+        return { kind: 'match', id, stream, line: shown, matchCursor: carryStart + Buffer.byteLength(text.slice(0, consumed)) };
       }
     }
     carryStart += Buffer.byteLength(text.slice(0, consumed));
@@ -132,8 +135,9 @@ async function followLines(
       carry = kept;
     }
   }
-  if (carry !== '' && !signal.aborted && lineMatches(re, carry)) {
-    return { kind: 'match', id, stream, line: carry, matchCursor: carryStart + Buffer.byteLength(carry) };
+  const last = ctx.readable ? readableText(carry) : carry;
+  if (carry !== '' && !signal.aborted && lineMatches(re, last)) {
+    return { kind: 'match', id, stream, line: last, matchCursor: carryStart + Buffer.byteLength(carry) };
   }
   return undefined;
 }

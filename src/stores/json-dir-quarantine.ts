@@ -80,17 +80,16 @@ const errText = (err: unknown): string => (err instanceof Error ? err.message : 
 /**
  * Makes sure `quarantineDir` is a real directory (not a symlink, which would send quarantined
  * files out of the store). Anything else found at that path is moved aside, never followed
- * nor deleted, to `<quarantineDir>.displaced-<stamp>`, and reported.
+ * nor deleted, to `<quarantineDir>.displaced-<stamp>`, and reported in `problems`.
  */
-async function ensureQuarantineDir(dir: string, stamp: string, fsync: boolean): Promise<StoreProblem[]> {
+async function ensureQuarantineDir(dir: string, stamp: string, fsync: boolean, problems: StoreProblem[]): Promise<void> {
   let found: Stats | undefined;
   try {
     found = await lstat(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  if (found?.isDirectory()) return [];
-  const problems: StoreProblem[] = [];
+  if (found?.isDirectory()) return;
   if (found) {
     const kind = found.isSymbolicLink() ? 'a symlink' : found.isFile() ? 'a regular file' : 'a special file';
     const target = await freePath(dirname(dir), `${basename(dir)}.displaced-${stamp}`);
@@ -103,7 +102,6 @@ async function ensureQuarantineDir(dir: string, stamp: string, fsync: boolean): 
   }
   await mkdir(dir, { mode: DIR_MODE });
   if (fsync) await fsyncDir(dirname(dir));
-  return problems;
 }
 
 /**
@@ -118,7 +116,7 @@ export async function quarantine(layout: QuarantineLayout, bad: readonly BadEntr
   const problems: StoreProblem[] = [];
   let unavailable: string | undefined;
   try {
-    problems.push(...(await ensureQuarantineDir(layout.quarantineDir, stamp, layout.fsync)));
+    await ensureQuarantineDir(layout.quarantineDir, stamp, layout.fsync, problems);
   } catch (err) {
     unavailable = `quarantine directory ${layout.quarantineDir} unusable: ${errText(err)}`;
   }

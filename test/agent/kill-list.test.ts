@@ -77,8 +77,12 @@ describe('bg_list', () => {
     const finished = await call(s.tools, 'bg_list', { status: 'finished', limit: 1 });
     expect(finished).toMatchObject({ total: 2, tasks: [{ task_id: c.task_id }] });
     expect(finished.hint).toMatch(/newest 1 of 2/);
-    const clamped = await call(s.tools, 'bg_list', { limit: 0 });
-    expect(clamped.clamped).toEqual(['limit=0 is below the minimum; used 1']);
+    // limit 0 means nothing: it is what a strict-mode model sends for "not given".
+    const zero = await call(s.tools, 'bg_list', { limit: 0 });
+    expect(zero.clamped).toBeUndefined();
+    expect(zero.tasks).toHaveLength(3);
+    const clamped = await call(s.tools, 'bg_list', { limit: -2 });
+    expect(clamped.clamped).toEqual(['limit=-2 is below the minimum; used 1']);
     const bad = await call(s.tools, 'bg_list', { status: 'done' });
     expect(bad.message).toMatch(/status must be one of "all", "active", "finished"/);
   });

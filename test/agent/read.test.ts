@@ -51,28 +51,38 @@ describe('bg_read', () => {
     expect(head.endsWith('\n')).toBe(true);
     expect(tail.startsWith('line ')).toBe(true);
     expect(v.omitted_bytes).toBe(Buffer.byteLength(out) - Buffer.byteLength(head) - Buffer.byteLength(tail));
-    // Following next_cursor (head parts only) reconstructs the whole output exactly.
+    // Following next_cursor pages through the omitted bytes exactly once, then passes over the
+    // tail the preview showed instead of sending it again: head + pages + tail = the output.
     let text = head;
     let cursor = v.next_cursor;
+    let skipped = 0;
     for (let i = 0; i < 200; i++) {
       const r = await call(s.tools, 'bg_read', { task_id: start.task_id });
       expect(r.cursor).toBe(cursor);
-      text += r.omitted_bytes > 0 ? r.text.slice(0, r.text.indexOf('[… ')) : r.text;
+      expect(r.omitted_bytes).toBe(0);
+      if (r.skipped_bytes) {
+        skipped = r.skipped_bytes;
+        expect(r.text.endsWith(`[… ${skipped} bytes shown earlier (the tail of a previous result) passed over]\n`)).toBe(true);
+        text += r.text.slice(0, r.text.indexOf('[… '));
+      } else text += r.text;
+      expect(r.text).not.toContain('line 2000\n');
       cursor = r.next_cursor;
       if (r.eof) break;
     }
-    expect(text).toBe(out);
+    expect(skipped).toBe(Buffer.byteLength(tail));
+    expect(text + tail).toBe(out);
   });
 
-  it('clamps max_bytes and a cursor past the end, and says so', async () => {
-    const s = fakeSetup({ maxOutputBytes: 2048 });
+  it('clamps max_chars and a cursor past the end, and says so', async () => {
+    const s = fakeSetup({ maxOutputChars: 2048 });
     ex = s.ex;
     s.fake.script('p', { stdout: numbered(10) });
     const start = await call(s.tools, 'bg_start', { command: 'p' });
-    const big = await call(s.tools, 'bg_read', { task_id: start.task_id, cursor: 0, max_bytes: 10_000_000 });
-    expect(big.clamped).toEqual(['max_bytes=10000000 is above the maximum; used 2048']);
+    const big = await call(s.tools, 'bg_read', { task_id: start.task_id, cursor: 0, max_chars: 10_000_000 });
+    expect(big.clamped).toEqual(['max_chars=10000000 is above the maximum; used 1348']);
+    // The former name is still understood.
     const small = await call(s.tools, 'bg_read', { task_id: start.task_id, cursor: 0, max_bytes: 1 });
-    expect(small.clamped).toEqual(['max_bytes=1 is below the minimum; used 256']);
+    expect(small.clamped).toEqual(['max_chars=1 is below the minimum; used 256']);
     const past = await call(s.tools, 'bg_read', { task_id: start.task_id, cursor: 5000 });
     expect(past.clamped[0]).toMatch(/cursor=5000 is past the end of stdout \(\d+ bytes\)/);
     expect(past).toMatchObject({ text: '', eof: true });
@@ -90,11 +100,16 @@ describe('bg_read', () => {
     // cursor 0: the bg_start preview may already have shown (and remembered) this output.
     const r = await call(s.tools, 'bg_read', { task_id: start.task_id, tail_lines: 2, cursor: 0 });
     expect(r.text).toBe('line 99\nline 100\n');
-    expect(r.hint).toBe(`Last lines only: ${r.omitted_bytes} earlier bytes were not shown (bg_read with cursor=0 reads them).`);
+    expect(r.hint).toBe(`${r.omitted_bytes} earlier bytes were not shown (bg_read with cursor=0 reads them).`);
     expect(r.omitted_bytes).toBe(Buffer.byteLength(numbered(98)));
+    expect(r.tail).toEqual({ lines_requested: 2, lines_available: 2, lines_shown: 2 });
     expect(r.eof).toBe(true);
-    const clamped = await call(s.tools, 'bg_read', { task_id: start.task_id, tail_lines: 0 });
-    expect(clamped.clamped).toEqual(['tail_lines=0 is below the minimum; used 1']);
+    const clamped = await call(s.tools, 'bg_read', { task_id: start.task_id, tail_lines: -1 });
+    expect(clamped.clamped).toEqual(['tail_lines=-1 is below the minimum; used 1']);
+    // tail_lines 0 means nothing (a strict-mode "not given"): a plain read from the cursor.
+    const plain = await call(s.tools, 'bg_read', { task_id: start.task_id, tail_lines: 0, cursor: 0 });
+    expect(plain.tail).toBeUndefined();
+    expect(plain.text).toBe(numbered(100));
   });
 
   it('grep filters lines but the cursor passes every line read, and reports the counts', async () => {

@@ -19,7 +19,7 @@ describe('createAgentTools', () => {
     }
     const [start, read, wait] = tools;
     expect(start!.description).toMatch(/Do not poll: call bg_wait.*or end your turn and a completion notice will arrive/);
-    expect(read!.description).toContain('[… N bytes omitted; next_cursor=X]');
+    expect(read!.description).toMatch(/never see the same bytes twice/);
     expect(wait!.description).toMatch(/never call bg_read or bg_list in a loop/);
     expect(start!.inputSchema.required).toEqual(['command']);
     expect(wait!.inputSchema.required).toEqual(['task_ids', 'timeout_ms']);
@@ -28,7 +28,8 @@ describe('createAgentTools', () => {
   it('descriptions and schemas follow the configured budget and limits', () => {
     const { ex } = fakeExecutor();
     const [start, read] = createAgentTools(ex, { maxOutputBytes: 4096, limits: { maxStartWaitMs: 9000 } });
-    expect(read!.inputSchema.properties!.max_bytes!.description).toMatch(/256\.\.4096, default 4096/);
+    // The output share of a 4096-character result: what the status, hint and notes leave.
+    expect(read!.inputSchema.properties!.max_chars!.description).toMatch(/256\.\.3396, default 3396/);
     expect(start!.inputSchema.properties!.wait_ms!.description).toMatch(/0\.\.9000/);
   });
 

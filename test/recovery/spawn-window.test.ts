@@ -82,7 +82,7 @@ describe('recovery in the crash window around spawn', () => {
   it('finds the handle of a running record that never got one, and re-attaches the attempt', async () => {
     const dir = tempDir();
     const old = oldTransport(dir);
-    const command = 'sleep 0.4; exit 3';
+    const command = 'sleep 1.5; exit 3'; // still running when start() looks, on a busy machine too
     const h = await startAttempt(old, 'nohandle', 1, command, true);
     await seed(dir, [record('nohandle', { status: 'running', attempt: 1, startedAt: h.startedAt, spec: { command, transport: 'local', detached: true } })]);
     const { ex } = openExecutor(dir);

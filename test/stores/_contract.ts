@@ -77,6 +77,16 @@ export function describeStoreContract(name: string, make: () => Promise<StoreHar
       expect(loaded.get('live')).toMatchObject({ attempt: 49, status: 'waiting' });
     });
 
+    it('stores the state of the put() call, not changes made before it resolves', async () => {
+      const live = makeRecord('snap', { status: 'waiting', runAt: 10 });
+      const put = store.put(live);
+      live.runAt = Number.POSITIVE_INFINITY; // not valid: must not reach the store
+      live.attempt = 5;
+      live.history.push({ attempt: 1, status: 'failed', startedAt: 1, endedAt: 2, exitCode: 1, signal: null });
+      await put;
+      expect((await loadAll(store)).get('snap')).toEqual(makeRecord('snap', { status: 'waiting', runAt: 10 }));
+    });
+
     it('orders put and delete of one id within a tick', async () => {
       await store.put(makeRecord('x'));
       const ops = [store.delete('x'), store.put(makeRecord('x', { attempt: 7 })), store.put(makeRecord('y')), store.delete('y')];

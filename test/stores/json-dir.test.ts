@@ -259,7 +259,9 @@ describe('JsonDirStore performance', () => {
     expect(records).toHaveLength(10_000);
     expect(problems).toEqual([]);
     console.log(`[json-dir] load of 10,000 records: ${loadMs.toFixed(0)} ms`);
-    expect(loadMs).toBeLessThan(3000);
+    // Generous: ~0.5 s alone, up to ~3.5 s when other suites share the two cores. The bound is
+    // there to catch a loader gone quadratic or blocking, not a few percent.
+    expect(loadMs).toBeLessThan(8000);
 
     for (const durability of ['fsync', 'rename'] as const) {
       const s = new JsonDirStore({ dir: await tempDir(), durability });

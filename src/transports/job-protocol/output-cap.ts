@@ -189,19 +189,19 @@ export const MAX_OUTPUT_ENV = 'BGEXEC_MAX_OUTPUT';
  *   `out`/`err` with `head -c` and then reads one more byte into `limit`: a non-empty `limit`
  *   means the stream had more, and once that copier has exited the writer's next write fails
  *   (SIGPIPE/EPIPE). The FIFOs are removed as soon as both ends are open (the open of a write
- *   end waits for its reader), so nothing that scans the run directory can block on one. The
- *   command's own exit status is untouched: the copiers run beside it, not in a pipeline
- *   (dash has no `pipefail`). Without a cap, or where `mkfifo` fails, fd 3 and 4 are the
- *   files themselves (then only the executor's size polls enforce the cap).
+ *   end waits for its reader; the err copier removes both), so nothing that scans the run
+ *   directory can block on one. The command's own exit status is untouched: the copiers run
+ *   beside it, not in a pipeline (dash has no `pipefail`). Without a cap, or where `mkfifo`
+ *   fails, fd 3 and 4 are the files themselves (then only the executor's size polls enforce it).
  * - Copiers ignore TERM, INT and HUP so that a kill of the attempt's group does not lose the
  *   bytes still in the pipes: they end when the last writer has closed its end.
  * - `_bgx_drain` waits for the copiers, so that the `exit` marker is written only once every
  *   byte is in the files. A signal the wrapper traps (a kill) ends that wait early; the
  *   copiers are then killed.
  *
- * `head -c N` from a pipe reads no more than N bytes with GNU coreutils and BusyBox; a `head`
- * that buffers its input (BSD) may consume bytes past N, so the cut stays exact but an excess
- * can go unnoticed if the command then ends by itself.
+ * GNU `head -c N` reads no more than N bytes from a pipe; a `head` that reads ahead (BSD
+ * stdio) may consume bytes past N: the cut stays exact, but an excess can go unnoticed if the
+ * command then ends by itself.
  */
 export const CAP_FUNCTIONS: readonly string[] = [
   '_bgx_cap() {',
@@ -210,6 +210,9 @@ export const CAP_FUNCTIONS: readonly string[] = [
   // take them for leftovers; the reap skips the copier itself by pid ($_bgx_cp).
   '  unset BGEXEC_TASK_ID BGEXEC_ATTEMPT',
   '  umask 077',
+  // The err copier's FIFO is opened (for writing) last: once this open has returned, both FIFOs
+  // are open at both ends and can go, off the start's critical path.
+  '  [ -z "$2" ] || rm -f "$_bgx_d/out.p" "$_bgx_d/err.p"',
   '  $_bgx_sb head -c "$_bgx_lim" >>"$_bgx_d/$1"',
   '  exec head -c 1 >>"$_bgx_d/limit"',
   '}',
@@ -221,10 +224,9 @@ export const CAP_FUNCTIONS: readonly string[] = [
   '  if [ -n "$_bgx_lim" ] && mkfifo -m 600 "$_bgx_d/out.p" "$_bgx_d/err.p" 2>/dev/null; then',
   '    _bgx_cap out <"$_bgx_d/out.p" >/dev/null 2>&1 &',
   '    _bgx_cp=$!',
-  '    _bgx_cap err <"$_bgx_d/err.p" >/dev/null 2>&1 &',
+  '    _bgx_cap err rm <"$_bgx_d/err.p" >/dev/null 2>&1 &',
   '    _bgx_cp="$_bgx_cp $!"',
   '    exec 3>"$_bgx_d/out.p" 4>"$_bgx_d/err.p"',
-  '    rm -f "$_bgx_d/out.p" "$_bgx_d/err.p"',
   '  else',
   '    [ -z "$_bgx_lim" ] || rm -f "$_bgx_d/out.p" "$_bgx_d/err.p" 2>/dev/null',
   '    exec 3>>"$_bgx_d/out" 4>>"$_bgx_d/err"',
@@ -233,6 +235,7 @@ export const CAP_FUNCTIONS: readonly string[] = [
   '_bgx_drain() {',
   '  [ -n "$_bgx_cp" ] || return 0',
   '  wait $_bgx_cp',
+  // Their `head`s end by themselves once the writers, being killed, are gone.
   '  [ $? -le 128 ] || { kill -KILL $_bgx_cp 2>/dev/null; wait; }',
   '  return 0',
   '}',

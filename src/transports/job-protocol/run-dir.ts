@@ -221,9 +221,11 @@ export function inspectRunDir(handle: TransportHandle, runDir: string, bootId: s
   if (handle.bootId !== undefined && handle.bootId !== bootId) return lostExit('boot_id_changed');
   const { taskId, attempt } = handle;
   const pid = handle.pid ?? readPidMarker(runDir)?.pid;
-  const alive = pid === undefined
-    ? findAttemptProcesses({ taskId, attempt, verified: false, startedAt: handle.startedAt }).length > 0
-    : isAttemptProcess(pid, taskId, attempt, handle.startedAt);
+  const anyMarked = (): boolean => findAttemptProcesses({ taskId, attempt, verified: false, startedAt: handle.startedAt }).length > 0;
+  // A non-detached attempt without its exit marker was not reaped (its executor died first): it
+  // is running while any process carrying its markers is, leader or not, so that recovery kills
+  // what it left behind instead of declaring it ended. (A detached attempt's wrapper reaps.)
+  const alive = pid === undefined ? anyMarked() : isAttemptProcess(pid, taskId, attempt, handle.startedAt) || (handle.detached !== true && anyMarked());
   if (alive) return undefined;
   // It may have written its marker between our two looks.
   const late = readExitInfo(runDir);
