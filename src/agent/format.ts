@@ -39,6 +39,3 @@ export function formatResult(result: AgentToolResult, extra: readonly string[] =
   for (const e of extra) if (e !== '') items.push({ type: 'text', text: e });
   return { result, content: items, text: items.map((i) => i.text).join('\n'), isError: !result.ok };
 }
-
-/** Characters of a formatted result's parts around the output text itself (headers, separators). */
-export const FORMAT_OVERHEAD_PER_STREAM = 64;

@@ -1,4 +1,4 @@
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportHandle } from '../../src/task.js';
@@ -17,6 +17,23 @@ const sizeOf = (path: string): number => {
 const logged = (log: string): string => `echo "$BGEXEC_TASK_ID $BGEXEC_ATTEMPT" >> '${log}'`;
 
 describe('recovery of running attempts (records and processes as a dead executor left them)', () => {
+  it('kills what the exited main process of a non-detached attempt left behind when its executor died before reaping it', async () => {
+    const dir = tempDir();
+    const flag = join(dir, 'main-exited');
+    const old = oldTransport(dir);
+    const command = `sleep 300 & touch '${flag}'; exit 0`;
+    // The old executor's transport is still lingering over the leftover when "it dies": the run
+    // directory has the pid of a main process that has exited, no exit marker, and a live child.
+    const h = await old.start({ taskId: 'leftover', attempt: 1, command, detached: false, lingerMs: 600_000 });
+    expect(await eventually(() => existsSync(flag), 20_000)).toBe(true);
+    expect(await eventually(() => processesOfTask('leftover').length === 1, 20_000)).toBe(true);
+    await seed(dir, [record('leftover', { status: 'running', attempt: 1, startedAt: h.startedAt, handle: h, spec: { command, transport: 'local', graceMs: 300 } })]);
+    const { ex } = openExecutor(dir);
+    await ex.start();
+    expect(await ex.wait('leftover', { timeoutMs: 20_000 })).toMatchObject({ status: 'cancelled', reason: 'executor_restart', attempt: 1 });
+    expect(await eventually(() => processesOfTask('leftover').length === 0, 10_000)).toBe(true);
+  });
+
   it('finishes an attempt that ended meanwhile with its real exit code, and applies the retry policy', async () => {
     const dir = tempDir();
     const log = join(dir, 'log');

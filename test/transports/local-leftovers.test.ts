@@ -2,7 +2,7 @@
 // before the attempt counts as ended — so the end (wait(), the exit marker) means that no
 // process of the attempt can still write its output — unless the request says `orphans: 'keep'`.
 // Attached attempts are reaped by the transport, detached ones by their wrapper.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -22,6 +22,20 @@ async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+// Pids of `sleep <tag>` processes, found by their command line (they carry no markers).
+function sleepers(tag: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1') === `sleep\0${tag}\0`) found.push(Number(name));
+    } catch {
+      // Gone.
+    }
+  }
+  return found;
 }
 
 for (const detached of [false, true]) {
@@ -58,6 +72,22 @@ for (const detached of [false, true]) {
       expect(await settledWithin(t.wait(h), 20_000)).toMatchObject({ exitCode: 0 });
       expect((await readAll(t, h, 'stdout')).toString()).toBe('first\nlate\n');
       expect(pidsOfTask(h.taskId)).toEqual([]);
+    });
+
+    it('the documented limit: a process that leaves the tree and clears its environment escapes, and the attempt still ends', async () => {
+      const t = newTransport(newRoot());
+      const tag = `${Date.now() % 100_000}.${process.pid % 1000}`;
+      // It has cleared its environment before the main process exits, and keeps stdout open
+      // (inherited): the end of an attached attempt does not wait for it past DRAIN_MS.
+      const h = await start(t, `setsid -f env -i sleep ${tag}; sleep 0.5; echo done`);
+      try {
+        expect(await settledWithin(t.wait(h), 20_000)).toMatchObject({ exitCode: 0 });
+        expect((await readAll(t, h, 'stdout')).toString()).toBe('done\n');
+        expect(pidsOfTask(h.taskId)).toEqual([]);
+        expect(sleepers(tag).length).toBe(1);
+      } finally {
+        for (const pid of sleepers(tag)) process.kill(pid, 'SIGKILL');
+      }
     });
 
     it("orphans: 'keep' leaves them running after the end", async () => {
