@@ -46,6 +46,11 @@ export interface LeftoverTarget {
   pgid: number;
   /** Epoch ms of the attempt's start: older processes are not read for markers. */
   startedAt: number;
+  /**
+   * Set by a scan that found no member of `pgid`: from then on only markers count, because an
+   * empty group's number can be another process's again (a new task's leader, say).
+   */
+  groupEmpty?: boolean;
 }
 
 interface Pending {
@@ -184,7 +189,7 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
   let earliest = Infinity;
   for (const p of batch) {
     const { pgid, taskId, attempt, startedAt } = p.target;
-    if (Number.isInteger(pgid) && pgid > 1) byGroup.set(pgid, [...(byGroup.get(pgid) ?? []), p]);
+    if (Number.isInteger(pgid) && pgid > 1 && p.target.groupEmpty !== true) byGroup.set(pgid, [...(byGroup.get(pgid) ?? []), p]);
     const key = `${taskId} ${attempt}`;
     byMarker.set(key, [...(byMarker.get(key) ?? []), p]);
     earliest = Math.min(earliest, startedAt);
@@ -204,6 +209,7 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
   const before = readPidCursor();
   const prev = census;
   const seen = new Map<number, number>();
+  const members = new Set<number>();
   const names = readdirSync('/proc');
   // Read after the directory, so every pid in it was allocated before this cursor position.
   const after = prev === undefined || before === undefined ? undefined : readPidCursor();
@@ -225,6 +231,7 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
     // session, which no older process can join) nor a carrier of their markers.
     if (st.zombie || st.startTicks < notBefore) continue;
     add(byGroup.get(st.pgrp), pid);
+    members.add(st.pgrp);
     let env: Buffer;
     try {
       env = readFileSync(`/proc/${name}/environ`);
@@ -236,6 +243,7 @@ function scan(batch: readonly Pending[]): Map<Pending, number[]> {
     add(byMarker.get(`${id} ${envValue(env, ATTEMPT_KEY) ?? ''}`), pid);
   }
   census = before === undefined ? undefined : { startTicks: seen, ...before };
+  for (const p of batch) if (!members.has(p.target.pgid)) p.target.groupEmpty = true;
   return result;
 }
 

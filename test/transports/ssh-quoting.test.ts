@@ -87,7 +87,7 @@ else {
       } finally {
         await t.close();
       }
-    });
+    }, 120_000); // 96 remote attempts: on a loaded 2-core machine this alone can take 30 s
 
     it('env values never change the remote script itself; the task PATH applies to the command only', async () => {
       const t = sshTransport(await sshd());
