@@ -90,6 +90,20 @@ for (const detached of [false, true]) {
       }
     });
 
+    it("a kept process that holds the output open does not hold back the end (output capped)", async () => {
+      const t = newTransport(newRoot());
+      const tag = `${(Date.now() % 100_000) + 1000}.${process.pid % 1000}`;
+      // The daemon inherits stdout: with `maxOutputBytes` set, that is the pipe of a capped copier.
+      const h = await start(t, `sleep ${tag} & echo started`, { orphans: 'keep', maxOutputBytes: 1_000_000 });
+      try {
+        expect(await settledWithin(t.wait(h), 15_000)).toMatchObject({ state: 'exited', exitCode: 0 });
+        expect((await readAll(t, h, 'stdout')).toString()).toBe('started\n');
+        expect(sleepers(tag).length).toBe(1);
+      } finally {
+        for (const pid of sleepers(tag)) process.kill(pid, 'SIGKILL');
+      }
+    });
+
     it("orphans: 'keep' leaves them running after the end", async () => {
       const root = newRoot();
       const t = newTransport(root);

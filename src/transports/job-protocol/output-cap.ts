@@ -203,6 +203,9 @@ export const MAX_OUTPUT_ENV = 'BGEXEC_MAX_OUTPUT';
  * stdio) may consume bytes past N: the cut stays exact, but an excess can go unnoticed if the
  * command then ends by itself.
  */
+// Seconds the wrapper's copiers may go on after the reap (the attached path's drain is 1 s too).
+const DRAIN_S = 1;
+
 export const CAP_FUNCTIONS: readonly string[] = [
   '_bgx_cap() {',
   "  trap '' TERM INT HUP",
@@ -234,9 +237,16 @@ export const CAP_FUNCTIONS: readonly string[] = [
   '}',
   '_bgx_drain() {',
   '  [ -n "$_bgx_cp" ] || return 0',
-  '  wait $_bgx_cp',
+  // A process that outlives the reap (kept with `orphans: 'keep'`, or one that left the tree
+  // and cleared its environment) may hold the pipes open for ever: the copiers get DRAIN_S
+  // more, then are killed, so such a process never holds back the exit marker. The timer's
+  // own `sleep` is ended with it, so no process is left behind by the drain itself.
+  `  ( trap 'kill $_bgx_s 2>/dev/null; exit 0' TERM; sleep ${DRAIN_S} & _bgx_s=$!; wait $_bgx_s; kill -KILL $_bgx_cp ) 2>/dev/null &`,
+  '  _bgx_t=$!',
+  '  wait $_bgx_cp; _bgx_w=$?',
+  '  kill $_bgx_t 2>/dev/null; wait $_bgx_t 2>/dev/null',
   // Their `head`s end by themselves once the writers, being killed, are gone.
-  '  [ $? -le 128 ] || { kill -KILL $_bgx_cp 2>/dev/null; wait; }',
+  '  [ $_bgx_w -le 128 ] || { kill -KILL $_bgx_cp 2>/dev/null; wait $_bgx_cp 2>/dev/null; }',
   '  return 0',
   '}',
 ];
