@@ -1,12 +1,11 @@
 import { nanoid } from 'nanoid';
-import { intArg, msArg, oneOfArg, optionsArg, signalArg, stringArg, stringListArg } from './args.js';
+import { msArg, optionsArg, signalArg, stringArg, stringListArg } from './args.js';
 import type { Clock } from './clock.js';
 import { trace, tracing } from './debug.js';
 import { IsolatingEmitter } from './emitter.js';
 import {
   abortRejection,
   BgexecError,
-  InvalidArgumentError,
   NotFoundError,
   QueueFullError,
   ShuttingDownError,
@@ -20,6 +19,8 @@ import {
   type ResolvedOptions,
   type ShutdownOptions,
 } from './executor-options.js';
+import { checkFollowOptions, cleanupCandidates, listRecords, unackedCompletions } from './executor-queries.js';
+import { shutdownArgs, ShutdownSequence, type ShutdownMode } from './executor-shutdown.js';
 import type { ExecutorMetrics } from './metrics.js';
 import {
   followTaskOutput,
@@ -32,27 +33,11 @@ import {
 } from './output/task-output.js';
 import { recoverRecords } from './recovery.js';
 import type { Extras } from './runner/live.js';
-import { createRecoveryHost } from './runner/recovery-host.js';
+import { createRecoveryHost, reportLostFunctions } from './runner/recovery-host.js';
 import { TaskRunner, type RunnerSink } from './runner/task-runner.js';
 import type { StoreLoadResult } from './stores/types.js';
-import {
-  isTerminal,
-  RECORD_VERSION,
-  snapshot,
-  TASK_STATUSES,
-  TERMINAL_STATUSES,
-  type TaskFilter,
-  type TaskRecord,
-  type TaskSpec,
-  type TaskStatus,
-  type TransportHandle,
-} from './task.js';
+import { isTerminal, RECORD_VERSION, snapshot, type TaskFilter, type TaskRecord, type TaskSpec, type TransportHandle } from './task.js';
 import { applyDefaults, MAX_TIMER_MS, normalizeSpec } from './validate-spec.js';
-
-type ShutdownMode = 'kill' | 'detach' | 'drain';
-const SHUTDOWN_MODES: readonly ShutdownMode[] = ['kill', 'detach', 'drain'];
-// A later shutdown() with a stronger mode takes over a running one (a hung drain can be killed).
-const STRENGTH: Record<ShutdownMode, number> = { drain: 0, detach: 1, kill: 2 };
 
 /**
  * Runs shell commands in the background under a priority scheduler, through named transports,
@@ -75,10 +60,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   #pendingSubmits = 0;
   #closing = false;
   #startPromise: Promise<void> | undefined;
-  #shutdownPromise: Promise<void> | undefined;
-  #shutdownMode: ShutdownMode = 'kill';
-  #shutdownGraceMs: number | undefined;
-  #wakeDrain: (() => void) | undefined;
+  readonly #shutdown: ShutdownSequence;
 
   constructor(options: ExecutorOptions = {}) {
     super();
@@ -93,6 +75,12 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
       },
     };
     this.#runner = new TaskRunner(this.#o, this.#sink);
+    this.#shutdown = new ShutdownSequence({
+      runner: this.#runner,
+      options: this.#o,
+      started: () => this.#startPromise,
+      reportError: (err) => this.#reportError(err),
+    });
   }
 
   /** The clock driving every timer of this executor (the scheduler's). */
@@ -132,24 +120,10 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
       if (record.spec.idempotencyKey !== undefined) this.#byIdempotencyKey.set(record.spec.idempotencyKey, record.id);
     });
     await recoverRecords(host, records);
-    this.#warnLostFunctions(records);
+    reportLostFunctions(records, (err, taskId) => this.#reportError(err, taskId));
     if (runner.state === 'starting') runner.state = 'running';
     runner.scheduleDispatch();
     runner.checkIdle();
-  }
-
-  // Records recovered from the store have lost their function-valued retry options; say so.
-  #warnLostFunctions(records: readonly TaskRecord[]): void {
-    for (const record of records) {
-      const retry = record.spec.retry;
-      const lost = retry?.functions;
-      if (!retry || !lost?.length || isTerminal(record.status) || record.attempt >= retry.attempts) continue;
-      const fallback = lost.map((f) => (f === 'backoff' ? 'no delay between attempts' : 'retryOn ["failed"]')).join(' and ');
-      const message =
-        `retry.${lost.join(' and retry.')} was a function, which cannot be stored: after this restart the task uses ` +
-        `${fallback}. Use a stored strategy (backoff { type: 'fixed' | 'exponential', … }, retryOn: [statuses]) to keep it.`;
-      this.#reportError(new BgexecError('CALLBACK_UNAVAILABLE', message, { taskId: record.id, field: `retry.${lost[0]!}` }), record.id);
-    }
   }
 
   /**
@@ -166,69 +140,17 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     let mode: ShutdownMode;
     let graceMs: number | undefined;
     try {
-      const o = optionsArg('options', options);
-      mode = oneOfArg('mode', o.mode, SHUTDOWN_MODES) ?? 'kill';
-      graceMs = msArg('graceMs', o.graceMs, MAX_TIMER_MS);
+      ({ mode, graceMs } = shutdownArgs(options));
     } catch (err) {
       return Promise.reject(err);
     }
     this.#closing = true;
-    if (this.#shutdownPromise === undefined) {
-      this.#shutdownMode = mode;
-      this.#shutdownGraceMs = graceMs;
-      if (tracing()) trace('shutdown', undefined, { mode, graceMs });
-      this.#shutdownPromise = this.#doShutdown();
-    } else if (STRENGTH[mode] > STRENGTH[this.#shutdownMode]) {
-      if (tracing()) trace('shutdown', undefined, { mode, graceMs, escalates: this.#shutdownMode });
-      this.#shutdownMode = mode;
-      if (graceMs !== undefined) this.#shutdownGraceMs = graceMs;
-      this.#wakeDrain?.();
-    }
-    return this.#shutdownPromise;
+    return this.#shutdown.request(mode, graceMs);
   }
 
   /** `await using` support: the same as `shutdown()` (mode `kill`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
-  }
-
-  async #doShutdown(): Promise<void> {
-    const runner = this.#runner;
-    if (this.#startPromise) await this.#startPromise.catch(() => undefined);
-    if (this.#shutdownMode === 'drain' && runner.state === 'running') {
-      runner.state = 'draining';
-      await new Promise<void>((resolve) => {
-        this.#wakeDrain = resolve;
-        void runner.onIdle().then(resolve);
-      });
-      this.#wakeDrain = undefined;
-    }
-    runner.state = 'stopping';
-    runner.clearWake();
-    // One round per mode: a stronger mode arriving while attempts die kills what the weaker one spared.
-    const killed = new Set<string>();
-    for (let round = 0; round < SHUTDOWN_MODES.length; round++) {
-      const mode = this.#shutdownMode;
-      const kills: Promise<void>[] = [];
-      for (const [id, live] of runner.live) {
-        const record = runner.records.get(id);
-        if (!record || killed.has(id) || (mode === 'detach' && record.spec.detached)) continue;
-        killed.add(id);
-        kills.push(runner.kill(record, live, 'shutdown', this.#shutdownGraceMs).then(() => live.ended));
-      }
-      await Promise.all(kills);
-      if (this.#shutdownMode === mode) break;
-    }
-    runner.stopMonitor();
-    runner.waiters.rejectAll(() => new ShuttingDownError('executor shut down before the task settled'));
-    for (const extras of runner.extras.values()) extras.detachSignal?.();
-    const { store, transports } = this.#o;
-    await store.flush().catch((err: unknown) => this.#reportError(err));
-    await store.close().catch((err: unknown) => this.#reportError(err));
-    await Promise.all(Object.values(transports).map((t) => t.close().catch((err: unknown) => this.#reportError(err))));
-    runner.state = 'stopped';
-    runner.releaseIdleWaiters();
-    runner.notifyAll();
   }
 
   // ---------------------------------------------------------------- submit & query
@@ -305,34 +227,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
 
   /** Snapshots of tasks in submission order, filtered. */
   list(filter?: TaskFilter): TaskRecord[] {
-    const f = optionsArg('filter', filter);
-    const statusList = f.status === undefined ? undefined : stringListArg('status', f.status, true);
-    for (const s of statusList ?? []) {
-      if (!(TASK_STATUSES as readonly string[]).includes(s)) throw new InvalidArgumentError('status', `${JSON.stringify(s)} is not a task status`);
-    }
-    const statuses = statusList && new Set(statusList as TaskStatus[]);
-    const group = stringArg('group', f.group, true);
-    const session = stringArg('session', f.session, true);
-    const transport = stringArg('transport', f.transport, true);
-    const tags = f.tags === undefined ? undefined : stringListArg('tags', f.tags);
-    const offset = intArg('offset', f.offset, 0) ?? 0;
-    const limit = intArg('limit', f.limit, 0, true) ?? Infinity;
-    const out: TaskRecord[] = [];
-    let skipped = 0;
-    for (const r of this.#runner.records.values()) {
-      if (statuses && !statuses.has(r.status)) continue;
-      if (group !== undefined && r.spec.group !== group) continue;
-      if (session !== undefined && r.spec.session !== session) continue;
-      if (transport !== undefined && r.spec.transport !== transport) continue;
-      if (tags && !tags.every((t) => r.spec.tags?.includes(t))) continue;
-      if (skipped < offset) {
-        skipped++;
-        continue;
-      }
-      if (out.length >= limit) break;
-      out.push(snapshot(r));
-    }
-    return out;
+    return listRecords(this.#runner.records.values(), filter);
   }
 
   /**
@@ -392,12 +287,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
 
   /** Terminal tasks whose completion has not been acknowledged, oldest first. */
   completions(session?: string): TaskRecord[] {
-    stringArg('session', session, true);
-    const out: TaskRecord[] = [];
-    for (const r of this.#runner.records.values()) {
-      if (!r.acked && isTerminal(r.status) && (session === undefined || r.spec.session === session)) out.push(snapshot(r));
-    }
-    return out.sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
+    return unackedCompletions(this.#runner.records.values(), session);
   }
 
   /** Marks completions delivered (persisted with a durable store). Returns how many changed. */
@@ -438,19 +328,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
 
   /** Forgets terminal tasks and removes their output files. Returns how many were removed. */
   async cleanup(options?: CleanupOptions): Promise<number> {
-    const o = optionsArg('options', options);
-    const olderThanMs = msArg('olderThanMs', o.olderThanMs, Number.MAX_VALUE) ?? 0;
-    const keep = intArg('keep', o.keep, 0) ?? 0;
-    const statusList = o.statuses === undefined ? [...TERMINAL_STATUSES] : stringListArg('statuses', o.statuses);
-    for (const s of statusList) {
-      if (!isTerminal(s as TaskStatus)) throw new InvalidArgumentError('statuses', `${JSON.stringify(s)} is not a terminal status`);
-    }
-    const statuses = new Set(statusList as TaskStatus[]);
-    const cutoff = this.#o.clock.now() - olderThanMs;
-    const candidates = [...this.#runner.records.values()]
-      .filter((r) => statuses.has(r.status) && (r.endedAt ?? 0) <= cutoff)
-      .sort((a, b) => (b.endedAt ?? 0) - (a.endedAt ?? 0))
-      .slice(keep);
+    const candidates = cleanupCandidates(this.#runner.records.values(), options, this.#o.clock);
     for (const r of candidates) {
       const transport = this.#runner.transportOf(r);
       const handles = new Map<number, TransportHandle>();
@@ -513,20 +391,6 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     },
     nextChange: (id) => this.#runner.nextChange(id),
     stopped: () => this.#runner.state === 'stopped',
-  };
-}
-
-// Checked where follow() is called, not at the first read, so a bad option fails the call itself.
-function checkFollowOptions(o: Record<string, unknown>): FollowOptions {
-  const stream = oneOfArg('stream', o.stream, ['stdout', 'stderr'] as const);
-  const cursor = intArg('cursor', o.cursor, 0);
-  const maxBytes = intArg('maxBytes', o.maxBytes, 1);
-  const signal = signalArg('signal', o.signal);
-  return {
-    ...(stream !== undefined ? { stream } : {}),
-    ...(cursor !== undefined ? { cursor } : {}),
-    ...(maxBytes !== undefined ? { maxBytes } : {}),
-    ...(signal !== undefined ? { signal } : {}),
   };
 }
 

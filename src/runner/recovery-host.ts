@@ -1,6 +1,7 @@
+import { BgexecError } from '../errors.js';
 import type { ResolvedOptions } from '../executor-options.js';
 import type { RecoveryHost } from '../recovery.js';
-import type { TaskRecord } from '../task.js';
+import { isTerminal, type TaskRecord } from '../task.js';
 import { createLive, type Live } from './live.js';
 import type { RunnerSink, TaskRunner } from './task-runner.js';
 
@@ -50,4 +51,19 @@ export function createRecoveryHost(
     persist: (record) => runner.persist(record),
     reportError: (err, taskId) => sink.error(err, taskId),
   };
+}
+
+// Records recovered from the store have lost their function-valued retry options; say so.
+/** Reports (`CALLBACK_UNAVAILABLE`) each unfinished record whose retry functions were not stored and so are gone after a restart. */
+export function reportLostFunctions(records: readonly TaskRecord[], report: (err: unknown, taskId?: string) => void): void {
+  for (const record of records) {
+    const retry = record.spec.retry;
+    const lost = retry?.functions;
+    if (!retry || !lost?.length || isTerminal(record.status) || record.attempt >= retry.attempts) continue;
+    const fallback = lost.map((f) => (f === 'backoff' ? 'no delay between attempts' : 'retryOn ["failed"]')).join(' and ');
+    const message =
+      `retry.${lost.join(' and retry.')} was a function, which cannot be stored: after this restart the task uses ` +
+      `${fallback}. Use a stored strategy (backoff { type: 'fixed' | 'exponential', … }, retryOn: [statuses]) to keep it.`;
+    report(new BgexecError('CALLBACK_UNAVAILABLE', message, { taskId: record.id, field: `retry.${lost[0]!}` }), record.id);
+  }
 }

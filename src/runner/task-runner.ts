@@ -1,10 +1,8 @@
-import type { TimerHandle } from '../clock.js';
 import { trace, tracing } from '../debug.js';
-import { BgexecError, CallbackError, toErrorInfo } from '../errors.js';
+import { BgexecError, toErrorInfo } from '../errors.js';
 import type { ExecutorEventName } from '../events.js';
 import type { ResolvedOptions } from '../executor-options.js';
 import { MetricsTracker } from '../metrics.js';
-import { backoffDelay } from '../scheduler/backoff.js';
 import type { SchedulerEntry } from '../scheduler/types.js';
 import {
   canTransition,
@@ -18,10 +16,16 @@ import {
   type TransportHandle,
 } from '../task.js';
 import type { ExitInfo, PollResult, Transport } from '../transports/types.js';
-import { MAX_TIMER_MS } from '../validate-spec.js';
 import { Waiters } from '../waiters.js';
+import { ChangeWatchers } from './change-watchers.js';
+import { Dispatcher } from './dispatcher.js';
+import { DEFAULT_GRACE_MS, launchRequest } from './launch-request.js';
 import { callTransport, createLive, isRefusedStart, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
 import { OutputMonitor } from './output-monitor.js';
+import { applySizes } from './output-sizes.js';
+import { classify, requeueRefused, retry, retryDelay } from './retry-policy.js';
+
+export { MAX_REFUSED_STARTS } from './retry-policy.js';
 
 /** Where the runner reports what happens; implemented by the executor's event emitter. */
 export interface RunnerSink {
@@ -33,15 +37,6 @@ export interface RunnerSink {
 /** Lifecycle state of the executor, owned by the runner because dispatch depends on it. */
 export type RunnerState = 'new' | 'starting' | 'running' | 'draining' | 'stopping' | 'stopped';
 
-const DEFAULT_GRACE_MS = 5000;
-/**
- * A start the transport refused before anything ran is made again after 1 s, 2 s, 4 s, … (at
- * most 30 s), up to this many times in a row; then the attempt fails as unreachable.
- */
-export const MAX_REFUSED_STARTS = 5;
-const REFUSED_BASE_MS = 1000;
-const REFUSED_MAX_MS = 30_000;
-const DEFAULT_MAX_OUTPUT = 1024 ** 3;
 const END_EVENTS: Record<TerminalStatus, ExecutorEventName> = {
   completed: 'task:completed',
   failed: 'task:failed',
@@ -66,11 +61,9 @@ export class TaskRunner {
   readonly #o: ResolvedOptions;
   readonly #sink: RunnerSink;
   readonly #monitor: OutputMonitor;
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #watchers = new ChangeWatchers();
+  readonly #dispatcher: Dispatcher;
   #idleWaiters: Array<() => void> = [];
-  #dispatchQueued = false;
-  #wakeTimer: TimerHandle | undefined;
-  #wakeAt: number | undefined;
 
   constructor(options: ResolvedOptions, sink: RunnerSink) {
     this.#o = options;
@@ -80,6 +73,11 @@ export class TaskRunner {
     this.#monitor = new OutputMonitor(options.clock, options.outputPollMs, () => this.#runningPairs(), (r, l, p) =>
       this.applySizes(r, p, l),
     );
+    this.#dispatcher = new Dispatcher(options, {
+      canDispatch: () => this.state === 'running' || this.state === 'draining',
+      start: (id) => this.#startAttempt(id),
+      promoteDue: () => this.#promoteDueWaiting(),
+    });
   }
 
   transportOf(record: TaskRecord): Transport | undefined {
@@ -109,40 +107,11 @@ export class TaskRunner {
   // ---------------------------------------------------------------- dispatch
 
   scheduleDispatch(): void {
-    if (this.#dispatchQueued) return;
-    this.#dispatchQueued = true;
-    queueMicrotask(() => {
-      this.#dispatchQueued = false;
-      this.#dispatch();
-    });
-  }
-
-  #dispatch(): void {
-    if (this.state !== 'running' && this.state !== 'draining') return;
-    const { scheduler } = this.#o;
-    for (let entry = scheduler.next(); entry; entry = scheduler.next()) this.#startAttempt(entry.id);
-    this.#armWake();
-  }
-
-  #armWake(): void {
-    const at = this.#o.scheduler.nextWakeAt();
-    if (at === this.#wakeAt) return;
-    this.clearWake();
-    if (at === undefined) return;
-    const { clock } = this.#o;
-    this.#wakeAt = at;
-    this.#wakeTimer = clock.setTimeout(() => {
-      this.#wakeTimer = undefined;
-      this.#wakeAt = undefined;
-      this.#promoteDueWaiting();
-      this.#dispatch();
-    }, Math.min(Math.max(0, at - clock.now()), MAX_TIMER_MS));
+    this.#dispatcher.schedule();
   }
 
   clearWake(): void {
-    if (this.#wakeTimer !== undefined) this.#o.clock.clearTimeout(this.#wakeTimer);
-    this.#wakeTimer = undefined;
-    this.#wakeAt = undefined;
+    this.#dispatcher.clearWake();
   }
 
   // A task whose delay or backoff has passed is `queued` again, even if caps keep it from starting.
@@ -189,64 +158,17 @@ export class TaskRunner {
     const live = createLive(transport);
     this.live.set(id, live);
     this.persist(record);
-    const { spec } = record;
-    const env = secretEnv ? { ...spec.env, ...secretEnv } : spec.env;
-    const request = {
-      taskId: id,
-      attempt: record.attempt,
-      command: spec.command,
-      ...(spec.args ? { args: spec.args } : {}),
-      ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
-      ...(env ? { env } : {}),
-      detached: spec.detached ?? false,
-      // Enforced by the transport where the bytes are written (the files never exceed it).
-      maxOutputBytes: spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
-      // What the leader leaves behind is reaped by the transport before the attempt ends.
-      ...(spec.orphans !== undefined ? { orphans: spec.orphans } : {}),
-      ...(spec.lingerMs !== undefined ? { lingerMs: spec.lingerMs } : {}),
-      graceMs: spec.graceMs ?? DEFAULT_GRACE_MS,
-    };
+    const request = launchRequest(record, secretEnv);
     callTransport(() => transport.start(request)).then(
         (handle) => this.#onStarted(record, live, handle),
         (err: unknown) => {
-          if (isRefusedStart(err) && this.#requeueRefused(record, live, err)) return;
+          if (isRefusedStart(err) && requeueRefused(this, this.#o, this.#sink, record, live, err)) return;
           const error = err instanceof BgexecError ? err : new BgexecError('SPAWN_FAILED', String(err), { cause: err, taskId: id });
           const exit: ExitInfo = { state: 'exited', exitCode: null, signal: null, reason: 'spawn_failed', endedAt: clock.now() };
           // No task:started for an attempt that never started: the next event is task:retrying or its end.
           void this.endAttempt(record, live, exit, error);
         },
       );
-  }
-
-  // The transport reached nothing, so nothing ran: the attempt is given back (its number is
-  // reused, no history entry) and made again after a backoff, a bounded number of times.
-  #requeueRefused(record: TaskRecord, live: Live, err: unknown): boolean {
-    const extras = this.extras.get(record.id);
-    const refused = (extras?.refusedStarts ?? 0) + 1;
-    // A kill asked for while the start was in flight (cancel, shutdown) decides instead.
-    if (!extras || live.killReason !== undefined || refused > MAX_REFUSED_STARTS || (this.state !== 'running' && this.state !== 'draining')) {
-      return false;
-    }
-    const { clock, scheduler } = this.#o;
-    extras.refusedStarts = refused;
-    live.done = true;
-    scheduler.release(record.id);
-    this.live.delete(record.id);
-    const delayMs = Math.min(REFUSED_BASE_MS * 2 ** (refused - 1), REFUSED_MAX_MS);
-    record.attempt -= 1;
-    record.note = `start refused: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500);
-    record.runAt = clock.now() + delayMs;
-    this.setStatus(record, 'waiting');
-    scheduler.add(this.entryOf(record), { force: true });
-    this.persist(record);
-    if (tracing()) trace('requeue', record.id, { attempt: record.attempt + 1, refused, delayMs });
-    this.#sink.task('task:retrying', record, {
-      exitCode: null, signal: null, reason: 'start_refused', endedAt: clock.now(), nextAttempt: record.attempt + 1, delayMs,
-    });
-    this.notify(record.id);
-    live.markEnded();
-    this.scheduleDispatch();
-    return true;
   }
 
   #onStarted(record: TaskRecord, live: Live, handle: TransportHandle): void {
@@ -369,71 +291,10 @@ export class TaskRunner {
     this.metrics.attemptEnded(endedAt - info.startedAt);
     if (tracing()) trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
     const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt, ...(reason !== undefined ? { reason } : {}) };
-    const delay = this.#retryDelay(record, status, live.killReason);
-    if (delay !== undefined) this.#retry(record, delay, end, errorInfo);
+    const delay = retryDelay(record, status, live.killReason, this.extras.get(record.id), this.state, (err, taskId) => this.#sink.error(err, taskId));
+    if (delay !== undefined) retry(this, this.#o, this.#sink, record, delay, end, errorInfo);
     else this.settle(record, status, end, errorInfo);
     live.markEnded();
-  }
-
-  #retryDelay(record: TaskRecord, status: TerminalStatus, killReason: KillReason | undefined): number | undefined {
-    const policy = record.spec.retry;
-    if (!policy || record.attempt >= policy.attempts) return undefined;
-    if (this.state === 'stopping' || this.state === 'stopped') return undefined;
-    if (killReason === 'cancelled' || killReason === 'shutdown' || status === 'completed') return undefined;
-    const extras = this.extras.get(record.id);
-    let allowed: boolean;
-    // An attempt killed because its executor restarted did not fail on its own: the policy's attempts decide.
-    if (killReason === 'executor_restart') allowed = true;
-    else if (extras?.retryOnFn) {
-      try {
-        allowed = extras.retryOnFn(snapshot({ ...record, status }));
-      } catch (err) {
-        this.#sink.error(new CallbackError('retry.retryOn', `threw ${describeThrown(err)}; the task is not retried`, { cause: err, taskId: record.id }), record.id);
-        allowed = false;
-      }
-    } else allowed = (policy.retryOn ?? ['failed']).includes(status as 'failed');
-    if (!allowed) return undefined;
-    return this.#backoff(record, extras);
-  }
-
-  // Every delay goes through backoffDelay (clamped to [0, 2^31 - 1] ms). A backoff function
-  // that throws or returns no usable delay (not a number, NaN, ±Infinity, negative) means the
-  // task is not retried: it settles with the attempt's outcome and an error event says why.
-  // Waiting forever (or retrying at once when a delay was asked for) would hide the bug.
-  #backoff(record: TaskRecord, extras: Extras | undefined): number | undefined {
-    const fn = extras?.backoffFn;
-    if (!fn) return backoffDelay(record.spec.retry?.backoff, record.attempt);
-    let raw: unknown;
-    try {
-      raw = fn(record.attempt);
-    } catch (err) {
-      this.#sink.error(new CallbackError('retry.backoff', `threw ${describeThrown(err)}; the task is not retried`, { cause: err, taskId: record.id }), record.id);
-      return undefined;
-    }
-    if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0) {
-      const what = typeof raw === 'number' ? String(raw) : typeof raw;
-      this.#sink.error(new CallbackError('retry.backoff', `returned ${what}, not a delay in ms >= 0; the task is not retried`, { taskId: record.id }), record.id);
-      return undefined;
-    }
-    // Finite but past the longest timer (say 1e300): waits the longest timer, as a saturated exponential does.
-    return backoffDelay(() => raw as number, record.attempt);
-  }
-
-  #retry(record: TaskRecord, delayMs: number, end: AttemptEnd, error?: TaskRecord['error']): void {
-    record.exitCode = end.exitCode;
-    record.signal = end.signal;
-    if (end.reason !== undefined) record.reason = end.reason;
-    if (error) record.error = error;
-    record.order = ++this.order;
-    if (delayMs > 0) record.runAt = this.#o.clock.now() + delayMs;
-    this.setStatus(record, delayMs > 0 ? 'waiting' : 'queued');
-    this.metrics.retried++;
-    this.#o.scheduler.add(this.entryOf(record), { force: true });
-    this.persist(record);
-    if (tracing()) trace('retry', record.id, { nextAttempt: record.attempt + 1, delayMs, reason: end.reason });
-    this.#sink.task('task:retrying', record, { ...end, nextAttempt: record.attempt + 1, delayMs });
-    this.notify(record.id);
-    this.scheduleDispatch();
   }
 
   /** Moves a task to its terminal status and tells everyone. */
@@ -494,50 +355,23 @@ export class TaskRunner {
   }
 
   applySizes(record: TaskRecord, p: PollResult, live?: Live): void {
-    // A host that cannot be reached leaves the task running, with a note saying so.
-    if (p.unreachable !== record.note) {
-      if (p.unreachable === undefined) delete record.note;
-      else record.note = p.unreachable;
-      this.persist(record);
-      this.notify(record.id);
-    }
-    let grew = false;
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const total = stream === 'stdout' ? p.stdoutBytes : p.stderrBytes;
-      const before = stream === 'stdout' ? record.stdoutBytes : record.stderrBytes;
-      if (total <= before) continue;
-      grew = true;
-      if (stream === 'stdout') record.stdoutBytes = total;
-      else record.stderrBytes = total;
-      this.#sink.task('task:output', record, { stream, bytes: total - before, totalBytes: total });
-    }
-    if (grew) this.notify(record.id);
-    const limit = record.spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-    // limitReached: the transport cut a stream at the limit (its file holds exactly `limit`
-    // bytes); the size test covers transports that do not cut.
-    if (live && (p.limitReached === true || record.stdoutBytes > limit || record.stderrBytes > limit)) void this.kill(record, live, 'output_limit');
+    applySizes(this, this.#sink, record, p, live);
   }
 
   /** A promise settled at the task's next change (output growth, status, attempt). */
   nextChange(id: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let set = this.#watchers.get(id);
-      if (!set) this.#watchers.set(id, (set = new Set()));
-      set.add(resolve);
-      this.#monitor.ensure();
-    });
+    const change = this.#watchers.next(id);
+    this.#monitor.ensure();
+    return change;
   }
 
   /** Wakes every follower (at shutdown, so they can see that nothing more will come). */
   notifyAll(): void {
-    for (const id of [...this.#watchers.keys()]) this.notify(id);
+    this.#watchers.notifyAll();
   }
 
   notify(id: string): void {
-    const set = this.#watchers.get(id);
-    if (!set) return;
-    this.#watchers.delete(id);
-    for (const fn of set) fn();
+    this.#watchers.notify(id);
   }
 
   forget(id: string): void {
@@ -573,25 +407,4 @@ export class TaskRunner {
       if (record) yield [record, live];
     }
   }
-}
-
-function classify(exit: ExitInfo, killReason: KillReason | undefined, error: unknown): { status: TerminalStatus; reason: string | undefined } {
-  switch (killReason) {
-    case 'cancelled':
-    case 'shutdown':
-    case 'executor_restart':
-      return { status: 'cancelled', reason: killReason };
-    case 'timeout':
-      return { status: 'timed_out', reason: 'timeout' };
-    case 'output_limit':
-      return { status: 'failed', reason: 'output_limit' };
-    default:
-      if (exit.state === 'lost') return { status: 'lost', reason: exit.reason };
-      return { status: exit.exitCode === 0 && error === undefined ? 'completed' : 'failed', reason: exit.reason };
-  }
-}
-
-function describeThrown(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return typeof err === 'string' ? JSON.stringify(err.slice(0, 200)) : typeof err;
 }

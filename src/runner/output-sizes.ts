@@ -1,0 +1,34 @@
+import type { TaskRecord } from '../task.js';
+import type { PollResult } from '../transports/types.js';
+import { DEFAULT_MAX_OUTPUT } from './launch-request.js';
+import type { Live } from './live.js';
+import type { RunnerSink, TaskRunner } from './task-runner.js';
+
+/**
+ * Takes in what a poll saw of a running attempt: the unreachable note, output growth
+ * (`task:output`, followers woken) and, for a live attempt, the output limit (kill).
+ */
+export function applySizes(runner: TaskRunner, sink: RunnerSink, record: TaskRecord, p: PollResult, live?: Live): void {
+  // A host that cannot be reached leaves the task running, with a note saying so.
+  if (p.unreachable !== record.note) {
+    if (p.unreachable === undefined) delete record.note;
+    else record.note = p.unreachable;
+    runner.persist(record);
+    runner.notify(record.id);
+  }
+  let grew = false;
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const total = stream === 'stdout' ? p.stdoutBytes : p.stderrBytes;
+    const before = stream === 'stdout' ? record.stdoutBytes : record.stderrBytes;
+    if (total <= before) continue;
+    grew = true;
+    if (stream === 'stdout') record.stdoutBytes = total;
+    else record.stderrBytes = total;
+    sink.task('task:output', record, { stream, bytes: total - before, totalBytes: total });
+  }
+  if (grew) runner.notify(record.id);
+  const limit = record.spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  // limitReached: the transport cut a stream at the limit (its file holds exactly `limit`
+  // bytes); the size test covers transports that do not cut.
+  if (live && (p.limitReached === true || record.stdoutBytes > limit || record.stderrBytes > limit)) void runner.kill(record, live, 'output_limit');
+}
