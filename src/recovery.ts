@@ -139,7 +139,7 @@ interface EndedAttempt {
   killReason?: KillReason | undefined;
 }
 
-// How the runner classifies an attempt its executor killed (see classify() in task-runner.ts).
+// How the runner classifies an attempt its executor killed (see classify() in retry-policy.ts).
 const KILLED_AS: Record<KillReason, AttemptInfo['status']> = {
   cancelled: 'cancelled',
   shutdown: 'cancelled',

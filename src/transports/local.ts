@@ -176,7 +176,14 @@ export class LocalTransport implements Transport {
     // The wrapper's output copiers cut each stream there (output-cap.ts).
     if (req.maxOutputBytes !== undefined) wrapperEnv[MAX_OUTPUT_ENV] = String(req.maxOutputBytes);
     const { child, pid, pgid, exited } = await launchWrapper({ runDir, cwd, command: req.command, args: req.args }, req.taskId, wrapperEnv, meta);
-    const done = exited.then((endedAt) => {
+    const policy = leftoverPolicy(req);
+    const done = exited.then(async (endedAt) => {
+      // The wrapper reaps leftovers itself before its exit marker (so that holds with no
+      // executor running); this second sweep, by the same markers, catches a process forked at
+      // the very moment of a kill, so none outlives the attempt's end (lingering already done).
+      if (policy.orphans !== 'keep') {
+        await reapLeftovers({ taskId: req.taskId, attempt: req.attempt, pgid, startedAt: base.startedAt }, { ...policy, lingerMs: 0 }).catch(noop);
+      }
       const info = readExitInfo(runDir) ?? (killRequested(runDir)
         ? { state: 'exited' as const, exitCode: null, signal: 'SIGKILL', endedAt }
         : lostExit('no_exit_marker', endedAt));
