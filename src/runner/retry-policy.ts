@@ -1,7 +1,7 @@
 import { trace, tracing } from '../debug.js';
 import { CallbackError } from '../errors.js';
 import type { ResolvedOptions } from '../executor-options.js';
-import { backoffDelay } from '../scheduler/backoff.js';
+import { backoffDelay, MAX_BACKOFF_MS } from '../scheduler/backoff.js';
 import { snapshot, type TaskRecord, type TerminalStatus } from '../task.js';
 import type { ExitInfo } from '../transports/types.js';
 import type { AttemptEnd, Extras, KillReason, Live } from './live.js';
@@ -67,8 +67,8 @@ export function retryDelay(
   return backoff(record, extras, report);
 }
 
-// Every delay goes through backoffDelay (clamped to [0, 2^31 - 1] ms). A backoff function
-// that throws or returns no usable delay (not a number, NaN, ±Infinity, negative) means the
+// Every delay goes through backoffDelay. A backoff function that throws or returns no usable
+// delay (not a number, NaN, ±Infinity, negative, past 2^31 - 1 ms) means the
 // task is not retried: it settles with the attempt's outcome and an error event says why.
 // Waiting forever (or retrying at once when a delay was asked for) would hide the bug.
 function backoff(record: TaskRecord, extras: Extras | undefined, report: ReportError): number | undefined {
@@ -81,12 +81,13 @@ function backoff(record: TaskRecord, extras: Extras | undefined, report: ReportE
     report(new CallbackError('retry.backoff', `threw ${describeThrown(err)}; the task is not retried`, { cause: err, taskId: record.id }), record.id);
     return undefined;
   }
-  if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0) {
+  // Past the longest timer (2^31 - 1 ms, 24.8 days) is a bug too: a task waiting that long
+  // would hold onIdle() and a drain for weeks, which is a wedge by another name.
+  if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0 || raw > MAX_BACKOFF_MS) {
     const what = typeof raw === 'number' ? String(raw) : typeof raw;
-    report(new CallbackError('retry.backoff', `returned ${what}, not a delay in ms >= 0; the task is not retried`, { taskId: record.id }), record.id);
+    report(new CallbackError('retry.backoff', `returned ${what}, not a delay in ms between 0 and ${MAX_BACKOFF_MS}; the task is not retried`, { taskId: record.id }), record.id);
     return undefined;
   }
-  // Finite but past the longest timer (say 1e300): waits the longest timer, as a saturated exponential does.
   return backoffDelay(() => raw as number, record.attempt);
 }
 

@@ -84,18 +84,22 @@ describe('a backoff function that gives no usable delay', () => {
     expect(unhandled).toEqual([]);
   });
 
-  it('a finite delay beyond the longest timer (1e300) is clamped to MAX_BACKOFF_MS', async () => {
+  it('a delay beyond the longest timer (1e300) is refused like a non-finite one; the longest timer itself is honoured', async () => {
     const { ex, fake, clock } = fakeExecutor();
+    const errors: string[] = [];
+    ex.on('error', (e) => errors.push(e.error.code));
     fake.script('x', { exitCode: 1 }, { exitCode: 0 });
-    const t = await ex.submit({ command: 'x', retry: { attempts: 2, backoff: () => 1e300 } });
+    fake.script('y', { exitCode: 1 }, { exitCode: 0 });
+    const huge = await ex.submit({ command: 'x', retry: { attempts: 2, backoff: () => 1e300 } });
+    expect(await ex.wait(huge.id)).toMatchObject({ status: 'failed', attempt: 1 });
+    expect(errors).toEqual(['CALLBACK_FAILED']);
+    const longest = await ex.submit({ command: 'y', retry: { attempts: 2, backoff: () => MAX_BACKOFF_MS } });
     const retrying = new Promise<number>((resolve) => ex.once('task:retrying', (e) => resolve(e.delayMs)));
     expect(await retrying).toBe(MAX_BACKOFF_MS);
     await flush();
-    const r = ex.get(t.id)!;
-    expect(r.status).toBe('waiting');
-    expect(r.runAt).toBe(clock.now() + MAX_BACKOFF_MS);
+    expect(ex.get(longest.id)!.runAt).toBe(clock.now() + MAX_BACKOFF_MS);
     await clock.advance(MAX_BACKOFF_MS);
-    expect((await ex.wait(t.id)).status).toBe('completed');
+    expect((await ex.wait(longest.id)).status).toBe('completed');
     await ex.shutdown();
     expect(unhandled).toEqual([]);
   });

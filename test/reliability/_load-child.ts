@@ -49,11 +49,42 @@ ex.on('task:settled', (e) => {
   statuses.set(e.record.status, (statuses.get(e.record.status) ?? 0) + 1);
 });
 
-async function batch(count: number): Promise<void> {
+// Hostile user functions ride along with the load: one task in 100 fails and hands the runner
+// a backoff or retryOn that returns a non-finite/absurd number or throws. Each must settle the
+// task `failed` with one CALLBACK_FAILED error event, never retry, wedge or reject unhandled.
+const HOSTILE: Array<() => number> = [
+  () => Infinity,
+  () => Number.NaN,
+  () => 1e300,
+  () => -1,
+  () => {
+    throw new Error('hostile backoff');
+  },
+];
+let hostile = 0;
+let callbackErrors = 0;
+let unhandled = 0;
+process.on('unhandledRejection', () => unhandled++);
+ex.on('error', (e) => {
+  if (e.error.code === 'CALLBACK_FAILED') callbackErrors++;
+});
+
+async function batch(count: number): Promise<number> {
+  let hostileHere = 0;
   for (let i = 0; i < count; i++) {
-    await ex.submit(i % 4 === 0 ? { command: 'true', group: 'g' } : { command: ':' });
+    if (i % 100 === 50) {
+      const fn = HOSTILE[hostile++ % HOSTILE.length]!;
+      hostileHere++;
+      const retry = hostile % 2 === 0
+        ? { attempts: 3, backoff: fn }
+        : { attempts: 3, retryOn: (): boolean => { throw new Error('hostile retryOn'); } };
+      await ex.submit({ command: 'exit 3', retry });
+    } else {
+      await ex.submit(i % 4 === 0 ? { command: 'true', group: 'g' } : { command: ':' });
+    }
   }
   await ex.onIdle();
+  return hostileHere;
 }
 
 // Warm-up: module code, JIT, libuv's SIGCHLD pipe and thread pool exist before the baseline.
@@ -65,7 +96,7 @@ const heapBefore = await settledHeap();
 const settledBefore = settled;
 
 const t0 = performance.now();
-await batch(n);
+const hostileMeasured = await batch(n);
 const elapsedMs = performance.now() - t0;
 const completed = ex.list({ status: 'completed' }).length;
 const heapLoaded = await settledHeap();
@@ -96,5 +127,9 @@ process.stdout.write(
     heapLoaded,
     heapAfter,
     remaining: ex.list().length,
+    hostile,
+    hostileMeasured,
+    callbackErrors,
+    unhandled,
   })}\n`,
 );

@@ -60,8 +60,8 @@ const HOSTILE_CALLS: Call[] = [
 
 /** The delay the executor must use for a backoff function's result; undefined = no retry. */
 function fnDelay(fn: Exclude<FnBackoff, undefined>): number | undefined {
-  if (typeof fn !== 'number' || !Number.isFinite(fn) || fn < 0) return undefined;
-  return Math.min(fn, MAX_BACKOFF_MS);
+  if (typeof fn !== 'number' || !Number.isFinite(fn) || fn < 0 || fn > MAX_BACKOFF_MS) return undefined;
+  return fn;
 }
 
 function backoffFn(fn: Exclude<FnBackoff, undefined>): (attempt: number) => number {

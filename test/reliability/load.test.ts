@@ -20,6 +20,10 @@ interface LoadFigures {
   tasksPerSec: number;
   settled: number;
   completed: number;
+  hostile: number;
+  hostileMeasured: number;
+  callbackErrors: number;
+  unhandled: number;
   removed: number;
   statuses: Record<string, number>;
   maxRunning: number;
@@ -62,7 +66,12 @@ describe('load', () => {
     // Figures for docs/reliability.md.
     console.log(`[load] ${JSON.stringify(f)}`);
     expect(f.settled).toBe(TASKS);
-    expect(f.completed).toBe(TASKS);
+    // One task in 100 had a hostile backoff/retryOn: failed once, never retried, each reported.
+    expect(f.hostileMeasured).toBe(Math.ceil((TASKS - 50) / 100));
+    expect(f.completed).toBe(TASKS - f.hostileMeasured);
+    expect(f.statuses['failed']).toBe(f.hostile);
+    expect(f.callbackErrors).toBe(f.hostile);
+    expect(f.unhandled).toBe(0);
     expect(f.removed).toBe(TASKS);
     expect(f.remaining).toBe(0);
     // Signal 1: task:started / task:settled counters. Signal 2: the transport's own count of
