@@ -327,6 +327,18 @@ check "esm-mjs: run main.mjs" in_dir "$work/esm-mjs" node main.mjs
 check "cjs: tsc --checkJs (every entry point)" in_dir "$work/cjs" "$bin/tsc" -p .
 check "cjs: run main.cjs (require)" in_dir "$work/cjs" node main.cjs
 
+# The bgexec-mcp command from the installed package. The MCP SDK is an optional peer dependency,
+# absent here: --help works without it, and a real start says how to install it (exit 2).
+mcp_bin_without_sdk() {
+  local cmd="$work/esm-mjs/node_modules/.bin/bgexec-mcp" out code
+  "$cmd" --help 2>&1 | grep -q 'Usage: bgexec-mcp' || return 1
+  out=$("$cmd" </dev/null 2>&1)
+  code=$?
+  echo "$out"
+  [ "$code" -eq 2 ] && grep -q 'npm install @modelcontextprotocol/sdk' <<<"$out"
+}
+check "bgexec-mcp bin: --help; without the MCP SDK a clear error" mcp_bin_without_sdk
+
 # esbuild: ESM output for Node. The bundle runs where node_modules is (tree-kill loaded on
 # demand) and copied alone to an empty directory (no tree-kill: the /proc sweep still kills).
 bundle() {

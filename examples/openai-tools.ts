@@ -1,12 +1,15 @@
-// bgexec agent tools with OpenAI function calling, through the real `openai` SDK.
+// bgexec agent tools with OpenAI function calling, through the real `openai` SDK, in strict mode.
 //
-//   npm run build && npx tsx examples/openai-tools.ts      (needs `npm install openai`)
+//   npx tsx examples/openai-tools.ts      (needs `npm install openai`)
 //
-// 1. `toOpenAITools()` turns createAgentTools() into the `tools` array of the Chat Completions
-//    API (`ChatCompletionFunctionTool[]`). The Responses API takes the same fields flattened:
-//    { type: 'function', name, description, parameters }.
-// 2. `dispatch()` runs the `tool_calls` of an assistant message and returns the `role: 'tool'`
-//    messages to append. Bad JSON or bad arguments come back as tool messages the model can fix.
+// 1. `toOpenAIChatTools()` (from bgexec/agent) turns createAgentTools() into the `tools` array
+//    of the Chat Completions API; its result is a `ChatCompletionFunctionTool[]` as it is. For the
+//    Responses API use `toOpenAIResponsesTools()` and send `function_call_output` items back.
+//    With `strict: true` the schemas keep to OpenAI's strict subset, so the model fills every
+//    property (null for those it does not choose); the handlers take null as "not given".
+// 2. `dispatch()` runs the `tool_calls` of an assistant message with `callAgentTool()` and returns
+//    the `role: 'tool'` messages to append: the status as JSON, then the output as plain text.
+//    Unknown tools, bad JSON or bad arguments come back as results the model can fix.
 // 3. A tool-call loop around `client.chat.completions.create({ model, messages, tools })`.
 //    So that it runs offline and without an API key, the client here gets a `fetch` that answers
 //    every request from a scripted "model" instead of the network: the SDK still builds each
@@ -22,15 +25,7 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
 import { BackgroundExecutor } from 'bgexec';
-import { completionNotices, createAgentTools, type AgentTool } from 'bgexec/agent';
-
-/** Chat Completions `tools` entries. `strict` stays off: optional parameters are really optional. */
-export function toOpenAITools(tools: AgentTool[]): ChatCompletionFunctionTool[] {
-  return tools.map((t) => ({
-    type: 'function',
-    function: { name: t.name, description: t.description, parameters: { ...t.inputSchema } },
-  }));
-}
+import { callAgentTool, completionNotices, createAgentTools, toOpenAIChatTools, type AgentTool } from 'bgexec/agent';
 
 /** Runs every tool call of an assistant message (in parallel) and returns the tool messages. */
 export async function dispatch(
@@ -38,28 +33,14 @@ export async function dispatch(
   calls: ChatCompletionMessageToolCall[],
   signal?: AbortSignal,
 ): Promise<ChatCompletionToolMessageParam[]> {
-  const byName = new Map(tools.map((t) => [t.name as string, t]));
   return Promise.all(
     calls.map(async (call): Promise<ChatCompletionToolMessageParam> => {
       // Custom (free-text) tool calls are a different API; the bg_* tools are all functions.
-      const tool = call.type === 'function' ? byName.get(call.function.name) : undefined;
-      let content: string;
-      if (call.type !== 'function' || !tool) {
-        const name = call.type === 'function' ? call.function.name : call.custom.name;
-        content = JSON.stringify({ ok: false, error: 'unknown_tool', message: `No tool ${name}.` });
-      } else {
-        let args: unknown;
-        try {
-          args = JSON.parse(call.function.arguments || '{}');
-        } catch {
-          args = undefined;
-        }
-        content =
-          args === undefined
-            ? JSON.stringify({ ok: false, error: 'invalid_input', message: 'arguments are not valid JSON; send a JSON object.' })
-            : JSON.stringify(await tool.handler(args, signal ? { signal } : {}));
-      }
-      return { role: 'tool', tool_call_id: call.id, content };
+      const out =
+        call.type === 'function'
+          ? await callAgentTool(tools, call.function.name, call.function.arguments, signal ? { signal } : {})
+          : await callAgentTool(tools, call.custom.name, call.custom.input);
+      return { role: 'tool', tool_call_id: call.id, content: out.text };
     }),
   );
 }
@@ -67,41 +48,49 @@ export async function dispatch(
 // ---------------------------------------------------------------- a scripted "model"
 
 let callNo = 0;
-const toolCall = (name: string, args: object): ChatCompletionMessageToolCall => ({
-  id: `call_${++callNo}`,
-  type: 'function',
-  function: { name, arguments: JSON.stringify(args) },
-});
-const toolResult = (messages: ChatCompletionMessageParam[], back = 1): Record<string, any> => {
+let sentTools: ChatCompletionFunctionTool[] = [];
+/** A call as a strict-mode model makes it: every property of the schema, null where not chosen. */
+const toolCall = (name: string, args: Record<string, unknown>): ChatCompletionMessageToolCall => {
+  const props = Object.keys(sentTools.find((t) => t.function.name === name)?.function.parameters?.properties ?? {});
+  const full = Object.fromEntries(props.map((k) => [k, k in args ? args[k] : null]));
+  return { id: `call_${++callNo}`, type: 'function', function: { name, arguments: JSON.stringify(full) } };
+};
+/** The tool results so far: the status JSON (first line) and the text after it. */
+const toolResult = (messages: ChatCompletionMessageParam[], back = 1): { status: Record<string, any>; output: string } => {
   const results = messages.filter((m): m is ChatCompletionToolMessageParam => m.role === 'tool');
-  return JSON.parse(String(results[results.length - back]!.content)) as Record<string, any>;
+  const [first, ...rest] = String(results[results.length - back]!.content).split('\n');
+  return { status: JSON.parse(first!) as Record<string, any>, output: rest.join('\n') };
 };
 
 /** What the model "answers" on its turn-th call, from the transcript it is sent. */
 function scriptedReply(messages: ChatCompletionMessageParam[], turn: number): ChatCompletionMessage {
   const calls = (...tool_calls: ChatCompletionMessageToolCall[]): ChatCompletionMessage => ({ role: 'assistant', content: null, refusal: null, tool_calls });
   switch (turn) {
-    case 0: // two commands at once: a slow "test suite" and a quick one
+    case 0: // two commands at once: a slow "test suite" (timeout_ms 0: no timeout) and a quick one
       return calls(
-        toolCall('bg_start', { command: 'for i in 1 2 3; do echo "test $i ok"; sleep 0.2; done; echo "3 passed"', wait_ms: 100 }),
-        toolCall('bg_start', { command: 'echo node $(node --version)', wait_ms: 2000 }),
+        toolCall('bg_start', { command: 'for i in 1 2 3; do echo "test $i ok"; sleep 0.2; done; echo "3 passed"', timeout_ms: 0, wait_ms: 100 }),
+        toolCall('bg_start', { command: 'echo node $(node --version)', env: [{ name: 'LC_ALL', value: 'C' }], wait_ms: 2000 }),
       );
     case 1: // a mistake: the tool answers with what to fix
-      return calls(toolCall('bg_wait', { task_ids: toolResult(messages, 2).task_id }));
+      return calls(toolCall('bg_read', { task_id: 'no-such-task' }));
     case 2: // the right call: wait for the suite instead of polling
-      return calls(toolCall('bg_wait', { task_ids: [toolResult(messages, 3).task_id], timeout_ms: 10_000 }));
+      return calls(toolCall('bg_wait', { task_ids: [toolResult(messages, 3).status.task_id], timeout_ms: 10_000 }));
     case 3:
-      return calls(toolCall('bg_read', { task_id: toolResult(messages).task_id, tail_lines: 1, cursor: 0 }));
-    default:
-      return { role: 'assistant', content: `The test suite finished: ${String(toolResult(messages).text).trim()}.`, refusal: null };
+      return calls(toolCall('bg_read', { task_id: toolResult(messages).status.task_id, tail_lines: 1, cursor: 0 }));
+    default: {
+      const last = toolResult(messages).output.trim().split('\n').pop();
+      return { role: 'assistant', content: `The test suite finished: ${last}.`, refusal: null };
+    }
   }
 }
 
 /** A `fetch` for the OpenAI client that never touches the network: the scripted model answers. */
 let turns = 0;
 async function scriptedFetch(_url: string | URL | Request, init?: RequestInit): Promise<Response> {
-  const body = JSON.parse(String(init?.body)) as ChatCompletionCreateParamsNonStreaming;
-  if (turns === 0) console.log(`request: model=${body.model}, tools=${body.tools?.map((t) => (t.type === 'function' ? t.function.name : t.custom.name)).join(',')}`);
+  // The request the SDK built (JSON.parse gives `any`; the annotation names what it is).
+  const body: ChatCompletionCreateParamsNonStreaming = JSON.parse(String(init?.body));
+  sentTools = (body.tools ?? []).flatMap((t) => (t.type === 'function' ? [t] : []));
+  if (turns === 0) console.log(`request: model=${body.model}, tools=${sentTools.map((t) => `${t.function.name}${t.function.strict ? '(strict)' : ''}`).join(',')}`);
   const message = scriptedReply(body.messages, turns++);
   const completion: ChatCompletion = {
     id: `chatcmpl-${turns}`,
@@ -119,8 +108,8 @@ const client = new OpenAI({ apiKey: process.env.OPENAI_API_KEY ?? 'offline', fet
 const executor = new BackgroundExecutor();
 await executor.start();
 const session = 'openai-demo';
-const tools = createAgentTools(executor, { session, maxOutputBytes: 4096 });
-const openaiTools = toOpenAITools(tools);
+const tools = createAgentTools(executor, { session, maxOutputChars: 4096, strict: true });
+const openaiTools: ChatCompletionFunctionTool[] = toOpenAIChatTools(tools);
 console.log(`tools: ${openaiTools.map((t) => t.function.name).join(', ')}`);
 console.log(`bg_read parameters: ${Object.keys(openaiTools[1]!.function.parameters?.properties ?? {}).join(', ')}\n`);
 

@@ -1,32 +1,38 @@
 // bgexec agent tools in the Vercel AI SDK (`ai` 6), with its own `tool()` and `jsonSchema()`.
 //
-//   npm run build && npx tsx examples/vercel-ai-tools.ts      (needs `npm install ai`)
+//   npx tsx examples/vercel-ai-tools.ts      (needs `npm install ai`)
 //
 // 1. `toVercelTools()` turns createAgentTools() into the `tools` record of `generateText` /
-//    `streamText`. The JSON Schemas are passed as they are (`jsonSchema()`); the handlers
-//    validate their input themselves and answer bad input with a message for the model.
+//    `streamText`: `jsonSchema(toolParameters(t))` passes each JSON Schema as it is (no cast:
+//    `toolParameters()` returns a plain object `jsonSchema()` accepts); `execute` returns
+//    `tool.call()`, and `toModelOutput` hands the model its content items: the status as JSON,
+//    then the output as plain text. The handlers validate their input themselves and answer bad
+//    input with a message for the model.
 // 2. Part one calls the tools' `execute` the way the SDK does for each tool call (a toolCallId,
 //    the messages, the step's abort signal): a dev server started, awaited by pattern, killed;
 //    a wait aborted by the framework; a completion notice between steps.
-// 3. Part two lets the SDK itself run a tool loop: `generateText` with `stopWhen: stepCountIs(5)`
-//    and a scripted model (`MockLanguageModelV3` from `ai/test`, so it runs offline). With a real
-//    provider you pass e.g. `model: openai('gpt-4.1')` and nothing else changes.
-import { generateText, jsonSchema, stepCountIs, tool, type JSONSchema7, type ToolSet } from 'ai';
+// 3. Part two lets the SDK itself run a tool loop, bg_start → bg_wait → bg_read: `generateText`
+//    with `stopWhen: stepCountIs(6)` and a scripted model (`MockLanguageModelV3` from `ai/test`,
+//    so it runs offline). With a real provider you pass e.g. `model: openai('gpt-4.1')` and
+//    nothing else changes.
+import { asSchema, generateText, jsonSchema, stepCountIs, tool, type ToolSet } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { BackgroundExecutor } from 'bgexec';
-import { completionNotices, createAgentTools, type AgentTool, type AgentToolResult } from 'bgexec/agent';
+import { completionNotices, createAgentTools, toolParameters, type AgentTool, type AgentToolOutput } from 'bgexec/agent';
 
 /** A `tools` record for `generateText` / `streamText`. */
 export function toVercelTools(tools: AgentTool[]): ToolSet {
   return Object.fromEntries(
     tools.map((t) => [
       t.name,
-      tool<unknown, AgentToolResult>({
+      tool<unknown, AgentToolOutput>({
         description: t.description,
-        inputSchema: jsonSchema<unknown>(t.inputSchema as JSONSchema7),
+        inputSchema: jsonSchema<unknown>(toolParameters(t)),
         // Errors for the model (bad input, unknown ids) come back as results with ok: false;
         // only an aborted bg_wait rejects, which the SDK reports as a tool error.
-        execute: (input, { abortSignal }) => t.handler(input, abortSignal ? { signal: abortSignal } : {}),
+        execute: (input, { abortSignal }) => t.call(input, abortSignal ? { signal: abortSignal } : {}),
+        // The model reads the status JSON and the output as plain text, not one escaped JSON blob.
+        toModelOutput: ({ output }) => ({ type: 'content', value: output.content }),
       }),
     ]),
   );
@@ -35,9 +41,9 @@ export function toVercelTools(tools: AgentTool[]): ToolSet {
 const executor = new BackgroundExecutor();
 await executor.start();
 const session = 'vercel-demo';
-const tools = toVercelTools(createAgentTools(executor, { session, maxOutputBytes: 2048 }));
+const tools = toVercelTools(createAgentTools(executor, { session, maxOutputChars: 2048 }));
 console.log(`tools: ${Object.keys(tools).join(', ')}`);
-const waitSchema = (await tools.bg_wait!.inputSchema as { jsonSchema: JSONSchema7 }).jsonSchema;
+const waitSchema = await asSchema(tools.bg_wait!.inputSchema).jsonSchema;
 console.log(`bg_wait input schema: ${JSON.stringify(waitSchema.required)} required\n`);
 
 // ---------------------------------------------------------------- part one: execute, as the SDK does
@@ -48,10 +54,10 @@ async function runToolCall(toolName: string, input: unknown, abortSignal?: Abort
   const toolCallId = `call_${++n}`;
   console.log(`model → ${toolName}(${JSON.stringify(input)})`);
   try {
-    const result = await tools[toolName]!.execute!(input, { toolCallId, messages: [], ...(abortSignal ? { abortSignal } : {}) });
-    const text = JSON.stringify(result);
+    const output: AgentToolOutput = await tools[toolName]!.execute!(input, { toolCallId, messages: [], ...(abortSignal ? { abortSignal } : {}) });
+    const text = JSON.stringify(output.result);
     console.log(`tool  ← ${text.length > 240 ? `${text.slice(0, 240)}…` : text}`);
-    return result as Record<string, any>;
+    return output.result;
   } catch (err) {
     // An aborted bg_wait rejects with an error named AbortError (the SDK reports a tool error).
     console.log(`tool  ✗ ${(err as Error).name}: ${(err as Error).message}`);
@@ -85,33 +91,48 @@ const usage = {
   inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
   outputTokens: { total: 10, text: 10, reasoning: undefined },
 };
+/** The tool results the SDK sent back so far, as the text items the model reads. */
+type Texts = string[];
+let calls = 0;
 const model = new MockLanguageModelV3({
   // Called once per step with the whole prompt, tool results included.
   doGenerate: async ({ prompt }) => {
-    const last = prompt[prompt.length - 1]!;
-    if (last.role !== 'tool') {
-      // Step 1: the model asks for a command and gives it up to 2 s to finish.
-      const input = JSON.stringify({ command: 'echo "6 tests, 0 failures"', wait_ms: 2000 });
-      return {
-        content: [{ type: 'tool-call', toolCallId: 'gen_1', toolName: 'bg_start', input }],
-        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
-        usage,
-        warnings: [],
-      };
+    const results: Texts[] = prompt.flatMap((m) =>
+      m.role === 'tool'
+        ? m.content.flatMap((p) => (p.type === 'tool-result' && p.output.type === 'content' ? [p.output.value.flatMap((v) => (v.type === 'text' ? [v.text] : []))] : []))
+        : [],
+    );
+    const taskId = results[0] ? String((JSON.parse(results[0][0]!) as { task_id?: string }).task_id) : '';
+    const toolCall = (toolName: string, args: object) => ({
+      content: [{ type: 'tool-call' as const, toolCallId: `gen_${++calls}`, toolName, input: JSON.stringify(args) }],
+      finishReason: { unified: 'tool-calls' as const, raw: 'tool_calls' },
+      usage,
+      warnings: [],
+    });
+    switch (results.length) {
+      case 0: // start the suite and go on at once
+        return toolCall('bg_start', { command: 'echo "6 tests"; sleep 0.3; echo "0 failures"', wait_ms: 0 });
+      case 1: // block until it exits
+        return toolCall('bg_wait', { task_ids: [taskId], timeout_ms: 10_000 });
+      case 2: // read it from the start
+        return toolCall('bg_read', { task_id: taskId, cursor: 0 });
+      default: {
+        // The output arrives as its own plain-text item under a header line.
+        const output = results[2]![1]!.split('\n').slice(1).join(', ').replace(/, $/, '');
+        return { content: [{ type: 'text', text: `The tests printed: ${output}` }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
+      }
     }
-    // Step 2: it reads the tool result the SDK sent back and answers.
-    const part = last.content[0]!;
-    const result = part.type === 'tool-result' && part.output.type === 'json' ? (part.output.value as Record<string, any>) : {};
-    const text = `The command ${result.status} and printed: ${String(result.stdout?.text ?? '').trim()}`;
-    return { content: [{ type: 'text', text }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
   },
 });
 
-const gen = await generateText({ model, tools, stopWhen: stepCountIs(5), prompt: 'Run the tests and tell me how they went.' });
+const gen = await generateText({ model, tools, stopWhen: stepCountIs(6), prompt: 'Run the tests and tell me how they went.' });
 console.log('\ngenerateText:');
 for (const [i, step] of gen.steps.entries()) {
   for (const c of step.toolCalls) console.log(`  step ${i + 1}: tool call ${c.toolName}(${JSON.stringify(c.input)})`);
-  for (const r of step.toolResults) console.log(`  step ${i + 1}: tool result status=${(r.output as AgentToolResult & { status?: string }).status}`);
+  for (const r of step.toolResults) {
+    const out: AgentToolOutput = r.output;
+    console.log(`  step ${i + 1}: tool result ${out.text.split('\n')[0]!.slice(0, 120)}`);
+  }
 }
 console.log(`  answer: ${gen.text}`);
 await executor.shutdown();

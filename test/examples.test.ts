@@ -55,15 +55,28 @@ describe('examples', () => {
     expect(out).toContain('flaky: stdout of its last attempt: "try 3\\n"');
   });
 
-  it('openai-tools.ts: the openai client (offline fetch) drives a tool-call loop that ends with the answer', async () => {
+  it('openai-tools.ts: the openai client (offline fetch) drives a strict tool-call loop that ends with the answer', async () => {
     const out = await runExample('openai-tools.ts');
     expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list$/m);
-    // The SDK serialized the tools into the request body.
-    expect(out).toMatch(/^request: model=gpt-4\.1-mini, tools=bg_start,bg_read,bg_wait,bg_kill,bg_list$/m);
-    expect(out).toMatch(/assistant → bg_start\(/);
-    expect(out).toMatch(/"error":"invalid_input","message":"bg_wait: task_ids must be an array/);
+    // The SDK serialized the tools into the request body, every one strict.
+    expect(out).toMatch(/^request: model=gpt-4\.1-mini, tools=bg_start\(strict\),bg_read\(strict\),bg_wait\(strict\),bg_kill\(strict\),bg_list\(strict\)$/m);
+    // Strict arguments: every property, null where not chosen, timeout_ms 0 for "no timeout".
+    expect(out).toMatch(/assistant → bg_start\(\{"command":"for i in 1 2 3;.*"cwd":null,"env":null,"timeout_ms":0,"priority":null,"wait_ms":100\}\)/);
+    // The output reaches the model as plain text under a header, after the status line.
+    expect(out).toMatch(/"status":"completed","exit_code":0.*\n--- stdout, bytes 0\.\.\d+ of \d+ ---\nnode v\d+/);
+    expect(out).toMatch(/"error":"unknown_task","message":"No task with id \\"no-such-task\\"/);
+    // The suite was not killed by a 0 ms timeout: it ran to its end.
     expect(out).toMatch(/"outcome":"exited".*"status":"completed","exit_code":0/);
     expect(out).toMatch(/^assistant: The test suite finished: 3 passed\.$/m);
+  });
+
+  it('openai-agents-tools.ts: Agents SDK tools in strict mode, run() with a scripted model', async () => {
+    const out = await runExample('openai-agents-tools.ts');
+    expect(out).toMatch(/^tools sent to the model: bg_start \(strict\), bg_read \(strict\), bg_wait \(strict\), bg_kill \(strict\), bg_list \(strict\)$/m);
+    expect(out.match(/^model → (bg_\w+)/gm)).toEqual(['model → bg_start', 'model → bg_wait', 'model → bg_read']);
+    expect(out).toMatch(/^tool {2}← \{"ok":true,"outcome":"exited".*"status":"completed","exit_code":0/m);
+    expect(out).toMatch(/"tail":\{"lines_requested":1,"lines_available":1,"lines_shown":1\}/);
+    expect(out).toMatch(/^final output: The tests finished: 3 passed$/m);
   });
 
   it('vercel-ai-tools.ts: tools built with ai tool()/jsonSchema() run directly and inside generateText', async () => {
@@ -77,10 +90,14 @@ describe('examples', () => {
     expect(out).toMatch(/^tool {2}✗ AbortError: .*abort/m);
     expect(out).toMatch(/\(the task went on after the aborted wait: completed\)/);
     expect(out).toMatch(/Background task \S+ finished: completed \(exit code 0\) after \d+ ms\.\n\$ sleep 0\.5; echo slow done\nlast lines of stdout:\nslow done/);
-    // generateText called the tool itself and fed the result back to the model.
-    expect(out).toContain('step 1: tool call bg_start({"command":"echo \\"6 tests, 0 failures\\"","wait_ms":2000})');
-    expect(out).toContain('step 1: tool result status=completed');
-    expect(out).toMatch(/^ {2}answer: The command completed and printed: 6 tests, 0 failures$/m);
+    // generateText ran bg_start → bg_wait → bg_read itself and fed each result back to the model.
+    expect(out).toContain('step 1: tool call bg_start({"command":"echo \\"6 tests\\"; sleep 0.3; echo \\"0 failures\\"","wait_ms":0})');
+    expect(out).toMatch(/^ {2}step 1: tool result \{"ok":true,"task_id":"[\w-]+","status":"running"/m);
+    expect(out).toMatch(/^ {2}step 2: tool call bg_wait\(/m);
+    expect(out).toMatch(/^ {2}step 2: tool result \{"ok":true,"outcome":"exited","task_id":"[\w-]+","status":"completed","exit_code":0/m);
+    expect(out).toMatch(/^ {2}step 3: tool call bg_read\(\{"task_id":"[\w-]+","cursor":0\}\)$/m);
+    // The real output, read from the plain-text content item the model was given.
+    expect(out).toMatch(/^ {2}answer: The tests printed: 6 tests, 0 failures$/m);
   });
 
   it('agent-transcript.ts: start → read → wait → read, each within the 1024-byte budget', async () => {

@@ -6,10 +6,15 @@
  * The schemas work as they are with MCP, OpenAI function calling and the Vercel AI SDK; with
  * `strict: true` they keep to OpenAI's strict subset. `tool.call()` (or {@link formatResult})
  * renders a result for the model: status JSON, then the output as readable plain text.
+ * {@link toOpenAIChatTools}, {@link toOpenAIResponsesTools}, {@link toolParameters} and
+ * {@link callAgentTool} hand the tools to OpenAI, the OpenAI Agents SDK and the Vercel AI SDK
+ * without casts and without importing any of them.
  * @module bgexec/agent
  */
 export { createAgentTools } from './tools.js';
 export { formatResult } from './format.js';
+export { callAgentTool, toOpenAIChatTools, toOpenAIResponsesTools, toolParameters } from './adapters.js';
+export type { OpenAIChatTool, OpenAIResponsesTool, ToolParameterSchema, ToolParametersSchema } from './adapters.js';
 export { readableText } from './readable.js';
 export { completionNotices } from './notices.js';
 export type { CompletionNotice, CompletionNoticeOptions, CompletionNotices } from './notices.js';

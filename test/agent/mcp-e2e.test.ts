@@ -1,4 +1,4 @@
-// End to end: examples/mcp-server.ts as a child process, driven by the real MCP SDK client over stdio.
+// End to end: examples/mcp-server.ts (a thin example over bgexec/mcp) as a child process, driven by the real MCP SDK client over stdio.
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -11,13 +11,20 @@ let stderr = '';
 
 type Json = Record<string, any>;
 
-/** Calls a tool; returns the parsed JSON result and any extra text blocks (completion notices). */
+/**
+ * Calls a tool; returns the structured result (`structuredContent`, validated by the client
+ * against the tool's outputSchema) and the completion notices among the content items.
+ */
 async function tool(name: string, args: Json, options: { signal?: AbortSignal } = {}): Promise<Json & { notices: string[] }> {
   const res = await client.callTool({ name, arguments: args }, undefined, options);
   const content = res.content as Array<{ type: string; text: string }>;
-  const parsed = JSON.parse(content[0]!.text) as Json;
+  const parsed = res.structuredContent as Json;
   expect(res.isError).toBe(parsed.ok === false);
-  return { ...parsed, notices: content.slice(1).map((c) => c.text) };
+  // The first item is the status as JSON without the output text; output items follow as plain text.
+  const status = JSON.parse(content[0]!.text) as Json;
+  expect(status.ok).toBe(parsed.ok);
+  expect(status).not.toHaveProperty('text');
+  return { ...parsed, notices: content.slice(1).filter((c) => c.text.startsWith('Background task ')).map((c) => c.text) };
 }
 
 beforeAll(async () => {
