@@ -76,10 +76,13 @@ describe('recovery after the executor process was SIGKILLed', () => {
   it('keeps the reason of a kill the dead executor had begun: a cancelled task is not retried', async () => {
     const dir = tempDir();
     const log = join(dir, 'log');
-    // Ignores TERM, so the cancel is still in progress when the executor dies.
-    const command = `${logged(log)}; trap '' TERM; sleep 30`;
+    // Ignores TERM, so the cancel is still in progress when the executor dies. The trap comes
+    // first and the cancel waits for the log line: a detached attempt counts as started once
+    // its wrapper has handed over the pid, which can be before the command's first line ran.
+    const command = `trap '' TERM; ${logged(log)}; sleep 30`;
     const { proc, ids } = await runChild(dir, [{ command, detached: true, graceMs: 3000, retry: { attempts: 3, retryOn: ['failed', 'lost'] } }]);
     const [id] = ids as [string];
+    expect(await eventually(() => logLines(log).length === 1, 30_000)).toBe(true);
     proc.stdin!.write(`cancel ${id}\n`);
     await proc.waitFor((l) => l === `cancelling ${id}`);
     expect(stored(dir, id)).toMatchObject({ status: 'running', reason: 'cancelled' });
