@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -161,7 +161,22 @@ function freshRunDir(): string {
  * Runs the wrapper under `shell`, optionally signalling its group after the handshake (and,
  * with `readyOut`, once the command has written that much to `out`).
  */
-async function runWrapper(shell: [string, string[]], params: Omit<WrapperParams, 'runDir'>, signal?: NodeJS.Signals, readyOut?: string): Promise<WrapperRun> {
+// True once a process named `comm` runs in process group `pgid` (read from /proc).
+function groupRuns(pgid: number, comm: string): boolean {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) return true;
+    } catch {
+      // Gone.
+    }
+  }
+  return false;
+}
+
+async function runWrapper(shell: [string, string[]], params: Omit<WrapperParams, 'runDir'>, signal?: NodeJS.Signals, readyOut?: string, readyComm?: string): Promise<WrapperRun> {
   const runDir = freshRunDir();
   const child = spawn(shell[0], [...shell[1], ...buildWrapperArgv({ runDir, ...params })], {
     detached: true,
@@ -183,6 +198,11 @@ async function runWrapper(shell: [string, string[]], params: Omit<WrapperParams,
     for (let i = 0; i < 500 && !(existsSync(join(runDir, 'out')) && readFileSync(join(runDir, 'out'), 'utf8') === readyOut); i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+  if (readyComm !== undefined && child.pid) {
+    // The handshake comes before the command is exec'd: a signal sent in between can land on a
+    // shell that is still starting it. Wait until the program itself runs.
+    for (let i = 0; i < 500 && !groupRuns(child.pid, readyComm); i++) await new Promise((r) => setTimeout(r, 10));
   }
   if (signal && child.pid) process.kill(-child.pid, signal);
   const code = await exited;
@@ -237,7 +257,7 @@ describe.each(SHELLS)('wrapper under %s %s', (bin, pre) => {
   it('lets SIGINT reach the command (not ignored as in an async list)', async () => {
     // Args form: a `sh -c` child would itself catch INT while starting up (dash does) and could
     // swallow a signal that lands before it has forked `sleep`.
-    const r = await runWrapper(shell, { command: 'sleep', args: ['30'] }, 'SIGINT');
+    const r = await runWrapper(shell, { command: 'sleep', args: ['30'] }, 'SIGINT', undefined, 'sleep');
     expect(r.files['exit']).toBe('130\n');
   });
 
