@@ -13,13 +13,17 @@ import { logLines, oldTransport, openExecutor, record, runCleanups, seed, startA
 afterEach(runCleanups);
 
 const logged = (log: string): string => `echo "$BGEXEC_TASK_ID $BGEXEC_ATTEMPT" >> '${log}'`;
+// Holds the command until the test creates `gate` (at most 30 s), so "still running when the new
+// executor starts" does not depend on how fast a loaded machine gets there.
+const until = (gate: string): string => `i=0; while [ ! -e '${gate}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done`;
 
 describe('recovery in the crash window around spawn', () => {
   it('takes a started attempt of a task stored as queued as the running one, and never starts it again', async () => {
     const dir = tempDir();
     const log = join(dir, 'log');
     const old = oldTransport(dir);
-    const command = `${logged(log)}; sleep 0.4; exit 6`;
+    const gate = join(dir, 'gate');
+    const command = `${logged(log)}; ${until(gate)}; exit 6`;
     await startAttempt(old, 'alive', 1, command, true);
     const ended = await startAttempt(old, 'ended', 1, `${logged(log)}; exit 0`, true);
     await old.wait(ended);
@@ -31,6 +35,7 @@ describe('recovery in the crash window around spawn', () => {
     await ex.start();
     expect(ex.get('alive')).toMatchObject({ status: 'running', attempt: 1 });
     // Persisted at once: a second crash now would still find attempt 1 as the running one.
+    writeFileSync(gate, '');
     await ex.onIdle();
     expect(ex.get('alive')).toMatchObject({ status: 'failed', exitCode: 6, attempt: 1 });
     expect(ex.get('ended')).toMatchObject({ status: 'completed', exitCode: 0, attempt: 1 });
@@ -137,7 +142,8 @@ describe('recovery in the crash window around spawn', () => {
     const dir = tempDir();
     const log = join(dir, 'log');
     const old = oldTransport(dir);
-    const command = `${logged(log)}; [ "$BGEXEC_ATTEMPT" -ge 3 ] && { sleep 0.3; exit 0; }; exit 9`;
+    const gate = join(dir, 'gate');
+    const command = `${logged(log)}; [ "$BGEXEC_ATTEMPT" -ge 3 ] && { ${until(gate)}; exit 0; }; exit 9`;
     const spec = { command, transport: 'local', detached: true, retry: { attempts: 3 } };
     // Stored as running attempt 1 with its handle; attempts 2 and 3 started before the crash.
     const h1 = await startAttempt(old, 'lagging', 1, command, true);
@@ -149,6 +155,7 @@ describe('recovery in the crash window around spawn', () => {
     const { ex } = openExecutor(dir);
     await ex.start();
     expect(ex.get('lagging')).toMatchObject({ status: 'running', attempt: 3 });
+    writeFileSync(gate, '');
     await ex.onIdle();
     const r = ex.get('lagging')!;
     expect(r).toMatchObject({ status: 'completed', attempt: 3, exitCode: 0 });
