@@ -1,4 +1,4 @@
-import { byteCursorAfter, shape, type Shaping } from './page.js';
+import { byteCursorAfter, linesUpTo, shape, type Shaping } from './page.js';
 import { charCost } from './readable.js';
 import type { AgentExecutor } from './types.js';
 
@@ -80,10 +80,7 @@ export async function grepRead(
     if (r.eof || (end === 0 && r.nextCursor - pos >= CHUNK_BYTES)) end = text.length;
     if (end === 0) break;
     let consumed = 0;
-    while (consumed < end) {
-      const nl = text.indexOf('\n', consumed);
-      const lineEnd = nl < 0 || nl >= end ? end : nl + 1;
-      const line = text.slice(consumed, lineEnd);
+    for (const { line, end: lineEnd } of linesUpTo(text, end)) {
       const body = shape(line.endsWith('\n') ? line.slice(0, -1) : line, how);
       if (lineMatches(re, body)) {
         let piece = `${body}\n`;

@@ -77,6 +77,20 @@ function fitPrefix(raw: string, room: number, how: Shaping): number {
   return lo;
 }
 
+/**
+ * The lines of `text[0, upTo)`, each with the index just past it; the last one lacks its
+ * newline when `upTo` cuts it. The caller decides where `upTo` is (whole lines only, or a line
+ * still being written).
+ */
+export function* linesUpTo(text: string, upTo: number): Generator<{ line: string; end: number }> {
+  for (let at = 0; at < upTo; ) {
+    const nl = text.indexOf('\n', at);
+    const end = nl < 0 || nl >= upTo ? upTo : nl + 1;
+    yield { line: text.slice(at, end), end };
+    at = end;
+  }
+}
+
 /** Joins rendered pieces, merging the control-byte markers of one run that spanned chunks. */
 export function join(pieces: string[]): string {
   let text = pieces.join('');
@@ -123,10 +137,7 @@ export async function readPage(
     let upTo = text.lastIndexOf('\n') + 1;
     if (r.nextCursor >= r.totalBytes || upTo === 0) upTo = text.length;
     let consumed = 0;
-    while (consumed < upTo) {
-      const nl = text.indexOf('\n', consumed);
-      const lineEnd = nl < 0 || nl >= upTo ? upTo : nl + 1;
-      const raw = text.slice(consumed, lineEnd);
+    for (const { line: raw, end: lineEnd } of linesUpTo(text, upTo)) {
       const shown = shape(raw, how);
       const c = charCost(shown);
       if (cost + c <= budget) {
