@@ -9,32 +9,19 @@
 //
 // stdout carries the protocol; anything for humans goes to stderr.
 import { BackgroundExecutor } from 'bgexec';
-import { createMcpServer } from 'bgexec/mcp';
+import { serveMcpStdio } from 'bgexec/mcp';
 
 const executor = new BackgroundExecutor();
 await executor.start();
-const mcp = await createMcpServer(executor, {
+// Connects to stdin/stdout; when the host goes away (stdin closes, SIGINT/SIGTERM) the running
+// tasks are killed, since nobody would read their results.
+const mcp = await serveMcpStdio(executor, {
   // One MCP connection = one agent session.
   session: 'mcp',
-  maxOutputChars: Number(process.env.BGEXEC_MAX_OUTPUT_CHARS ?? process.env.BGEXEC_MAX_OUTPUT_BYTES ?? 16_384),
+  maxOutputChars: Number(process.env.BGEXEC_MAX_OUTPUT_CHARS ?? 16_384),
   // Keep runaway commands from living forever; the model may ask for less (timeout_ms).
   defaults: { timeoutMs: 60 * 60 * 1000, cwd: process.cwd() },
   // MCP clients usually give up on a request after 60 s: keep every bg_wait well below that.
   limits: { maxWaitMs: 50_000, maxStartWaitMs: 20_000 },
 });
-
-let closing = false;
-async function close(): Promise<void> {
-  if (closing) return;
-  closing = true;
-  await executor.shutdown({ mode: 'kill', graceMs: 1000 });
-  await mcp.close();
-  process.exit(0);
-}
-process.stdin.on('end', () => void close());
-process.stdin.on('close', () => void close());
-process.on('SIGINT', () => void close());
-process.on('SIGTERM', () => void close());
-
-await mcp.connectStdio();
 console.error(`bgexec MCP server ready (session ${mcp.session}, ${mcp.tools.length} tools)`);

@@ -5,7 +5,7 @@
 import { BackgroundExecutor, BgexecError, JsonDirStore } from '../index.js';
 import { parseMcpCliArgs, USAGE } from './cli.js';
 import { McpSdkMissingError } from './errors.js';
-import { createMcpServer } from './server.js';
+import { serveMcpStdio } from './serve-stdio.js';
 
 async function main(): Promise<void> {
   const config = parseMcpCliArgs(process.argv.slice(2), process.env, process.cwd());
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   }
   const executor = new BackgroundExecutor(config.storeDir ? { store: new JsonDirStore({ dir: config.storeDir }) } : {});
   await executor.start();
-  const mcp = await createMcpServer(executor, {
+  const mcp = await serveMcpStdio(executor, {
     session: config.session,
     maxOutputChars: config.maxOutputChars,
     strict: config.strict,
@@ -23,22 +23,6 @@ async function main(): Promise<void> {
     defaults: { timeoutMs: config.timeoutMs, cwd: config.cwd },
     limits: { maxWaitMs: config.maxWaitMs, maxStartWaitMs: Math.min(20_000, config.maxWaitMs) },
   });
-
-  let closing = false;
-  const close = async (): Promise<void> => {
-    if (closing) return;
-    closing = true;
-    // The host went away: its tasks would have no one to report to.
-    await executor.shutdown({ mode: 'kill', graceMs: 1000 }).catch(() => undefined);
-    await mcp.close().catch(() => undefined);
-    process.exit(0);
-  };
-  process.stdin.on('end', () => void close());
-  process.stdin.on('close', () => void close());
-  process.on('SIGINT', () => void close());
-  process.on('SIGTERM', () => void close());
-
-  await mcp.connectStdio();
   process.stderr.write(`bgexec MCP server ready (session ${mcp.session}, ${mcp.tools.length} tools${config.storeDir ? `, store ${config.storeDir}` : ''})\n`);
 }
 

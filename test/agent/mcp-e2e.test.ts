@@ -33,7 +33,7 @@ beforeAll(async () => {
     args: ['--import', 'tsx', 'examples/mcp-server.ts'],
     cwd: root,
     stderr: 'pipe',
-    env: { ...process.env, BGEXEC_MAX_OUTPUT_BYTES: '2048' } as Record<string, string>,
+    env: { ...process.env, BGEXEC_MAX_OUTPUT_CHARS: '2048' } as Record<string, string>,
   });
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   client = new Client({ name: 'bgexec-e2e', version: '1.0.0' });
