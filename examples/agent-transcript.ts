@@ -1,5 +1,5 @@
 // Prints a start → read → wait → read transcript of the agent tools, with a small output budget
-// (1024 bytes) so capping is visible. docs/agent-tools.md shows one run of it.
+// (1024 characters) so capping is visible. docs/agent-tools.md shows one run of it.
 //
 //   npm run build && npx tsx examples/agent-transcript.ts
 import { BackgroundExecutor } from 'bgexec';
@@ -7,7 +7,7 @@ import { createAgentTools, type AgentToolName } from 'bgexec/agent';
 
 const executor = new BackgroundExecutor();
 await executor.start();
-const tools = new Map(createAgentTools(executor, { session: 'demo', maxOutputBytes: 1024 }).map((t) => [t.name, t]));
+const tools = new Map(createAgentTools(executor, { session: 'demo', maxOutputChars: 1024 }).map((t) => [t.name, t]));
 
 async function step(name: AgentToolName, input: Record<string, unknown>): Promise<Record<string, any>> {
   console.log(`→ ${name} ${JSON.stringify(input)}`);
@@ -27,7 +27,7 @@ const command = [
 
 const started = await step('bg_start', { command, wait_ms: 300 });
 const id = started.task_id as string;
-await step('bg_read', { task_id: id, max_bytes: 512 });
+await step('bg_read', { task_id: id, max_chars: 512 });
 await step('bg_wait', { task_ids: [id], timeout_ms: 10_000 });
 await step('bg_read', { task_id: id, cursor: 0, grep: 'passed|warning' });
 await executor.shutdown();

@@ -123,3 +123,12 @@ function isArray(value: unknown): boolean {
     return false;
   }
 }
+
+/**
+ * Sets `key` as an ordinary own property. Keys that come from parsed JSON (an env map, a
+ * model's tool call) may be `"__proto__"`: a plain assignment would replace the prototype, or
+ * drop a string value silently.
+ */
+export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}

@@ -1,4 +1,5 @@
 import { InvalidSpecError } from './errors.js';
+import { setOwn } from './args.js';
 import { validateBackoff } from './scheduler/backoff.js';
 import {
   deepFreeze,
@@ -86,7 +87,7 @@ function checkEnv(v: unknown, field: 'env' | 'secretEnv' = 'env'): Record<string
     }
     if (value.includes('\0')) throw new InvalidSpecError(`${field}.${key}`, 'must not contain NUL bytes');
     if (Buffer.byteLength(value) > MAX_ARG_BYTES) throw new InvalidSpecError(`${field}.${key}`, `is longer than ${MAX_ARG_BYTES} bytes`);
-    out[key] = value;
+    setOwn(out, key, value);
   }
   return out;
 }

@@ -1,37 +1,11 @@
 import { byteCursorAfter, linesUpTo, shape, type Shaping } from './page.js';
+import { matchingLines } from './pattern.js';
 import { charCost } from './readable.js';
 import type { AgentExecutor } from './types.js';
 
 /** Most bytes one grep read scans (the cursor stops there; the next read goes on). */
 export const GREP_SCAN_BYTES = 1024 * 1024;
 const CHUNK_BYTES = 256 * 1024;
-/** Longest part of one line a regular expression is run on. */
-export const MAX_MATCH_CHARS = 64 * 1024;
-
-/**
- * Compiles a model-supplied regular expression. A leading `(?i)` means case-insensitive
- * (JavaScript has no inline flags). Returns an error message for an invalid one.
- */
-export function compilePattern(source: string): RegExp | string {
-  let flags = '';
-  let body = source;
-  if (body.startsWith('(?i)')) {
-    flags = 'i';
-    body = body.slice(4);
-  }
-  try {
-    return new RegExp(body, flags);
-  } catch (err) {
-    return `invalid regular expression ${JSON.stringify(source)}: ${err instanceof Error ? err.message : String(err)}`;
-  }
-}
-
-/** Whether a line (without its newline) matches; very long lines are matched on their start. */
-export function lineMatches(re: RegExp, line: string): boolean {
-  const l = line.endsWith('\r') ? line.slice(0, -1) : line;
-  return re.test(l.length > MAX_MATCH_CHARS ? l.slice(0, MAX_MATCH_CHARS) : l);
-}
-
 /** Result of {@link grepRead}. */
 export interface GrepRead {
   text: string;
@@ -79,10 +53,12 @@ export async function grepRead(
     let end = text.lastIndexOf('\n') + 1;
     if (r.eof || (end === 0 && r.nextCursor - pos >= CHUNK_BYTES)) end = text.length;
     if (end === 0) break;
+    const lines = [...linesUpTo(text, end)].map(({ line, end: lineEnd }) => ({ lineEnd, body: shape(line.endsWith('\n') ? line.slice(0, -1) : line, how) }));
+    // The whole chunk in one batch: the time limit is per batch (see matchingLines).
+    const matched = new Set(matchingLines(re, lines.map((l) => l.body)));
     let consumed = 0;
-    for (const { line, end: lineEnd } of linesUpTo(text, end)) {
-      const body = shape(line.endsWith('\n') ? line.slice(0, -1) : line, how);
-      if (lineMatches(re, body)) {
+    for (const [i, { lineEnd, body }] of lines.entries()) {
+      if (matched.has(i)) {
         let piece = `${body}\n`;
         const size = charCost(piece);
         if (shownChars + size > budget) {

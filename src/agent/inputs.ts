@@ -1,3 +1,4 @@
+import { setOwn } from '../args.js';
 import type { AgentToolName } from './types.js';
 
 // A model in strict mode must send every parameter, so it fills the ones it does not mean with
@@ -45,7 +46,7 @@ function envFromArray(list: unknown[], errors: string[]): Record<string, string>
     if (typeof value !== 'string') return void errors.push(`env[${i}].value must be a string`);
     const extra = Object.keys(item).filter((k) => k !== 'name' && k !== 'value');
     if (extra.length > 0) return void errors.push(`unknown parameter env[${i}].${extra[0]} (known: name, value)`);
-    env[name] = value;
+    setOwn(env, name, value);
   });
   return env;
 }
@@ -63,8 +64,8 @@ export function normalizeInput(name: AgentToolName, input: unknown): Normalized 
   const errors: string[] = [];
   for (const [key, v] of Object.entries(input)) {
     if (v === undefined || v === null) continue;
-    if (blank[key]?.(v)) continue;
-    out[key] = v;
+    if (Object.hasOwn(blank, key) && blank[key]!(v)) continue;
+    setOwn(out, key, v);
   }
   if (name === 'bg_read' && out.max_bytes !== undefined && out.max_chars === undefined) {
     if (out.max_bytes !== 0) out.max_chars = out.max_bytes;

@@ -1,6 +1,7 @@
 import { isTerminal, type TaskRecord } from '../index.js';
 import { clamp, fail, fromError, unknownTask, type ToolContext } from './context.js';
-import { compilePattern, grepRead, lineMatches } from './grep.js';
+import { grepRead } from './grep.js';
+import { compilePattern, matchingLines, PatternTooSlowError } from './pattern.js';
 import { readPage, readTail, type Shaping } from './page.js';
 import { shownEarlierMarker } from './render.js';
 import { MAX_TAIL_LINES, maxReadChars, MIN_READ_CHARS } from './schemas.js';
@@ -40,7 +41,8 @@ async function tailBody(ctx: ToolContext, p: ReadPlan, from: number): Promise<Bo
   if (p.re) {
     const all = text.split('\n');
     if (all[all.length - 1] === '') all.pop();
-    const kept = all.filter((l) => lineMatches(p.re!, l));
+    const hits = new Set(matchingLines(p.re, all));
+    const kept = all.filter((_l, i) => hits.has(i));
     text = kept.map((l) => `${l}\n`).join('');
     grep = { pattern: p.input.grep!, lines_read: all.length, lines_matched: kept.length, lines_filtered: all.length - kept.length };
   }
@@ -149,8 +151,10 @@ export async function bgRead(ctx: ToolContext, input: ReadInput): Promise<BgRead
     const from = input.cursor === undefined ? seen.cursor : clamp('cursor', input.cursor, 0, Number.MAX_SAFE_INTEGER, notes);
     let body: Body;
     try {
-      body = await readBody(ctx, plan, current, from, seen.shownTail);
+      // A raw read returns the bytes as they are, also those a preview showed already.
+      body = await readBody(ctx, plan, current, from, raw ? undefined : seen.shownTail);
     } catch (err) {
+      if (err instanceof PatternTooSlowError) return fail('invalid_input', `bg_read: ${err.message}. Call bg_read again with it.`);
       return fromError(err, 'bg_read');
     }
     ctx.remember(record.id, stream, body.attempt, body.next_cursor);

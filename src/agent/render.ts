@@ -45,12 +45,22 @@ function pageView(p: Page, truncated: boolean): RenderedView {
 
 /**
  * Renders a stream from `from` within `budget` characters. What fits is returned whole;
- * otherwise whole lines of the head (half the budget) and the latest whole lines of the tail,
+ * otherwise whole lines of the head (half the budget) and the latest whole lines of the tail
+ * (none before `tailFloor`),
  * with {@link omissionMarker} between them. `next_cursor` is then the end of the head, so
  * following it visits the omitted bytes; the tail's range is returned as `shownTail` so that
  * paging can pass over it rather than send it twice.
  */
-async function headAndTail(ex: AgentExecutor, id: string, stream: Stream, from: number, budget: number, how: Shaping, attempt?: number): Promise<RenderedView> {
+async function headAndTail(
+  ex: AgentExecutor,
+  id: string,
+  stream: Stream,
+  from: number,
+  budget: number,
+  how: Shaping,
+  attempt?: number,
+  tailFloor = 0,
+): Promise<RenderedView> {
   const head = await readPage(ex, id, stream, from, Math.floor(budget / 2), how, undefined, attempt);
   if (head.nextCursor >= head.totalBytes) return pageView(head, false);
   const rest = await readPage(ex, id, stream, head.nextCursor, budget - head.cost, how, undefined, head.attempt);
@@ -59,7 +69,7 @@ async function headAndTail(ex: AgentExecutor, id: string, stream: Stream, from: 
     return { ...pageView(rest, false), text, cursor: from };
   }
   const markerRoom = charCost(omissionMarker(rest.totalBytes, rest.totalBytes)) + 2;
-  const tail = await readTail(ex, id, stream, Number.MAX_SAFE_INTEGER, Math.max(1, budget - head.cost - markerRoom), how, head.nextCursor, head.attempt);
+  const tail = await readTail(ex, id, stream, Number.MAX_SAFE_INTEGER, Math.max(1, budget - head.cost - markerRoom), how, Math.max(head.nextCursor, tailFloor), head.attempt);
   if (tail.text === '' || tail.cursor < head.nextCursor) return pageView(head, true);
   const omitted = tail.cursor - head.nextCursor;
   const sep = head.text === '' || head.text.endsWith('\n') ? '' : '\n';
@@ -86,7 +96,13 @@ export async function renderPreview(ctx: ToolContext, id: string, stream: Stream
   const st = seen.shownTail;
   if (!st || seen.cursor >= st.start) return headAndTail(ctx.ex, id, stream, seen.cursor, budget, how, seen.attempt);
   const before = await readPage(ctx.ex, id, stream, seen.cursor, budget, how, st.start, seen.attempt);
-  if (before.nextCursor < st.start) return pageView(before, true);
+  if (before.nextCursor < st.start) {
+    // What lies before the shown tail does not fit. Output written after that tail matters more
+    // (a task's last lines say how it ended): the head, then the newest lines. The old tail is
+    // then in the omitted middle, and paging sends it again (a few lines).
+    if (before.totalBytes > st.end) return headAndTail(ctx.ex, id, stream, seen.cursor, budget, how, seen.attempt, st.end);
+    return pageView(before, true);
+  }
   const marker = `${before.text === '' || before.text.endsWith('\n') ? '' : '\n'}${shownEarlierMarker(st.end - st.start)}\n`;
   const after = await headAndTail(ctx.ex, id, stream, st.end, Math.max(MIN_VIEW_CHARS, budget - before.cost - charCost(marker)), how, seen.attempt);
   return {

@@ -47,7 +47,7 @@ const regex = (what: string): JsonSchema => ({
 function startSchema(c: SchemaConfig): JsonSchema {
   const props: Record<string, JsonSchema> = {
     command: { type: 'string', minLength: 1, maxLength: 100_000, description: 'Shell command line, run by /bin/sh -c.' },
-    cwd: { type: 'string', minLength: 1, description: 'Working directory (absolute path); null or "" for the default.' },
+    cwd: { type: 'string', minLength: 1, description: 'Working directory: absolute, or relative to the default one; null or "" for the default.' },
     env: c.strict
       ? {
           type: 'array',

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { isTerminal, type TaskRecord, type TaskSpec } from '../index.js';
 import { clamp, durationOf, fail, fromError, type ToolContext } from './context.js';
 import { outputBudgetAfter, renderUnread } from './render.js';
@@ -18,7 +19,9 @@ export interface StartInput {
 
 function specOf(ctx: ToolContext, input: StartInput, notes: string[]): TaskSpec {
   const spec: TaskSpec = { ...ctx.defaults, command: input.command };
-  if (input.cwd !== undefined) spec.cwd = input.cwd;
+  // A relative directory is taken from the default one (where a model thinks it is), not from
+  // wherever the host process happens to run.
+  if (input.cwd !== undefined) spec.cwd = ctx.defaults.cwd && !input.cwd.startsWith('/') ? posix.join(ctx.defaults.cwd, input.cwd) : input.cwd;
   if (input.env !== undefined) spec.env = { ...ctx.defaults.env, ...input.env };
   if (input.timeout_ms !== undefined) spec.timeoutMs = clamp('timeout_ms', input.timeout_ms, MIN_TIMEOUT_MS, ctx.limits.maxTimeoutMs, notes);
   if (input.priority !== undefined) spec.priority = clamp('priority', input.priority, -PRIORITY_RANGE, PRIORITY_RANGE, notes);

@@ -1,3 +1,4 @@
+import { setOwn } from '../args.js';
 import type { JsonSchema, JsonSchemaType } from './types.js';
 
 /** Outcome of {@link validateInput}. */
@@ -75,15 +76,16 @@ function checkObject(schema: JsonSchema, value: unknown, path: string, errors: s
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     const name = path ? `${path}.${key}` : key;
-    const sub = props[key];
+    // Own properties only: a model's "__proto__" or "constructor" is an unknown parameter.
+    const sub = Object.hasOwn(props, key) ? props[key] : undefined;
     // null stands for "not given" (OpenAI strict mode sends null for optional parameters).
     if (v === undefined || (v === null && sub)) continue; // a null required one is reported below
-    if (sub) out[key] = check(sub, v, name, errors);
-    else if (isPlainObject(schema.additionalProperties)) out[key] = check(schema.additionalProperties, v, name, errors);
+    if (sub) setOwn(out, key, check(sub, v, name, errors));
+    else if (isPlainObject(schema.additionalProperties)) setOwn(out, key, check(schema.additionalProperties, v, name, errors));
     else if (schema.additionalProperties === false) {
       const known = Object.keys(props);
       errors.push(`unknown parameter ${name}${known.length ? ` (known: ${known.join(', ')})` : ''}`);
-    } else out[key] = v;
+    } else setOwn(out, key, v);
   }
   for (const key of required) {
     const sub = props[key];

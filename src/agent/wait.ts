@@ -1,6 +1,6 @@
 import { AbortedError, type TaskRecord } from '../index.js';
 import { clamp, durationOf, fail, fromError, type ToolContext } from './context.js';
-import { compilePattern } from './grep.js';
+import { compilePattern, PatternTooSlowError } from './pattern.js';
 import { outputBudgetAfter, renderUnread } from './render.js';
 import { endText } from './start.js';
 import type { AgentToolError, BgWaitResult, WaitTaskState } from './types.js';
@@ -58,7 +58,10 @@ export async function bgWait(ctx: ToolContext, input: WaitInput, signal?: AbortS
     else watchExits(ctx, ids, inner, settle);
   });
   if (outcome.kind === 'aborted') throw new AbortedError('bg_wait aborted');
-  if (outcome.kind === 'error') return fromError(outcome.error, 'bg_wait');
+  if (outcome.kind === 'error') {
+    if (outcome.error instanceof PatternTooSlowError) return fail('invalid_input', `bg_wait: ${outcome.error.message}. Call bg_wait again with it.`);
+    return fromError(outcome.error, 'bg_wait');
+  }
   const waited = Math.max(0, ctx.clock.now() - t0);
   const tasks = ids.map((id) => ctx.ex.get(id)).filter((r): r is TaskRecord => r !== undefined).map(stateOf);
   const extra = notes.length > 0 ? { clamped: notes } : {};

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { TaskRecord } from '../index.js';
 import type { ToolContext } from './context.js';
-import { lineMatches, MAX_MATCH_CHARS } from './grep.js';
+import { matchingLines, MAX_MATCH_CHARS } from './pattern.js';
 import { readableText } from './readable.js';
 
 type Stream = 'stdout' | 'stderr';
@@ -116,16 +116,19 @@ async function followLines(
       carryStart = chunk.cursor;
     }
     const text = carry + chunk.text;
-    let consumed = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', consumed)) {
-      const line = text.slice(consumed, nl);
-      consumed = nl + 1;
+    const shown: string[] = [];
+    const ends: number[] = [];
+    for (let at = 0, nl = text.indexOf('\n'); nl >= 0; at = nl + 1, nl = text.indexOf('\n', at)) {
       // Matched as the model would read the line: "^ready" holds even when the line is coloured.
-      const shown = ctx.readable ? readableText(line) : line;
-      if (lineMatches(re, shown)) {
-        return { kind: 'match', id, stream, line: shown, matchCursor: carryStart + Buffer.byteLength(text.slice(0, consumed)) };
-      }
+      const line = text.slice(at, nl);
+      shown.push(ctx.readable ? readableText(line) : line);
+      ends.push(nl + 1);
     }
+    const [hit] = matchingLines(re, shown, true);
+    if (hit !== undefined) {
+      return { kind: 'match', id, stream, line: shown[hit]!, matchCursor: carryStart + Buffer.byteLength(text.slice(0, ends[hit]!)) };
+    }
+    const consumed = ends.length > 0 ? ends[ends.length - 1]! : 0;
     carryStart += Buffer.byteLength(text.slice(0, consumed));
     carry = text.slice(consumed);
     if (carry.length > 4 * MAX_MATCH_CHARS) {
@@ -136,7 +139,7 @@ async function followLines(
     }
   }
   const last = ctx.readable ? readableText(carry) : carry;
-  if (carry !== '' && !signal.aborted && lineMatches(re, last)) {
+  if (carry !== '' && !signal.aborted && matchingLines(re, [last], true).length > 0) {
     return { kind: 'match', id, stream, line: last, matchCursor: carryStart + Buffer.byteLength(carry) };
   }
   return undefined;

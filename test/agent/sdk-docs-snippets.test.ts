@@ -54,5 +54,6 @@ describe('docs/agent-tools.md wiring snippets', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // A whole-program typecheck of three SDKs: about 10 s idle, several times that on a loaded CI machine.
+  }, 180_000);
 });

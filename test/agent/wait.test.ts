@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BackgroundExecutor } from '../../src/executor.js';
 import { flush } from '../helpers.js';
@@ -31,6 +34,25 @@ describe('bg_wait', () => {
     expect(res.hint).toMatch(/1 other task\(s\) still going/);
     // Reported to the model, so acknowledged: no completion notice.
     expect(s.ex.completions().map((r) => r.id)).toEqual([]);
+  });
+
+  it('after a preview showed a tail and paging began, the exit result still shows the newest lines', async () => {
+    const s = await realSetup({ maxOutputChars: 1024 });
+    ex = s.ex;
+    const gate = join(mkdtempSync(join(tmpdir(), 'bgexec-agent-gate-')), 'gate');
+    const command =
+      `seq -f 'compiling module %g' 1 400; ` +
+      `i=0; while [ ! -e '${gate}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo "test 1 passed"; echo "done: 1 passed"`;
+    // The start's preview has head and tail: the tail (up to module 400) is remembered as shown.
+    const t = await call(s.tools, 'bg_start', { command, wait_ms: 1500 });
+    expect(t).toMatchObject({ ok: true, status: 'running' });
+    expect(t.stdout.text).toMatch(/omitted; next_cursor=\d+\]\n(.*\n)*compiling module 400\n$/);
+    const page = await call(s.tools, 'bg_read', { task_id: t.task_id, max_chars: 300 });
+    expect(page).toMatchObject({ ok: true, truncated: true });
+    writeFileSync(gate, '');
+    const res = await call(s.tools, 'bg_wait', { task_ids: [t.task_id], timeout_ms: 20_000 });
+    expect(res).toMatchObject({ ok: true, outcome: 'exited', status: 'completed' });
+    expect(res.stdout.text).toMatch(/omitted; next_cursor=\d+\]\n(.*\n)*test 1 passed\ndone: 1 passed\n$/);
   });
 
   it('answers at once for a task that already ended', async () => {

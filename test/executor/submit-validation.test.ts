@@ -42,6 +42,8 @@ const bad: Array<[string, unknown, string]> = [
   ['maxOutputBytes 0', { command: 'true', maxOutputBytes: 0 }, 'maxOutputBytes'],
   ['signal not AbortSignal', { command: 'true', signal: {} }, 'signal'],
   ['spec not object', 'echo hi', 'spec'],
+  // Specs parsed from JSON can carry "__proto__" as an ordinary key.
+  ['"__proto__" key from JSON', JSON.parse('{"command":"true","__proto__":{"priority":5}}'), '__proto__'],
 ];
 
 describe('submit validation', () => {
@@ -56,6 +58,14 @@ describe('submit validation', () => {
     expect(ex.list()).toHaveLength(0);
     const ok = await ex.submit({ command: 'echo ok' });
     expect((await ex.wait(ok.id)).status).toBe('completed');
+    await ex.shutdown();
+  });
+
+  it('keeps an env variable named "__proto__" from JSON as an ordinary variable', async () => {
+    const { ex } = fakeExecutor();
+    const r = await ex.submit({ command: 'true', env: JSON.parse('{"__proto__":"x","B":"y"}') as Record<string, string> });
+    expect(Object.entries(r.spec.env ?? {})).toEqual([['__proto__', 'x'], ['B', 'y']]);
+    expect(Object.getPrototypeOf(r.spec.env)).toBe(Object.prototype);
     await ex.shutdown();
   });
 
