@@ -1,12 +1,16 @@
-// Benchmark row 1 of docs/performance.md: `true` tasks through bgexec (memory store; JSON store at default durability)
-// against raw child_process.spawn at the same concurrency. Variants are interleaved per
-// repetition (raw, memory, json, tmpfs, raw, memory, …) so machine noise hits all of them.
-// Diagnostic variant `tmpfs`: the memory store with run directories on tmpfs (/dev/shm), to
-// separate the cost of creating files on disk from the library's own work (a quarter of the
-// tasks, to keep `npm run bench` short; rates compare all the same). Each run also
-// records the main thread's CPU per task (it runs every synchronous spawn() and fs call).
+// Benchmark row 1 of docs/performance.md: `true` tasks through bgexec (memory store; JSON store at
+// default durability) against raw child_process.spawn and the peers (raw spawn to files, xargs -P,
+// GNU parallel, p-queue + execa) at the same concurrency. Variants are interleaved per repetition
+// (raw, memory, json, xargs, …) so machine noise hits all of them alike.
+// Diagnostic variants: `tmpfs` (the memory store with run directories on /dev/shm, which separates
+// the cost of creating files on disk from the library's own work) and `direct` (the memory store
+// with the spawn helper off: Node spawns every task itself), each on a quarter of the tasks to keep
+// `npm run bench` short (rates compare all the same). Each run also records the main thread's
+// CPU per task (it runs every synchronous spawn() and fs call).
+import { join } from 'node:path';
 import { BackgroundExecutor, LocalTransport, PriorityScheduler, type Store, type Transport } from '../src/index.js';
 import { JsonDirStore } from '../src/stores/json-dir.js';
+import { loadPQueueExeca, parallelAvailable, runParallel, runPQueueExeca, runSpawnToFiles, runXargs, xargsAvailable } from './lib/peers.js';
 import { median } from './lib/stats.js';
 import { load1, makeTempDir, removeDir, startCpuSpan, tmpfsBase } from './lib/system.js';
 import { type BenchOptions, type BenchResult, keepGoing, makeRow, repsOf, type Row } from './lib/types.js';
@@ -16,7 +20,13 @@ const CONCURRENCY = 8;
 const COMMAND = 'true';
 const BUDGET_MS = 150_000;
 
-type Variant = 'raw' | 'memory' | 'json' | 'tmpfs';
+type Variant = 'raw' | 'files' | 'memory' | 'json' | 'xargs' | 'parallel' | 'pqueue' | 'tmpfs' | 'direct';
+const ALL: readonly Variant[] = ['raw', 'files', 'memory', 'json', 'xargs', 'parallel', 'pqueue', 'tmpfs', 'direct'];
+/** Diagnostic variants and GNU parallel (slow: its own Perl per task) run a quarter of the tasks. */
+const QUARTER: ReadonlySet<Variant> = new Set(['tmpfs', 'direct', 'parallel']);
+
+type Peer = Awaited<ReturnType<typeof loadPQueueExeca>>;
+let peer: Peer = 'not loaded';
 
 interface Run {
   perSecond: number;
@@ -28,19 +38,21 @@ interface Run {
 }
 
 async function runVariant(variant: Variant, tasks: number): Promise<Run> {
-  if (variant === 'raw') {
+  const peerRun = peerWorkload(variant, tasks);
+  if (peerRun) {
     const cpu = startCpuSpan();
     const t0 = performance.now();
-    const ok = await runShellPool(COMMAND, tasks, CONCURRENCY);
+    const ok = await peerRun();
     const ms = performance.now() - t0;
-    assertAllCompleted('raw spawn', ok, tasks);
+    assertAllCompleted(variant, ok, tasks);
     return summarize(tasks, ms, cpu(), ok);
   }
   const base = variant === 'tmpfs' ? tmpfsBase() : undefined;
-  const dir = variant === 'memory' ? undefined : makeTempDir(variant, base);
+  const dir = variant === 'memory' || variant === 'direct' ? undefined : makeTempDir(variant, base);
   // Default durability ('fsync'): every resolved put survives a power loss.
   const store: Store | undefined = variant === 'json' && dir !== undefined ? new JsonDirStore({ dir }) : undefined;
-  const transport: Transport | undefined = variant === 'tmpfs' ? new LocalTransport({ root: dir }) : undefined;
+  const transport: Transport | undefined =
+    variant === 'tmpfs' ? new LocalTransport({ root: dir }) : variant === 'direct' ? new LocalTransport({ spawnHelper: false }) : undefined;
   const ex = new BackgroundExecutor({
     scheduler: new PriorityScheduler({ concurrency: CONCURRENCY }),
     ...(store ? { store } : {}),
@@ -65,6 +77,32 @@ async function runVariant(variant: Variant, tasks: number): Promise<Run> {
   }
 }
 
+/** The workload of a peer variant (not bgexec), or undefined for bgexec's own variants. */
+function peerWorkload(variant: Variant, tasks: number): (() => Promise<number>) | undefined {
+  switch (variant) {
+    case 'raw':
+      return () => runShellPool(COMMAND, tasks, CONCURRENCY);
+    case 'files':
+      return async () => {
+        const dir = makeTempDir('files');
+        try {
+          return await runSpawnToFiles(COMMAND, tasks, CONCURRENCY, join(dir, 'out'));
+        } finally {
+          await removeDir(dir);
+        }
+      };
+    case 'xargs':
+      return () => runXargs(COMMAND, tasks, CONCURRENCY);
+    case 'parallel':
+      return () => runParallel(COMMAND, tasks, CONCURRENCY);
+    case 'pqueue':
+      if (typeof peer === 'string') throw new Error(peer);
+      return () => runPQueueExeca(peer as Exclude<Peer, string>, COMMAND, tasks, CONCURRENCY);
+    default:
+      return undefined;
+  }
+}
+
 function summarize(tasks: number, ms: number, cpu: ReturnType<ReturnType<typeof startCpuSpan>>, completed: number): Run {
   return {
     perSecond: (tasks * 1000) / ms,
@@ -82,43 +120,74 @@ function cpuNote(runs: readonly Run[]): string {
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
   const loadBefore = load1();
-  const tasks = options.quick ? 24 : 2000;
+  const tasks = options.quick ? 24 : 1000;
   const reps = repsOf(options, 5);
-  const variants: Variant[] = tmpfsBase() === undefined ? ['raw', 'memory', 'json'] : ['raw', 'memory', 'json', 'tmpfs'];
-  const runs: Record<Variant, Run[]> = { raw: [], memory: [], json: [], tmpfs: [] };
+  peer = await loadPQueueExeca();
+  const skipped: Partial<Record<Variant, string>> = {};
+  if (tmpfsBase() === undefined) skipped.tmpfs = 'no tmpfs at /dev/shm';
+  const xargsMissing = xargsAvailable();
+  if (xargsMissing !== undefined) skipped.xargs = xargsMissing;
+  const parallelMissing = parallelAvailable();
+  if (parallelMissing !== undefined) skipped.parallel = parallelMissing;
+  if (typeof peer === 'string') skipped.pqueue = peer;
+  const variants = ALL.filter((v) => skipped[v] === undefined);
+  const runs = Object.fromEntries(ALL.map((v) => [v, [] as Run[]])) as Record<Variant, Run[]>;
+  const countOf = (v: Variant): number => (QUARTER.has(v) ? Math.ceil(tasks / 4) : tasks);
 
   if (!options.quick) for (const v of variants) await runVariant(v, 50); // warm-up (JIT, page cache), not counted
   for (let rep = 0; keepGoing(rep, reps, started, BUDGET_MS); rep++) {
     for (const v of variants) {
-      const r = await runVariant(v, v === 'tmpfs' ? Math.ceil(tasks / 4) : tasks);
+      const r = await runVariant(v, countOf(v));
       runs[v].push(r);
       options.log(
-        `throughput rep ${rep + 1}/${reps} ${v.padEnd(6)} ${r.perSecond.toFixed(0)} tasks/s, ` +
+        `throughput rep ${rep + 1}/${reps} ${v.padEnd(8)} ${r.perSecond.toFixed(0)} tasks/s, ` +
           `main thread ${r.mainCpuUs?.toFixed(0) ?? '?'} µs CPU/task, process ${r.processCpuUs.toFixed(0)} µs CPU/task`,
       );
     }
   }
 
   const perSecond = (v: Variant): number[] => runs[v].map((r) => r.perSecond);
-  const raw = perSecond('raw');
-  const row = (v: Variant, id: string, name: string, threshold: number | null): Row =>
-    makeRow({
+  const NAMES: Record<Variant, string> = {
+    raw: 'raw spawn',
+    files: 'raw spawn, stdout/stderr to 2 new files',
+    memory: 'bgexec, MemoryStore',
+    json: 'bgexec, JsonDirStore (fsync)',
+    xargs: `xargs -P ${CONCURRENCY}`,
+    parallel: `GNU parallel -j${CONCURRENCY}`,
+    pqueue: 'p-queue + execa',
+    tmpfs: 'bgexec, run dirs on tmpfs',
+    direct: 'bgexec, spawn helper off',
+  };
+  const row = (v: Variant, against: Variant, id: string, name: string, threshold: number | null): Row => {
+    const reason = skipped[v] ?? skipped[against];
+    if (reason !== undefined) {
+      return { id, issueRow: 1, name, metric: 'tasks/s', value: null, baseline: null, baselineName: NAMES[against], ratio: null, target: threshold === null ? null : { on: 'ratio', op: '>=', threshold }, pass: null, status: 'skipped', note: reason };
+    }
+    return makeRow({
       id,
       issueRow: 1,
       name,
       metric: 'tasks/s',
       value: median(perSecond(v)),
-      baseline: median(raw),
-      baselineName: 'raw spawn',
+      baseline: median(perSecond(against)),
+      baselineName: NAMES[against],
       target: threshold === null ? null : { on: 'ratio', op: '>=', threshold },
-      note: `${cpuNote(runs[v])} (raw ${cpuNote(runs.raw).replace('main thread ', '')})`,
-      samples: { value: perSecond(v), baseline: raw },
+      note: `${cpuNote(runs[v])} (${NAMES[against]} ${cpuNote(runs[against]).replace('main thread ', '')})`,
+      samples: { value: perSecond(v), baseline: perSecond(against) },
     });
+  };
   const rows = [
-    row('memory', 'throughput.memory', 'local throughput, MemoryStore', 0.9),
-    row('json', 'throughput.json', 'local throughput, JsonDirStore (fsync)', 0.8),
+    row('memory', 'raw', 'throughput.memory', 'local throughput, MemoryStore', 1.5),
+    row('json', 'raw', 'throughput.json', 'local throughput, JsonDirStore (fsync)', 1.2),
+    row('memory', 'xargs', 'throughput.xargs', 'local throughput, MemoryStore vs xargs -P', 0.8),
+    row('memory', 'pqueue', 'throughput.pqueue', 'local throughput, MemoryStore vs p-queue + execa', 2.5),
+    row('files', 'raw', 'throughput.peer-files', 'peer: raw spawn to 2 new files', null),
+    row('xargs', 'raw', 'throughput.peer-xargs', `peer: xargs -P ${CONCURRENCY} (no capture)`, null),
+    row('parallel', 'raw', 'throughput.peer-parallel', `peer: GNU parallel -j${CONCURRENCY}`, null),
+    row('pqueue', 'raw', 'throughput.peer-pqueue', 'peer: p-queue + execa (output in memory)', null),
+    row('tmpfs', 'raw', 'throughput.tmpfs', 'local throughput, run dirs on tmpfs (diag.)', null),
+    row('direct', 'raw', 'throughput.direct', 'local throughput, spawn helper off (diag.)', null),
   ];
-  if (runs.tmpfs.length > 0) rows.push(row('tmpfs', 'throughput.tmpfs', 'local throughput, run dirs on tmpfs (diag.)', null));
   const counts: Record<string, number> = {};
   for (const v of variants) counts[`${v}Completed`] = runs[v].reduce((sum, r) => sum + r.completed, 0);
   return {
@@ -126,7 +195,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     title: 'Local throughput',
     rows,
     counts,
-    details: { tasks, reps: runs.raw.length, concurrency: CONCURRENCY, command: COMMAND, runs },
+    details: { tasks, reps: runs.raw.length, concurrency: CONCURRENCY, command: COMMAND, skipped, runs },
     elapsedMs: performance.now() - started,
     load: { before: loadBefore, after: load1() },
   };

@@ -71,6 +71,11 @@ export interface IdleEvent {
 export interface ExecutorEvents {
   /** A task was accepted and is durably queued (also after a retry's backoff or a delay). */
   'task:queued': (event: TaskEventBase) => void;
+  /**
+   * An attempt was submitted to a transport that queues it (Slurm) and waits there: the task is
+   * `running` with a `note` saying it is pending; `task:started` follows once it really runs.
+   */
+  'task:pending': (event: TaskEventBase) => void;
   /** An attempt started running. */
   'task:started': (event: TaskEventBase) => void;
   /** An attempt's output grew (coalesced: one event per poll, not per write). */

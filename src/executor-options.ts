@@ -41,6 +41,12 @@ export interface ExecutorOptions {
   logger?: Logger;
   /** How often running attempts are checked for output growth and output limits; default 100 ms. */
   outputPollMs?: number;
+  /**
+   * With a `JsonDirStore`: serve control requests that other processes (the `bgexec` command)
+   * drop into `<dir>/requests/` (cancel, retry, pause, resume, priority, submit, prune); default
+   * true. See docs/cli.md.
+   */
+  control?: boolean;
 }
 
 /** Options of `shutdown()`. */
@@ -78,6 +84,7 @@ export interface ResolvedOptions {
   defaults: ExecutorOptions['defaults'];
   logger: Logger | undefined;
   outputPollMs: number;
+  control: boolean;
 }
 
 const TRANSPORT_METHODS = ['start', 'wait', 'poll', 'read', 'kill', 'cleanup', 'close'] as const;
@@ -113,6 +120,9 @@ export function resolveOptions(options: ExecutorOptions): ResolvedOptions {
   if (typeof outputPollMs !== 'number' || !Number.isFinite(outputPollMs) || outputPollMs < 1 || outputPollMs > MAX_TIMER_MS) {
     throw new InvalidArgumentError('outputPollMs', `must be a number of ms >= 1, got ${describeValue(outputPollMs)}`);
   }
+  if (options.control !== undefined && typeof options.control !== 'boolean') {
+    throw new InvalidArgumentError('control', `must be a boolean, got ${describeValue(options.control)}`);
+  }
   return {
     store,
     scheduler,
@@ -123,5 +133,6 @@ export function resolveOptions(options: ExecutorOptions): ResolvedOptions {
     defaults: options.defaults,
     logger: options.logger,
     outputPollMs,
+    control: options.control ?? true,
   };
 }

@@ -20,6 +20,9 @@ import {
   type ShutdownOptions,
 } from './executor-options.js';
 import { checkFollowOptions, cleanupCandidates, listRecords, unackedCompletions } from './executor-queries.js';
+import { cancelTask, retryTaskNow, setTaskPriority } from './executor-steer.js';
+import { openControl } from './control/index.js';
+import type { ControlListener } from './control/listener.js';
 import { shutdownArgs, ShutdownSequence, type ShutdownMode } from './executor-shutdown.js';
 import type { ExecutorMetrics } from './metrics.js';
 import {
@@ -60,6 +63,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   #pendingSubmits = 0;
   #closing = false;
   #startPromise: Promise<void> | undefined;
+  #control: ControlListener | undefined;
   readonly #shutdown: ShutdownSequence;
 
   constructor(options: ExecutorOptions = {}) {
@@ -124,6 +128,9 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     if (runner.state === 'starting') runner.state = 'running';
     runner.scheduleDispatch();
     runner.checkIdle();
+    // Other processes (the `bgexec` command) steer a JSON store's tasks through request files.
+    if (this.#o.control && !this.#closing) this.#control = await openControl(this.#o.store, this, (err, id) => this.#reportError(err, id));
+    if (this.#closing) this.#control?.close();
   }
 
   /**
@@ -145,6 +152,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
       return Promise.reject(err);
     }
     this.#closing = true;
+    this.#control?.close();
     return this.#shutdown.request(mode, graceMs);
   }
 
@@ -249,22 +257,10 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   /**
    * Cancels a task: a queued one never starts; a running one has its whole process tree killed
    * (TERM, then KILL after `graceMs`). Never retried afterwards. Resolves with the terminal record.
+   * `by` (who asks, free text) is kept in the record as `cancelledBy`.
    */
-  async cancel(id: string, options?: { graceMs?: number }): Promise<TaskRecord> {
-    stringArg('id', id);
-    const graceMs = msArg('graceMs', optionsArg('options', options).graceMs, MAX_TIMER_MS);
-    const runner = this.#runner;
-    const record = this.#mustGet(id);
-    if (isTerminal(record.status)) return snapshot(record);
-    const live = runner.live.get(id);
-    if (live) {
-      await runner.kill(record, live, 'cancelled', graceMs);
-      await live.ended;
-      return snapshot(record);
-    }
-    this.#o.scheduler.remove(id);
-    runner.settle(record, 'cancelled', { exitCode: null, signal: null, reason: 'cancelled', endedAt: this.#o.clock.now() });
-    return snapshot(record);
+  async cancel(id: string, options?: { graceMs?: number; by?: string }): Promise<TaskRecord> {
+    return cancelTask(this.#runner, this.#o, id, options);
   }
 
   /** Reads a slice of a task's output by byte cursor, or its last/first lines. */
@@ -307,6 +303,16 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   pause(group?: string): void {
     stringArg('group', group, true);
     this.#o.scheduler.pause(group);
+  }
+
+  /** Makes a `waiting` task (delay or retry backoff) due now; `INVALID_ARGUMENT` unless queued or waiting. */
+  retryNow(id: string): TaskRecord {
+    return retryTaskNow(this.#runner, this.#o, id);
+  }
+
+  /** Changes the priority of a `queued` or `waiting` task; `INVALID_ARGUMENT` once it has started. */
+  setPriority(id: string, priority: number): TaskRecord {
+    return setTaskPriority(this.#runner, this.#o, id, priority);
   }
 
   /** Resumes admitting tasks, globally or for one group. */

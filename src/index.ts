@@ -45,6 +45,8 @@ export { backoffDelay } from './scheduler/backoff.js';
 export { MemoryStore } from './stores/memory.js';
 export { JsonDirStore } from './stores/json-dir.js';
 export type { JsonDirStoreOptions, JsonDirStoreStats } from './stores/json-dir.js';
+export { JsonDirReader } from './stores/json-dir-reader.js';
+export type { JsonDirReaderOptions, SkippedEntry, StoreOwnerInfo, StoreSnapshot } from './stores/json-dir-reader.js';
 export type { Store, StoreLoadResult, StoreProblem } from './stores/types.js';
 export { LocalTransport } from './transports/local.js';
 export type { LocalTransportOptions } from './transports/local.js';

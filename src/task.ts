@@ -90,6 +90,27 @@ export interface RetryPolicy {
   retryOn?: readonly RetryableStatus[] | ((record: TaskRecord) => boolean);
 }
 
+/**
+ * What an attempt asks of a cluster scheduler (the Slurm transport turns these into `sbatch`
+ * options; transports that run on a fixed host ignore them).
+ */
+export interface TaskResources {
+  /** CPUs for the task (`--cpus-per-task`); an integer ≥ 1. */
+  cpus?: number;
+  /** Memory in MiB (`--mem=<n>M`); an integer ≥ 1. */
+  memoryMb?: number;
+  /** GPUs (`--gpus=<n>`); an integer ≥ 1. */
+  gpus?: number;
+  /** The scheduler's own time limit in minutes (`--time=<n>`); an integer ≥ 1. */
+  timeLimitMinutes?: number;
+  /**
+   * Further scheduler options, one argument each, every one starting with `-` (for example
+   * `['--constraint=avx2', '--hold']`). Options the transport sets itself (output files, job
+   * name, working directory, environment export) are refused.
+   */
+  extraArgs?: readonly string[];
+}
+
 /** What to run and how. Only `command` is required. */
 export interface TaskSpec {
   /** Shell command line run by `/bin/sh -c`, or the program when `args` is given. */
@@ -115,6 +136,14 @@ export interface TaskSpec {
   group?: string;
   /** Kill the attempt (whole process tree) after this many ms. */
   timeoutMs?: number;
+  /**
+   * Where `timeoutMs` is counted from on a transport that queues attempts (Slurm): `start`
+   * (default) from the moment the attempt really runs, so time spent pending in the cluster's
+   * queue does not count; `submit` from its submission, pending time included.
+   */
+  timeoutFrom?: 'start' | 'submit';
+  /** Resources a cluster transport asks its scheduler for (cpus, memory, gpus, time limit, extra options). */
+  resources?: TaskResources;
   /** Delay between SIGTERM and SIGKILL when killing; default 5000. */
   graceMs?: number;
   /** Run it again when an attempt fails (or times out, or is lost, per `retryOn`). */
@@ -254,6 +283,8 @@ export interface TaskRecord {
   reason?: string;
   /** The error behind a failure (spawn, transport, store), if any. */
   error?: ErrorInfo;
+  /** Who asked for the cancellation, when `cancel()` was given a `by` (e.g. a control request of the `bgexec` command). */
+  cancelledBy?: string;
   /** Transport handle of the running (or last) attempt. */
   handle?: TransportHandle;
   /** Set while the attempt's host cannot be reached (e.g. `unreachable: connection refused`). */

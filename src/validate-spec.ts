@@ -1,6 +1,7 @@
 import { InvalidSpecError } from './errors.js';
 import { setOwn } from './args.js';
 import { validateBackoff } from './scheduler/backoff.js';
+import { checkResources } from './validate-resources.js';
 import {
   deepFreeze,
   type BackoffSpec,
@@ -22,6 +23,7 @@ export interface NormalizedSpec {
 const SPEC_KEYS = new Set([
   'command', 'args', 'cwd', 'env', 'secretEnv', 'transport', 'priority', 'group', 'timeoutMs', 'graceMs', 'retry',
   'delayMs', 'detached', 'session', 'tags', 'metadata', 'idempotencyKey', 'maxOutputBytes', 'signal', 'orphans', 'lingerMs',
+  'resources', 'timeoutFrom',
 ]);
 // `functions` is accepted (and recomputed) so that a stored spec can be submitted again as is.
 const RETRY_KEYS = new Set(['attempts', 'backoff', 'retryOn', 'functions']);
@@ -169,6 +171,13 @@ export function normalizeSpec(input: unknown, transports: ReadonlySet<string>, d
   if (input.timeoutMs !== undefined) {
     s.timeoutMs = checkNumber('timeoutMs', input.timeoutMs, { min: 0, exclusiveMin: true, max: MAX_TIMER_MS });
   }
+  if (input.timeoutFrom !== undefined) {
+    if (input.timeoutFrom !== 'start' && input.timeoutFrom !== 'submit') {
+      throw new InvalidSpecError('timeoutFrom', `must be 'start' or 'submit', got ${describe(input.timeoutFrom)}`);
+    }
+    s.timeoutFrom = input.timeoutFrom;
+  }
+  if (input.resources !== undefined) s.resources = checkResources(input.resources);
   if (input.graceMs !== undefined) s.graceMs = checkNumber('graceMs', input.graceMs, { min: 0, max: MAX_TIMER_MS });
   if (input.delayMs !== undefined) s.delayMs = checkNumber('delayMs', input.delayMs, { min: 0 });
   if (input.retry !== undefined) s.retry = checkRetry(input.retry, out);

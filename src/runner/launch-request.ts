@@ -24,5 +24,8 @@ export function launchRequest(record: TaskRecord, secretEnv: Readonly<Record<str
     ...(spec.orphans !== undefined ? { orphans: spec.orphans } : {}),
     ...(spec.lingerMs !== undefined ? { lingerMs: spec.lingerMs } : {}),
     graceMs: spec.graceMs ?? DEFAULT_GRACE_MS,
+    ...(spec.resources !== undefined ? { resources: spec.resources } : {}),
+    // Names only: a transport that cannot keep values out of its own records refuses them.
+    ...(spec.secretEnvKeys?.length ? { secretEnvKeys: spec.secretEnvKeys } : {}),
   };
 }

@@ -13,6 +13,8 @@ export interface Live {
   graceMs?: number;
   killing?: Promise<void>;
   timeoutTimer?: TimerHandle;
+  /** Submitted to a queueing transport and not yet running (see `Transport.whenRunning`). */
+  pending?: boolean;
   done: boolean;
   /** Settles once the attempt's end has been fully processed. */
   ended: Promise<void>;

@@ -176,6 +176,17 @@ export class TaskRunner {
     record.handle = live.handle;
     const extras = this.extras.get(record.id);
     if (extras) delete extras.refusedStarts;
+    if (handle['pending'] === true && typeof live.transport.whenRunning === 'function') {
+      // Submitted to a queue (Slurm) and waiting there: visible as such until it really runs.
+      live.pending = true;
+      record.note = pendingNote(handle);
+      this.persist(record);
+      if (tracing()) trace('start', record.id, { attempt: record.attempt, pending: true, transport: record.spec.transport });
+      this.#sink.task('task:pending', record);
+      this.notify(record.id);
+      this.watch(record, live);
+      return;
+    }
     this.persist(record);
     if (tracing()) trace('start', record.id, { attempt: record.attempt, pid: handle.pid, transport: record.spec.transport });
     this.#sink.task('task:started', record);
@@ -183,13 +194,43 @@ export class TaskRunner {
     this.watch(record, live);
   }
 
+  // A pending attempt now runs: its start time, handle and event are those of the real start, and
+  // its timeout (unless counted from submission) only begins now.
+  #onRunning(record: TaskRecord, live: Live): void {
+    if (live.done || !live.pending || !live.handle) return;
+    live.pending = false;
+    const { clock } = this.#o;
+    live.handle = deepFreeze({ ...live.handle, pending: false });
+    record.handle = live.handle;
+    record.startedAt = clock.now();
+    delete record.note;
+    this.persist(record);
+    if (tracing()) trace('start', record.id, { attempt: record.attempt, pid: live.handle.pid, transport: record.spec.transport });
+    this.#sink.task('task:started', record);
+    this.notify(record.id);
+    if (!live.killReason && live.timeoutTimer === undefined && record.spec.timeoutMs !== undefined) {
+      live.timeoutTimer = clock.setTimeout(() => void this.kill(record, live, 'timeout'), record.spec.timeoutMs);
+    }
+  }
+
   /** Watches a started (or re-attached) attempt: timeout, output monitor, end. */
   watch(record: TaskRecord, live: Live): void {
     const { clock } = this.#o;
     const handle = live.handle!;
+    if (handle['pending'] === true && typeof live.transport.whenRunning === 'function') {
+      // Also after a restart: a re-attached attempt may still wait in the queue.
+      live.pending = true;
+      const whenRunning = live.transport.whenRunning.bind(live.transport);
+      callTransport(() => whenRunning(handle)).then(
+        (ran) => {
+          if (ran) this.#onRunning(record, live);
+        },
+        (err: unknown) => this.#sink.error(err, record.id),
+      );
+    }
     if (live.killReason) {
       void this.kill(record, live, live.killReason, live.graceMs);
-    } else if (record.spec.timeoutMs !== undefined) {
+    } else if (record.spec.timeoutMs !== undefined && (!live.pending || record.spec.timeoutFrom === 'submit')) {
       // Counted from the attempt's real start, also after a restart.
       const elapsed = clock.now() - (record.startedAt ?? clock.now());
       live.timeoutTimer = clock.setTimeout(() => void this.kill(record, live, 'timeout'), Math.max(0, record.spec.timeoutMs - elapsed));
@@ -270,7 +311,8 @@ export class TaskRunner {
     }
     // Under load the exit can be seen before a timer that fell due first; past its limit is timed out.
     const limit = record.spec.timeoutMs;
-    if (live.killReason === undefined && limit !== undefined && record.startedAt !== undefined && exit.endedAt - record.startedAt > limit) {
+    const counted = !live.pending || record.spec.timeoutFrom === 'submit';
+    if (live.killReason === undefined && limit !== undefined && counted && record.startedAt !== undefined && exit.endedAt - record.startedAt > limit) {
       live.killReason = 'timeout';
     }
     const { status, reason } = classify(exit, live.killReason, error);
@@ -407,4 +449,10 @@ export class TaskRunner {
       if (record) yield [record, live];
     }
   }
+}
+
+// The note of a pending attempt: what the transport says about it (e.g. Slurm's job id and reason).
+function pendingNote(handle: TransportHandle): string {
+  const note = handle['pendingNote'];
+  return typeof note === 'string' && note !== '' ? note : 'pending: submitted, waiting to run';
 }

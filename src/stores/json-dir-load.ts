@@ -19,7 +19,8 @@ export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 // 300-900 ms through the libuv pool (four threads, four hops per file), with the loop never
 // blocked for much longer than one slice.
 const SLICE_MS = 8;
-const TASK_FILE = /^([A-Za-z0-9_-]{1,128})\.json$/;
+/** Names of task files: `<id>.json`. */
+export const TASK_FILE = /^([A-Za-z0-9_-]{1,128})\.json$/;
 // Only temp files of task files are removed; any other hidden *.tmp is not ours and is quarantined.
 const TASK_TEMP = /^\.[A-Za-z0-9_-]{1,128}\.json\./;
 // O_NOFOLLOW: a symlink swapped in after readdir is not followed. O_NONBLOCK: nor does a FIFO
@@ -37,7 +38,8 @@ export interface TaskDirLayout {
   fsync: boolean;
 }
 
-type ReadOutcome = { text: string } | { reason: string; cause?: unknown } | { gone: true };
+/** What reading one task file gave: its text, why it is unusable, or that it is gone. */
+export type ReadOutcome = { text: string } | { reason: string; cause?: unknown } | { gone: true };
 
 function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -47,7 +49,7 @@ function codeOf(err: unknown): string | undefined {
  * Reads one task file, checking its type and size on the open descriptor before reading a byte.
  * Entry-level problems come back as a reason; process- or device-level errors are thrown.
  */
-function readTaskFile(path: string | Buffer): ReadOutcome {
+export function readTaskFile(path: string | Buffer): ReadOutcome {
   let fd: number;
   try {
     fd = openSync(path, OPEN_FLAGS);

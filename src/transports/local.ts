@@ -15,17 +15,25 @@ import { REAP_ENV, formatReapSetting, launchWrapper } from './job-protocol/wrapp
 import { leftoverPolicy, reapLeftovers } from './leftovers.js';
 import { MAX_OUTPUT_ENV, captureOutput, limitReachedIn } from './job-protocol/output-cap.js';
 import { attemptTreeAlive, isAttemptProcess, readBootId, signalAttemptTree, type AttemptTarget } from './process-tree.js';
+import { HelperStartError, SpawnHelper, type HelperAttempt, type HelperEnd } from './spawn-helper/client.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from './types.js';
 
 /** Options of {@link LocalTransport}. */
 export interface LocalTransportOptions {
   /** Directory holding `jobs/<taskId>-<attempt>/`; default: a private temp dir created on first use. */
   root?: string;
+  /**
+   * Start non-detached attempts through the spawn helper, a long-lived process that forks the
+   * tasks and writes their output (default true; it needs `perl` on the PATH and falls back to
+   * direct spawn without it). `false`: every attempt is spawned by Node itself.
+   */
+  spawnHelper?: boolean;
 }
 
 /** An attempt this instance spawned and is still watching. */
 interface OwnAttempt {
-  child: ChildProcess;
+  /** The spawned process (absent for attempts the spawn helper started). */
+  child?: ChildProcess;
   detached: boolean;
   done: Promise<ExitInfo>;
   /** The leader has exited (its pid may be reused): only its group and markers still count. */
@@ -70,6 +78,9 @@ export class LocalTransport implements Transport {
   private readonly deadSince = new Map<string, number>();
   /** Waits on attempts started elsewhere (another instance or an earlier process). */
   private readonly foreign = new Map<string, RunDirWatch<ExitInfo>>();
+  /** Output sizes at the end of attempts the spawn helper ran (answers poll() without stats). */
+  private readonly endSizes = new Map<string, HelperEnd>();
+  private readonly helper: SpawnHelper | undefined;
 
   constructor(options: LocalTransportOptions = {}) {
     const root: unknown = options?.root;
@@ -77,6 +88,9 @@ export class LocalTransport implements Transport {
       throw new InvalidArgumentError('root', 'must be a non-empty path without NUL bytes');
     }
     this.rootOption = root === undefined ? undefined : resolvePath(root);
+    const useHelper: unknown = options?.spawnHelper;
+    if (useHelper !== undefined && typeof useHelper !== 'boolean') throw new InvalidArgumentError('spawnHelper', 'must be a boolean');
+    this.helper = useHelper === false ? undefined : new SpawnHelper({ baseEnv: this.baseEnv });
   }
 
   /** The root directory in use, or undefined before the first start (default root). */
@@ -90,6 +104,12 @@ export class LocalTransport implements Transport {
     const problem = findLaunchProblem(req);
     if (problem !== undefined) throw new SpawnError(problem, { taskId });
     const runDir = join(this.jobsDir ?? this.ensureRoot(), `${taskId}-${attempt}`);
+    const startedAt = Date.now();
+    const base = { kind: this.kind, taskId, attempt, runDir, bootId: this.bootId, detached: req.detached, startedAt };
+    if (!req.detached && this.helper?.usable === true) {
+      const viaHelper = await this.startViaHelper(req, runDir, base);
+      if (viaHelper !== undefined) return viaHelper;
+    }
     try {
       // Not recursive: the leaf's creation is the claim that makes a second start fail.
       mkdirSync(runDir, { mode: 0o700 });
@@ -97,7 +117,6 @@ export class LocalTransport implements Transport {
       const dup = (err as NodeJS.ErrnoException).code === 'EEXIST';
       throw new SpawnError(dup ? `attempt ${taskId}-${attempt} was already started` : `cannot create ${runDir}`, { taskId, cause: err });
     }
-    const startedAt = Date.now();
     let cwd: string | undefined;
     if (req.cwd !== undefined) {
       cwd = resolvePath(req.cwd);
@@ -107,7 +126,6 @@ export class LocalTransport implements Transport {
       }
     }
     const env = { ...this.baseEnv, ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };
-    const base = { kind: this.kind, taskId, attempt, runDir, bootId: this.bootId, detached: req.detached, startedAt };
     return req.detached ? this.startDetached(req, runDir, cwd, env, base) : this.startDirect(req, runDir, cwd, env, base);
   }
 
@@ -194,6 +212,84 @@ export class LocalTransport implements Transport {
     return { ...base, pid, pgid };
   }
 
+  /**
+   * Starts a non-detached attempt through the spawn helper, which claims the run directory,
+   * creates `out`/`err`, forks and execs the task in its own session and copies its output
+   * (cut at `maxOutputBytes`), so that this thread does no file-system call and no fork for it.
+   * Undefined when the helper did nothing (unusable, or out of descriptors or processes): the
+   * caller then spawns directly.
+   */
+  private async startViaHelper(req: LaunchRequest, runDir: string, base: TransportHandle): Promise<TransportHandle | undefined> {
+    const { taskId, attempt } = req;
+    const env: Record<string, string> = { ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };
+    const argv = req.args ? [req.command, ...req.args] : ['/bin/sh', '-c', req.command];
+    const cwd = req.cwd === undefined ? undefined : resolvePath(req.cwd);
+    let started: HelperAttempt;
+    try {
+      started = await this.helper!.start({ runDir, cwd, maxOutputBytes: req.maxOutputBytes, env, argv });
+    } catch (err) {
+      if (!(err instanceof HelperStartError)) throw err;
+      const cause = Object.assign(new Error(err.message), { code: err.errno });
+      switch (err.reason) {
+        case 'unavailable':
+        case 'busy':
+          return undefined;
+        case 'exists':
+          throw new SpawnError(`attempt ${taskId}-${attempt} was already started`, { taskId, cause });
+        case 'mkdir':
+          throw new SpawnError(`cannot create ${runDir}`, { taskId, cause });
+        case 'cwd_missing':
+          markFailure(runDir, 'cwd_missing');
+          throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { taskId, cause });
+        case 'spawn_failed':
+          markFailure(runDir, 'spawn_failed', err.errno);
+          throw new SpawnError(`cannot execute ${JSON.stringify(req.command)}: ${err.errno ?? 'exec failed'}`, { taskId, cause });
+        default: {
+          // The helper died with this launch in flight: the task may be running. It is watched
+          // like an attempt of an executor that died: by its markers in /proc, `lost` once none
+          // is left (`spawn_unconfirmed`, or `spawn_interrupted` if nothing was created).
+          void this.adoptOrphan(base, runDir);
+          return base;
+        }
+      }
+    }
+    const { pid } = started;
+    const handle: TransportHandle = { ...base, pid, pgid: pid };
+    const own: OwnAttempt = { detached: false, done: undefined as unknown as Promise<ExitInfo> };
+    own.done = started.exited.then(
+      async ({ exitCode, signal, alone }) => {
+        own.leaderExited = true;
+        // As on the direct path: what the leader left behind is reaped before the end, then
+        // the output pipes get DRAIN_MS to empty, then the helper writes the exit marker. The
+        // /proc scan is skipped when the helper knows that no task left any process behind.
+        if (!alone) await reapLeftovers({ taskId, attempt, pgid: pid, startedAt: base.startedAt }, leftoverPolicy(req));
+        const end = await started.release(formatExitCode(exitCode, signal), DRAIN_MS);
+        const info: ExitInfo = { state: 'exited', exitCode, signal, endedAt: Date.now() };
+        this.settle(runDir, info);
+        this.endSizes.set(runDir, end);
+        return info;
+      },
+    ).catch(() => {
+      // The helper died: nobody can report this attempt's status any more.
+      this.own.delete(runDir);
+      return this.adoptOrphan(handle, runDir);
+    });
+    this.own.set(runDir, own);
+    return handle;
+  }
+
+  /** Watches an attempt whose starter is gone (see {@link inspect}, `ownerGone`). */
+  private adoptOrphan(handle: TransportHandle, runDir: string): Promise<ExitInfo> {
+    const orphan = { ...handle, ownerGone: true };
+    const w = watchRunDir(runDir, () => this.inspect(orphan, runDir));
+    this.foreign.set(runDir, w);
+    w.promise.then((info) => {
+      this.foreign.delete(runDir);
+      this.settle(runDir, info);
+    }, () => this.foreign.delete(runDir));
+    return w.promise;
+  }
+
   private spawnFailure(err: NodeJS.ErrnoException, req: LaunchRequest, runDir: string, cwd: string | undefined): SpawnError {
     const cwdGone = cwd !== undefined && !isDirectory(cwd);
     markFailure(runDir, cwdGone ? 'cwd_missing' : 'spawn_failed', cwdGone ? undefined : err.code);
@@ -240,7 +336,10 @@ export class LocalTransport implements Transport {
     this.settled.set(runDir, info);
     // Bounded: an evicted attempt is answered from its exit marker instead.
     const oldest = this.settled.size > SETTLED_CACHE ? this.settled.keys().next() : undefined;
-    if (oldest?.done === false) this.settled.delete(oldest.value);
+    if (oldest?.done === false) {
+      this.settled.delete(oldest.value);
+      this.endSizes.delete(oldest.value);
+    }
   }
 
   /** The attempt's end if known now, without waiting. */
@@ -251,6 +350,11 @@ export class LocalTransport implements Transport {
   async poll(handle: TransportHandle): Promise<PollResult> {
     const runDir = this.runDirOf(handle);
     const exit = this.endedNow(handle, runDir);
+    // The helper counted every byte it wrote, so an ended attempt of it costs no stat.
+    const end = exit && this.endSizes.get(runDir);
+    if (exit && end) {
+      return { state: exit.state, exit, stdoutBytes: end.stdoutBytes, stderrBytes: end.stderrBytes, ...(end.limitReached ? { limitReached: true } : {}) };
+    }
     const sizes: Omit<PollResult, 'state'> = outputSizes(runDir);
     if (limitReachedIn(runDir)) sizes.limitReached = true;
     return exit ? { state: exit.state, exit, ...sizes } : { state: 'running', ...sizes };
@@ -299,6 +403,7 @@ export class LocalTransport implements Transport {
   async cleanup(handle: TransportHandle): Promise<void> {
     const runDir = this.runDirOf(handle);
     this.settled.delete(runDir);
+    this.endSizes.delete(runDir);
     this.deadSince.delete(runDir);
     await rm(runDir, { recursive: true, force: true });
   }
@@ -314,7 +419,9 @@ export class LocalTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of [...this.foreign.values()]) w.stop(new BgexecError('SHUTTING_DOWN', 'local transport closed'));
-    for (const own of this.own.values()) if (own.detached) own.child.unref();
+    for (const own of this.own.values()) if (own.detached) own.child?.unref();
+    // It goes once its attempts in flight have ended (they run on, and it copies their output).
+    this.helper?.close();
     // An auto-created root goes only when no attempt of ours still runs (detached ones go on;
     // non-detached ones the caller should have killed, and their files are kept for them too).
     if (this.rootOption === undefined && this.rootDir !== undefined && this.own.size === 0) {

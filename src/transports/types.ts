@@ -1,4 +1,4 @@
-import type { TransportHandle } from '../task.js';
+import type { TaskResources, TransportHandle } from '../task.js';
 
 /** Output stream of an attempt. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -34,6 +34,10 @@ export interface LaunchRequest {
    * closes the stream (later writes fail with `EPIPE`/SIGPIPE). Undefined: no cap.
    */
   maxOutputBytes?: number;
+  /** What the attempt asks of a cluster scheduler; transports on a fixed host ignore it. */
+  resources?: TaskResources;
+  /** Names of the `env` entries that came from `secretEnv` (their values are in `env`). */
+  secretEnvKeys?: readonly string[];
 }
 
 /** How an attempt ended, as far as the transport can tell. */
@@ -127,6 +131,12 @@ export interface Transport {
    * (a crash around spawn). Returns its handle, or undefined if it never started.
    */
   probe?(taskId: string, attempt: number): Promise<TransportHandle | undefined>;
+  /**
+   * For a transport that queues attempts (Slurm): `start()` may resolve with a handle marked
+   * `pending: true` (submitted, waiting in the queue). This resolves once such an attempt really
+   * runs, or with `false` when it ended without ever running (its end comes from `wait()`).
+   */
+  whenRunning?(handle: TransportHandle): Promise<boolean>;
   /** Releases connections and watchers. Does not kill detached attempts. */
   close(): Promise<void>;
 }

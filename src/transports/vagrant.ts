@@ -1,12 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, TransportError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
 import type { SshJob } from './ssh/discovery.js';
 import { sshTransportWith, type SshTransport, type SshTransportOptions } from './ssh/ssh-transport.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from './types.js';
+import { parseMachineReadable, runVagrant, VagrantError } from './vagrant-cli.js';
+
+export { VagrantError, type VagrantFailureReason } from './vagrant-cli.js';
 
 /** Options of {@link VagrantTransport}: the machine, plus the SSH transport's tuning options. */
 export interface VagrantTransportOptions extends Omit<SshTransportOptions, 'host' | 'user' | 'port' | 'identityFile' | 'sshConfigFile'> {
@@ -22,25 +24,10 @@ export interface VagrantTransportOptions extends Omit<SshTransportOptions, 'host
   vagrantTimeoutMs?: number;
 }
 
-/**
- * A vagrant call failed. `reason` is `machine_not_running` (code `TRANSPORT_UNREACHABLE`: the
- * machine exists but is not up; `state` says what it is) or `vagrant_failed` (code
- * `TRANSPORT_FAILED`: vagrant itself failed, e.g. no Vagrantfile or an unknown machine).
- */
-export class VagrantError extends TransportError {
-  /** `machine_not_running` or `vagrant_failed` (see above). */
-  readonly reason: 'machine_not_running' | 'vagrant_failed';
-  /** The machine's state as vagrant reported it (`poweroff`, `saved`, `not_created`, …). */
-  readonly state: string | undefined;
-  constructor(reason: 'machine_not_running' | 'vagrant_failed', message: string, state?: string) {
-    super(reason === 'machine_not_running' ? 'TRANSPORT_UNREACHABLE' : 'TRANSPORT_FAILED', message);
-    this.reason = reason;
-    this.state = state;
-  }
-}
-
 // Refreshes after refused connections are at most this frequent (each one is seconds of vagrant).
 const REFRESH_MIN_MS = 5_000;
+// Tries of one vagrant call while the machine is locked by another vagrant process (~1 min in all).
+const LOCKED_TRIES = 32;
 
 /**
  * Runs attempts inside a Vagrant machine through its SSH connection. Vagrant is asked twice —
@@ -137,11 +124,16 @@ export class VagrantTransport implements Transport {
 
   private async ask(): Promise<void> {
     this.lastAsked = Date.now();
-    const status = await this.vagrant(['status', '--machine-readable']);
-    const state = status.split('\n').map((l) => l.split(',')).find((f) => f[1] === this.machine && f[2] === 'state')?.[3]?.trim();
-    if (state === undefined) throw new VagrantError('vagrant_failed', `vagrant status does not list machine ${JSON.stringify(this.machine)}`);
+    // Only this machine: vagrant then names an unknown one itself (MachineNotFound), and a
+    // provider is asked about one machine instead of all.
+    const status = parseMachineReadable(await this.vagrant(['status', this.machine, '--machine-readable']));
+    const state = status.find((r) => r.target === this.machine && r.type === 'state')?.data[0]?.trim();
+    if (state === undefined) throw new VagrantError('vagrant_failed', `vagrant status ${this.machine} did not report the machine's state`);
+    if (state === 'not_created') {
+      throw new VagrantError('machine_not_created', `vagrant machine ${this.machine} is not created (run \`vagrant up ${this.machine}\`)`, { state });
+    }
     if (state !== 'running') {
-      throw new VagrantError('machine_not_running', `vagrant machine ${this.machine} is not running (state: ${state})`, state);
+      throw new VagrantError('machine_not_running', `vagrant machine ${this.machine} is not running (state: ${state})`, { state });
     }
     const config = await this.vagrant(['ssh-config', this.machine]);
     if (!/^\s*Host\s/m.test(config)) throw new VagrantError('vagrant_failed', `vagrant ssh-config ${this.machine} printed no Host entry`);
@@ -149,25 +141,19 @@ export class VagrantTransport implements Transport {
     this.lastConfig = config;
   }
 
-  private vagrant(args: string[]): Promise<string> {
-    this.vagrantCalls++;
-    const bin = this.options.vagrantBin ?? 'vagrant';
-    return new Promise((resolve, reject) => {
-      const child = spawn(bin, args, { cwd: this.options.cwd, env: { ...process.env, ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c.slice(0, 4096)));
-      const timer = setTimeout(() => child.kill('SIGKILL'), this.options.vagrantTimeoutMs ?? 120_000);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(new VagrantError('vagrant_failed', `cannot run ${bin}: ${e.message}`));
-      });
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(out);
-        else reject(new VagrantError('vagrant_failed', `vagrant ${args[0]} exited ${String(code)}: ${err.trim().split('\n').pop() ?? ''}`));
-      });
-    });
+  // Vagrant refuses a second process on a machine another one is using (`MachineLocked`: a
+  // `vagrant up`, or another transport's `status`): that is a wait, not a failure.
+  private async vagrant(args: string[]): Promise<string> {
+    const o = this.options;
+    const call = { bin: o.vagrantBin ?? 'vagrant', cwd: o.cwd, env: o.env, timeoutMs: o.vagrantTimeoutMs ?? 120_000 };
+    for (let i = 1; ; i++) {
+      this.vagrantCalls++;
+      try {
+        return await runVagrant(call, args);
+      } catch (err) {
+        if (!(err instanceof VagrantError && err.vagrantErrorType === 'Vagrant::Errors::MachineLocked') || i >= LOCKED_TRIES) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** (i - 1), 2_000)));
+      }
+    }
   }
 }

@@ -1,6 +1,8 @@
-// The Vagrant fixture: the real `vagrant` binary over test/harness/vagrant/Vagrantfile (an inline
-// provider whose machine is the test sshd), in a private copy of that directory with its own
-// VAGRANT_HOME, and a logging wrapper as `vagrantBin` that counts vagrant processes.
+// The inline Vagrant fixture: the real `vagrant` binary over test/harness/vagrant/Vagrantfile (an
+// inline provider whose machine is the test sshd), in a private copy of that directory with its
+// own VAGRANT_HOME, and a logging wrapper as `vagrantBin` that counts vagrant processes. It is
+// for fast tests of the plumbing (what vagrant is asked, when, and what its answers become);
+// a real machine (boot, halt, reload, destroy) is test/harness/vagrant-docker.ts.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -18,7 +20,7 @@ export function vagrantUnavailable(): string | undefined {
 
 /** What the fixture machine is: its state and where its sshd listens. */
 export interface FixtureMachine {
-  state: 'running' | 'poweroff' | 'saved';
+  state: 'running' | 'poweroff' | 'saved' | 'not_created';
   port: number;
   user: string;
   key: string;

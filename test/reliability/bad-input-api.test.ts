@@ -208,6 +208,8 @@ const hostileCases: HostileCase[] = [
   ...slot('completions(session)', { ...HOSTILE, number: 1, array: ['s'] }, (c, v) => c.ex.completions(v), false),
   ...slot('pause(group)', { ...HOSTILE, number: 1 }, (c, v) => c.ex.pause(v), false),
   ...slot('resume(group)', { ...HOSTILE, number: 1 }, (c, v) => c.ex.resume(v), false),
+  ...slot('retryNow(id)', NOT_STRING, (c, v) => c.ex.retryNow(v), false),
+  ...slot('setPriority(id)', NOT_STRING, (c, v) => c.ex.setPriority(v, 1), false),
   // option objects
   ...slot('wait(id, options)', NOT_OPTIONS, (c, v) => c.ex.wait(c.live, v), true),
   ...slot('cancel(id, options)', NOT_OPTIONS, (c, v) => c.ex.cancel(c.live, v), true),
@@ -224,6 +226,8 @@ const hostileCases: HostileCase[] = [
   ...slot('wait({ timeoutMs })', NOT_NUMBER, (c, v) => c.ex.wait(c.live, { timeoutMs: v }), true),
   ...slot('wait({ signal })', { ...HOSTILE, object: {} }, (c, v) => c.ex.wait(c.live, { signal: v }), true),
   ...slot('cancel({ graceMs })', NOT_NUMBER, (c, v) => c.ex.cancel(c.live, { graceMs: v }), true),
+  ...slot('cancel({ by })', { ...HOSTILE, number: 1, array: ['x'] }, (c, v) => c.ex.cancel(c.live, { by: v }), true),
+  ...slot('setPriority(id, priority)', { ...HOSTILE, string: '5', Infinity: -Infinity, true: true }, (c, v) => c.ex.setPriority(c.live, v), false),
   ...slot('readOutput({ stream })', NOT_CHOICE, (c, v) => c.ex.readOutput(c.done, { stream: v }), true),
   ...slot('readOutput({ cursor })', NOT_NUMBER, (c, v) => c.ex.readOutput(c.done, { cursor: v }), true),
   ...slot('readOutput({ maxBytes })', NOT_NUMBER, (c, v) => c.ex.readOutput(c.done, { maxBytes: v }), true),

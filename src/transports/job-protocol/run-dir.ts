@@ -238,13 +238,14 @@ export function inspectRunDir(handle: TransportHandle, runDir: string, bootId: s
 /**
  * Whether an attempt without a recorded pid certainly never ran its command. A detached
  * attempt's wrapper writes `pid` before it runs anything, so no pid means nothing ran. A
- * non-detached attempt's `pid` is written by its executor just after spawn(): the command may
- * have run in between. Its `out` file is created before spawn(), so without `out` nothing was
- * spawned; with it, whether the command ran is unknown (`spawn_unconfirmed`, never labelled as
- * an attempt that did not run).
+ * non-detached attempt's pid is recorded just after the spawn: the command may have run in
+ * between. What exists before the spawn says so: `out` (created by Node before a direct
+ * spawn()) or an empty `pid` file (created by the spawn helper before its fork, which creates
+ * `out` only on the first byte). Without either nothing was spawned; with one, whether the
+ * command ran is unknown (`spawn_unconfirmed`, never labelled as an attempt that did not run).
  */
 function neverRan(handle: TransportHandle, runDir: string): boolean {
-  return handle.detached === true || !existsSync(join(runDir, OUT_FILE));
+  return handle.detached === true || !(existsSync(join(runDir, OUT_FILE)) || existsSync(join(runDir, PID_FILE)));
 }
 
 /** Handle fields recovered by {@link probeRunDir}. */

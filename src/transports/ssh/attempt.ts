@@ -47,9 +47,27 @@ export function newAttempt(handle: TransportHandle, runDir: string, leaf: string
 }
 
 /**
+ * How the host changed between two boot tokens (`<boot id>[@<pid 1 start time>]`, see
+ * remote-scripts.ts): `boot_id_changed` (the kernel rebooted), `machine_restarted` (same kernel
+ * boot, a new pid 1: a container that was stopped and started again), or undefined (same, or
+ * cannot tell). A token without the `@` part (written by an older version) matches on the boot
+ * id alone.
+ */
+export function restartOf(before: string | undefined, now: string | undefined): 'boot_id_changed' | 'machine_restarted' | undefined {
+  if (before === undefined || now === undefined) return undefined;
+  const [kernelBefore = '', initBefore] = before.split('@');
+  const [kernelNow = '', initNow] = now.split('@');
+  const known = (k: string) => k !== '' && k !== 'unknown';
+  if (known(kernelBefore) && known(kernelNow) && kernelBefore !== kernelNow) return 'boot_id_changed';
+  if (initBefore !== undefined && initNow !== undefined && initBefore !== initNow) return 'machine_restarted';
+  return undefined;
+}
+
+/**
  * Decides an attempt's state from a `J` line of the job protocol: exit marker → exited; alive on the
  * same boot → running (undefined); a kill was requested → killed; else lost. A different boot
- * id without a marker is `boot_id_changed` whatever the pid says: the pid is from another boot.
+ * without a marker is `boot_id_changed` (or `machine_restarted`, see {@link restartOf}) whatever
+ * the pid says: the pid is from another boot.
  */
 export function decideState(j: Extract<ReplyItem, { t: 'J' }>, handle: TransportHandle, bootId: string | undefined, now: number): ExitInfo | undefined {
   if (j.state === 'E') {
@@ -57,8 +75,8 @@ export function decideState(j: Extract<ReplyItem, { t: 'J' }>, handle: Transport
     return marker ? exitInfoFromMarker(marker, j.killreq, now) : lostExit('bad_exit_marker', now);
   }
   if (j.state === 'G') return lostExit('run_dir_removed', now);
-  const rebooted = handle.bootId !== undefined && bootId !== undefined && handle.bootId !== 'unknown' && bootId !== 'unknown' && bootId !== handle.bootId;
-  if (rebooted) return lostExit('boot_id_changed', now);
+  const restart = restartOf(handle.bootId, bootId);
+  if (restart !== undefined) return lostExit(restart, now);
   if (j.state === 'R') return undefined;
   if (j.killreq) return { state: 'exited', exitCode: null, signal: 'SIGKILL', endedAt: now };
   return lostExit(j.hadPid ? 'no_exit_marker' : 'spawn_interrupted', now);

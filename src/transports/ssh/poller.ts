@@ -191,6 +191,12 @@ export class HostPoller {
     const now = Date.now();
     this.unreachableSince ??= now;
     this.unreachable = err instanceof Error ? err.message : String(err);
+    // The host itself is gone for good (a destroyed Vagrant machine): nothing to wait for.
+    const gone = (err as { hostGone?: unknown } | null)?.hostGone;
+    if (typeof gone === 'string') {
+      for (const a of targets) this.finalize(a, a.ended ?? lostExit(gone, now));
+      return;
+    }
     if (now - this.unreachableSince < this.timing.unreachableTimeoutMs) return;
     for (const a of targets) this.finalize(a, a.ended ?? lostExit('unreachable_timeout', now));
   }

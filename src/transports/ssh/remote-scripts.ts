@@ -14,7 +14,13 @@ import { REAP_ENV, WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals } from '../j
 /** First line of every reply. */
 export const REPLY_MARK = 'BGX1';
 
-const BOOT_ID = `_b=unknown; [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r _b </proc/sys/kernel/random/boot_id`;
+// `_b`: the kernel's boot id, then `@` and pid 1's start time (clock ticks since boot). A container
+// shares its host's boot id, so a restarted container (a `vagrant reload` of the docker provider)
+// is told apart only by its new pid 1; on a host or VM pid 1 starts once per boot.
+const BOOT_ID = [
+  `_b=unknown; [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r _b </proc/sys/kernel/random/boot_id`,
+  '_i=; if [ -r /proc/1/stat ] && IFS= read -r _i </proc/1/stat; then set -- ${_i##*) }; [ -z "${20:-}" ] || _b="$_b@${20}"; fi',
+].join('\n');
 
 // `_r`: the remote root, given literally or resolved from $HOME; `R <root>` reports it.
 function prelude(root: string | undefined): string {

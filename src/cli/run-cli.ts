@@ -1,0 +1,54 @@
+import { resolve } from 'node:path';
+import { BgexecError } from '../errors.js';
+import { JsonDirReader } from '../stores/json-dir-reader.js';
+import { parseCli, type CommandName } from './args.js';
+import * as read from './commands/read.js';
+import * as serve from './commands/serve.js';
+import * as steer from './commands/steer.js';
+import type { CliContext } from './context.js';
+import { CliError, EXIT, exitCodeOf } from './exit-codes.js';
+import type { CliIo } from './format.js';
+import { USAGE } from './usage.js';
+
+const HANDLERS: Record<CommandName, (ctx: CliContext) => Promise<number>> = {
+  ls: read.ls,
+  show: read.show,
+  logs: read.logs,
+  wait: read.wait,
+  kill: steer.kill,
+  retry: steer.retry,
+  priority: steer.priority,
+  pause: (ctx) => steer.pauseResume(ctx, 'pause'),
+  resume: (ctx) => steer.pauseResume(ctx, 'resume'),
+  submit: steer.submit,
+  prune: steer.prune,
+  run: serve.run,
+  mcp: serve.mcp,
+};
+
+/**
+ * Runs the `bgexec` command line `argv` (without `node` and the script) and resolves with the
+ * exit code. Results go to `io.out`, messages to `io.err`; nothing here exits the process.
+ */
+export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSignal): Promise<number> {
+  let reader: JsonDirReader | undefined;
+  try {
+    const parsed = parseCli(argv, io.env);
+    if (parsed.help || parsed.command === undefined) {
+      io.out(USAGE);
+      return EXIT.OK;
+    }
+    if (parsed.dir === undefined || parsed.dir === '') throw new CliError(EXIT.USAGE, 'which store? give --dir DIR or set BGEXEC_DIR');
+    const dir = resolve(io.cwd, parsed.dir);
+    reader = new JsonDirReader({ dir });
+    return await HANDLERS[parsed.command]({ io, parsed, dir, reader, signal });
+  } catch (err) {
+    const code = exitCodeOf(err);
+    const message = err instanceof CliError || err instanceof BgexecError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    io.err(`bgexec: ${message}\n`);
+    if (code === EXIT.USAGE && err instanceof CliError) io.err(`Run 'bgexec --help' for the commands and their options.\n`);
+    return code;
+  } finally {
+    await reader?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { TransportError } from '../../errors.js';
+import type { ResolvedSlurmOptions } from './options.js';
+
+/** What a Slurm command printed and how it ended. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** It was ended by the command timeout. */
+  timedOut: boolean;
+}
+
+/** The Slurm client commands the transport runs. */
+export type SlurmCommand = 'sbatch' | 'squeue' | 'scancel' | 'sacct';
+
+/**
+ * Runs Slurm client commands on this host (a login node): argv only, never a shell line, with
+ * the transport's extra environment and a time limit. Every call is bounded, because a client
+ * can block for a long time (e.g. `scancel --signal` on a pending job waits for it to start).
+ */
+export class SlurmCli {
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(private readonly options: ResolvedSlurmOptions) {
+    this.env = { ...process.env, ...options.env };
+  }
+
+  /** Runs `command args…`; resolves with its result (never rejects for a non-zero exit). */
+  run(command: SlurmCommand, args: readonly string[], timeoutMs = this.options.commandTimeoutMs): Promise<CliResult> {
+    const file = this.options.binDir === undefined ? command : join(this.options.binDir, command);
+    return new Promise((resolve, reject) => {
+      execFile(file, args, { env: this.env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
+          // The program itself could not be run (ENOENT: Slurm's client is not installed here).
+          reject(new TransportError('TRANSPORT_FAILED', `${command}: ${err.message}`, { cause: err }));
+          return;
+        }
+        const e = err as (Error & { code?: number | null; killed?: boolean; signal?: string | null }) | null;
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr, timedOut: e?.killed === true && e.signal === 'SIGKILL' });
+      });
+    });
+  }
+}
+
+/** True when a failed command never reached slurmctld (so nothing was submitted). */
+export function controllerUnreachable(r: CliResult): boolean {
+  return /Unable to contact slurm controller|Connection refused/i.test(r.stderr);
+}

@@ -1,0 +1,199 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT_FILE, formatExitCode, lostExit } from '../job-protocol/markers.js';
+import { killRequested, readExitInfo, readPidMarker, writeExitMarker } from '../job-protocol/run-dir.js';
+import type { ExitInfo } from '../types.js';
+import type { SlurmAttempt } from './attempt.js';
+import type { SlurmCli } from './cli.js';
+import { JOB_ID_FILE, jobNameOf } from './job-script.js';
+import { findJobsByName, isEnded, isQueued, queryJobs, type JobState } from './states.js';
+
+/** Reads the `jobid` file of a run directory. */
+export function readJobIdFile(runDir: string): string | undefined {
+  try {
+    const text = readFileSync(join(runDir, JOB_ID_FILE), 'latin1');
+    const m = /^(\d{1,20})\n$/.exec(text);
+    return m ? m[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the `jobid` file (best effort: the handle carries the id too). */
+export function writeJobIdFile(runDir: string, jobId: string): void {
+  try {
+    writeFileSync(join(runDir, JOB_ID_FILE), `${jobId}\n`, { mode: 0o600 });
+  } catch {
+    // The run directory was removed; nothing to record.
+  }
+}
+
+/**
+ * Watches every attempt of one transport with ONE round per interval: first the files in the
+ * shared root (an exit marker ends an attempt, a `pid` file says its script runs), then a
+ * single `squeue` call (with `sacct` for jobs past `MinJobAge`) for the jobs still open. The
+ * wrapper's exit marker is the source of truth for how an attempt ended; Slurm's state only
+ * says whether it waits, runs, or ended without a marker (killed, node failure, time limit).
+ */
+export class SlurmPoller {
+  readonly attempts = new Map<string, SlurmAttempt>();
+  /** Why the last `squeue` failed (slurmctld away); undefined while it answers. */
+  unreachable: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = false;
+  private again = false;
+  private stopped = false;
+  private started = 0;
+  private waiters: Array<{ round: number; resolve: () => void }> = [];
+
+  constructor(
+    private readonly cli: SlurmCli,
+    private readonly pollMs: number,
+    private readonly markerGraceMs: number,
+  ) {}
+
+  /** Resolves after the next round that starts from now on has finished. */
+  nextRound(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const round = this.started + 1;
+    const p = new Promise<void>((resolve) => this.waiters.push({ round, resolve }));
+    this.kick();
+    return p;
+  }
+
+  /** Polls as soon as possible. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.inFlight) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Makes sure a round is scheduled while attempts need watching. */
+  ensure(): void {
+    if (!this.stopped && !this.inFlight && this.timer === undefined && this.active().length > 0) this.schedule(this.pollMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  /** Ends an attempt for callers, once: `whenRunning` first, then `wait`. */
+  finalize(a: SlurmAttempt, info: ExitInfo): void {
+    if (a.final) return;
+    a.final = info;
+    a.killing = false;
+    a.resolveRunning(a.ran);
+    a.resolve(info);
+  }
+
+  markRan(a: SlurmAttempt): void {
+    if (a.ran) return;
+    a.ran = true;
+    a.resolveRunning(true);
+  }
+
+  private active(): SlurmAttempt[] {
+    return [...this.attempts.values()].filter((a) => a.final === undefined);
+  }
+
+  private schedule(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.round();
+    }, ms);
+  }
+
+  // The exit marker, when present, ends the attempt (after a last look at `pid`).
+  private byMarker(a: SlurmAttempt): boolean {
+    const exit = readExitInfo(a.runDir);
+    if (exit === undefined) return false;
+    if (readPidMarker(a.runDir) !== undefined) this.markRan(a);
+    this.finalize(a, exit);
+    return true;
+  }
+
+  private async round(): Promise<void> {
+    if (this.stopped || this.inFlight) return;
+    const round = ++this.started;
+    this.inFlight = true;
+    this.again = false;
+    try {
+      await this.look(this.active());
+    } catch (err) {
+      this.unreachable = err instanceof Error ? err.message : String(err);
+    }
+    this.inFlight = false;
+    const ready = this.waiters.filter((w) => w.round <= round);
+    this.waiters = this.waiters.filter((w) => w.round > round);
+    for (const w of ready) w.resolve();
+    if (this.stopped) return;
+    if (this.again) this.schedule(0);
+    else if (this.active().length > 0) this.schedule(this.pollMs);
+  }
+
+  private async look(targets: SlurmAttempt[]): Promise<void> {
+    const open: SlurmAttempt[] = [];
+    for (const a of targets) {
+      if (this.byMarker(a)) continue;
+      if (!a.ran && readPidMarker(a.runDir) !== undefined) this.markRan(a);
+      open.push(a);
+    }
+    // An attempt whose job id was never recorded (a crash between sbatch and the record): by name.
+    for (const a of open) {
+      if (a.jobId !== undefined) continue;
+      a.jobId = readJobIdFile(a.runDir) ?? (await findJobsByName(this.cli, jobNameOf(a.handle.taskId, a.handle.attempt))).at(-1);
+      if (a.jobId !== undefined) writeJobIdFile(a.runDir, a.jobId);
+      else if (!existsSync(a.runDir)) this.finalize(a, lostExit('run_dir_removed'));
+      else if (!this.byMarker(a)) this.finalize(a, a.ran ? lostExit('job_unknown') : lostExit('spawn_interrupted'));
+    }
+    const withId = open.filter((a) => a.final === undefined && a.jobId !== undefined);
+    let states: Map<string, JobState>;
+    try {
+      states = await queryJobs(this.cli, withId.map((a) => a.jobId!));
+      this.unreachable = undefined;
+    } catch (err) {
+      // slurmctld away: the attempts are still considered running (a cluster fault is not a task failure).
+      this.unreachable = err instanceof Error ? err.message : String(err);
+      for (const a of withId) a.seen = true;
+      return;
+    }
+    const now = Date.now();
+    for (const a of withId) {
+      a.seen = true;
+      const st = states.get(a.jobId!);
+      if (st !== undefined) a.slurm = st;
+      if (st !== undefined && !isEnded(st)) {
+        if (!isQueued(st)) this.markRan(a);
+        continue;
+      }
+      // Ended for Slurm (or forgotten by it): the marker may have been written since the first look.
+      if (this.byMarker(a)) continue;
+      if (!a.ran && readPidMarker(a.runDir) !== undefined) this.markRan(a);
+      const killed = killRequested(a.runDir);
+      a.endSeenAt ??= now;
+      // A job that ran without a kill of ours gets a moment for its marker to show on a shared file system.
+      if (a.ran && !killed && now - a.endSeenAt < this.markerGraceMs) continue;
+      this.finalize(a, this.endWithoutMarker(a, st, killed, now));
+    }
+  }
+
+  // How an attempt ended whose wrapper left no exit marker (killed by SIGKILL, by Slurm, or never ran).
+  private endWithoutMarker(a: SlurmAttempt, st: JobState | undefined, killed: boolean, now: number): ExitInfo {
+    const state = (st ?? a.slurm)?.state.toLowerCase() ?? 'unknown';
+    if (killed && !a.ran) return { state: 'exited', exitCode: null, signal: null, reason: 'cancelled_before_start', endedAt: now };
+    if (killed) {
+      // Recorded like the wrapper would have, so a later look (another process, after a restart) agrees.
+      try {
+        if (!existsSync(join(a.runDir, EXIT_FILE))) writeExitMarker(a.runDir, formatExitCode(null, 'SIGKILL'));
+      } catch {
+        // The run directory is gone; the answer stands.
+      }
+      return { state: 'exited', exitCode: null, signal: 'SIGKILL', endedAt: now };
+    }
+    return lostExit(a.ran ? `slurm_${state}` : `slurm_${state}_before_start`, now);
+  }
+}

@@ -1,0 +1,264 @@
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BgexecError, InvalidArgumentError, InvalidSpecError, SpawnError, TransportError } from '../../errors.js';
+import type { TransportHandle } from '../../task.js';
+import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, META_FILE, OUT_FILE, PID_FILE, formatMetaFile, lostExit } from '../job-protocol/markers.js';
+import { limitReachedIn } from '../job-protocol/output-cap.js';
+import { findLaunchProblem, isValidAttempt, isValidId } from '../job-protocol/quote.js';
+import { markFailure, outputSizes, readMetaMarker, readPidMarker, readRange, writeKillRequest } from '../job-protocol/run-dir.js';
+import { formatReapSetting } from '../job-protocol/wrapper.js';
+import { leftoverPolicy } from '../leftovers.js';
+import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from '../types.js';
+import { newSlurmAttempt, type SlurmAttempt } from './attempt.js';
+import { SlurmCli, controllerUnreachable } from './cli.js';
+import { JOB_SCRIPT_FILE, buildJobScript, jobNameOf, sbatchArgv } from './job-script.js';
+import { resolveSlurmOptions, type ResolvedSlurmOptions, type SlurmTransportOptions } from './options.js';
+import { SlurmPoller, readJobIdFile, writeJobIdFile } from './poller.js';
+import { isQueued } from './states.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SETTLED_CACHE = 1024;
+const noop = (): void => {};
+
+/**
+ * Runs each attempt as a Slurm batch job, from a login node (this host runs `sbatch`, `squeue`,
+ * `scancel` and `sacct`). The batch script is the job protocol's wrapper, so the run directory
+ * under `sharedRoot` (seen by this host and every node) holds the same `pid`, `out`, `err` and
+ * `exit` files as a local detached attempt; the wrapper's exit marker is the source of truth for
+ * the exit code. `start()` resolves once Slurm has accepted the job, with a handle marked
+ * `pending`; {@link SlurmTransport.whenRunning} resolves once the job runs. Jobs survive this
+ * process; a restarted executor re-attaches to them (by job id, or by job name when the id was
+ * never recorded). See docs/transports.md, "Slurm".
+ */
+export class SlurmTransport implements Transport {
+  readonly kind = 'slurm';
+  /** The shared directory holding `jobs/<taskId>-<attempt>/`. */
+  readonly sharedRoot: string;
+  private readonly o: ResolvedSlurmOptions;
+  private readonly cli: SlurmCli;
+  private readonly poller: SlurmPoller;
+  private closed = false;
+
+  constructor(options: SlurmTransportOptions) {
+    this.o = resolveSlurmOptions(options);
+    this.sharedRoot = this.o.sharedRoot;
+    this.cli = new SlurmCli(this.o);
+    this.poller = new SlurmPoller(this.cli, this.o.pollMs, this.o.markerGraceMs);
+  }
+
+  async start(req: LaunchRequest): Promise<TransportHandle> {
+    const { taskId, attempt } = req;
+    if (this.closed) throw new SpawnError('slurm transport is closed', { taskId });
+    if (req.secretEnvKeys !== undefined && req.secretEnvKeys.length > 0) {
+      // Slurm keeps what a job is given (its script, its exported environment) in slurmctld's
+      // state and spool, readable by the cluster's admins: secrets cannot travel that way.
+      throw new InvalidSpecError('secretEnv', `is not supported by the slurm transport (values would be stored in Slurm's job records); got ${req.secretEnvKeys.join(', ')}`, { taskId });
+    }
+    const problem = findLaunchProblem(req) ?? Object.keys(req.env ?? {}).find((k) => !ENV_NAME.test(k));
+    if (problem !== undefined) {
+      throw new SpawnError(req.env && problem in req.env ? `env name ${JSON.stringify(problem)} is not a shell identifier` : problem, { taskId });
+    }
+    const leaf = `${taskId}-${attempt}`;
+    const jobs = join(this.sharedRoot, 'jobs');
+    const runDir = join(jobs, leaf);
+    mkdirSync(jobs, { recursive: true, mode: 0o700 });
+    try {
+      // Not recursive: the run directory claims the attempt, so it can never be submitted twice.
+      mkdirSync(runDir, { mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SpawnError(code === 'EEXIST' ? `attempt ${leaf} was already started` : `cannot create ${runDir}: ${String(err)}`, { taskId, cause: err });
+    }
+    const startedAt = Date.now();
+    const cwd = req.cwd === undefined || req.cwd === '' ? undefined : resolve(req.cwd);
+    writeFileSync(join(runDir, META_FILE), formatMetaFile({ bootId: 'slurm', startedAt, detached: true }), { mode: 0o600 });
+    writeFileSync(join(runDir, EXIT_PENDING_FILE), EXIT_PLACEHOLDER, { mode: 0o600 });
+    for (const f of [PID_FILE, OUT_FILE, ERR_FILE]) writeFileSync(join(runDir, f), '', { mode: 0o600, flag: 'a' });
+    if (cwd !== undefined && this.o.checkCwd && !existsSync(cwd)) {
+      markFailure(runDir, 'cwd_missing');
+      throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(cwd)} does not exist`, { taskId });
+    }
+    const script = buildJobScript({
+      runDir, taskId, attempt, command: req.command, args: req.args, cwd, env: req.env ?? {},
+      reap: formatReapSetting(leftoverPolicy(req)), maxOutputBytes: req.maxOutputBytes,
+    });
+    writeFileSync(join(runDir, JOB_SCRIPT_FILE), script, { mode: 0o700 });
+    const r = await this.cli.run('sbatch', sbatchArgv(runDir, taskId, attempt, this.o.jobArgs, req.resources));
+    const jobId = /^(\d+)(;.*)?$/.exec(r.stdout.trim())?.[1];
+    if (r.code !== 0 || jobId === undefined) {
+      const why = (r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).slice(0, 500);
+      if (controllerUnreachable(r)) {
+        // Nothing reached slurmctld: give the attempt back (same number) for a later start.
+        rmSync(runDir, { recursive: true, force: true });
+        const err = new TransportError('TRANSPORT_UNREACHABLE', `sbatch: ${why}`, { taskId });
+        (err as TransportError & { refused?: boolean }).refused = true;
+        throw err;
+      }
+      markFailure(runDir, 'spawn_failed');
+      throw new SpawnError(`sbatch refused the job: ${why}`, { taskId });
+    }
+    writeJobIdFile(runDir, jobId);
+    const handle: TransportHandle = {
+      kind: this.kind, taskId, attempt, runDir, jobId, jobName: jobNameOf(taskId, attempt), detached: true, startedAt,
+      pending: true, pendingNote: `pending: Slurm job ${jobId} waits in the queue`,
+    };
+    const a = this.track(handle);
+    a.seen = true;
+    return handle;
+  }
+
+  wait(handle: TransportHandle): Promise<ExitInfo> {
+    try {
+      const a = this.track(handle);
+      return a.final ? Promise.resolve(a.final) : a.done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Resolves true once the attempt's job runs, false when it ended without running. */
+  whenRunning(handle: TransportHandle): Promise<boolean> {
+    try {
+      return this.track(handle).running;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async poll(handle: TransportHandle): Promise<PollResult> {
+    const a = await this.seen(handle);
+    const sizes = { ...outputSizes(a.runDir), ...(limitReachedIn(a.runDir) ? { limitReached: true } : {}) };
+    if (a.final) return { state: a.final.state, exit: a.final, ...sizes };
+    const note = this.poller.unreachable;
+    return note === undefined ? { state: 'running', ...sizes } : { state: 'running', ...sizes, unreachable: note };
+  }
+
+  async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be a non-negative integer');
+    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError('length', 'must be a non-negative integer');
+    const { runDir } = this.runDirOf(handle);
+    try {
+      return await readRange(join(runDir, stream === 'stdout' ? OUT_FILE : ERR_FILE), offset, length);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BgexecError('OUTPUT_GONE', `output of ${handle.taskId}-${handle.attempt} was removed`, { taskId: handle.taskId });
+      throw err;
+    }
+  }
+
+  /**
+   * `scancel --full --signal=TERM` (the batch script and all its children, not only job steps),
+   * then, after `graceMs`, `scancel --full --signal=KILL` and a plain `scancel`. A job still
+   * pending gets a plain `scancel` (signalling a pending job blocks until it starts).
+   */
+  async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
+    const a = await this.seen(handle);
+    if (a.final) return;
+    const first = (options.signal ?? 'SIGTERM').replace(/^SIG/, '');
+    if (!/^[A-Z0-9]+$/.test(first)) throw new InvalidArgumentError('signal', `unknown signal ${JSON.stringify(options.signal)}`);
+    writeKillRequest(a.runDir, `SIG${first}`);
+    if (a.jobId === undefined) await this.poller.nextRound();
+    const id = a.jobId;
+    if (id === undefined || a.final) return;
+    a.killing = true;
+    const pending = !a.ran && readPidMarker(a.runDir) === undefined && (a.slurm === undefined || isQueued(a.slurm));
+    if (pending) {
+      await this.scancel([id]);
+      this.poller.kick();
+      return;
+    }
+    await this.scancel(['-f', '-s', first, id]);
+    this.poller.kick();
+    if (first === 'KILL') {
+      await this.scancel([id]);
+      this.poller.kick();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([a.done.catch(noop), new Promise((r) => (timer = setTimeout(r, options.graceMs)))]);
+    clearTimeout(timer);
+    if (a.final) return;
+    await this.scancel(['-f', '-s', 'KILL', id]);
+    await this.scancel([id]);
+    this.poller.kick();
+  }
+
+  private async scancel(args: string[]): Promise<void> {
+    // Bounded: scancel waits for a job it cannot signal yet; the poll reports the real end.
+    const r = await this.cli.run('scancel', args, Math.min(this.o.commandTimeoutMs, 10_000));
+    if (r.code !== 0 && !r.timedOut && !/already completing or completed|Invalid job id/i.test(r.stderr)) {
+      throw new TransportError('TRANSPORT_FAILED', `scancel ${args.join(' ')}: ${r.stderr.trim().slice(0, 300)}`);
+    }
+  }
+
+  async cleanup(handle: TransportHandle): Promise<void> {
+    const { runDir, leaf } = this.runDirOf(handle);
+    const a = this.poller.attempts.get(leaf);
+    this.poller.attempts.delete(leaf);
+    if (a && !a.final) this.poller.finalize(a, lostExit('cleaned_up'));
+    rmSync(runDir, { recursive: true, force: true });
+  }
+
+  async probe(taskId: string, attempt: number): Promise<TransportHandle | undefined> {
+    if (!isValidId(taskId) || !isValidAttempt(attempt)) throw new InvalidArgumentError('taskId', 'invalid task id or attempt');
+    const runDir = join(this.sharedRoot, 'jobs', `${taskId}-${attempt}`);
+    if (!existsSync(runDir)) return undefined;
+    const meta = readMetaMarker(runDir);
+    const jobId = readJobIdFile(runDir);
+    const ran = readPidMarker(runDir) !== undefined;
+    return {
+      kind: this.kind, taskId, attempt, runDir, ...(jobId === undefined ? {} : { jobId }), jobName: jobNameOf(taskId, attempt),
+      detached: true, startedAt: meta?.startedAt ?? Date.now(),
+      ...(ran ? {} : { pending: true, pendingNote: `pending: Slurm job ${jobId ?? jobNameOf(taskId, attempt)} waits in the queue` }),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.poller.stop();
+    const err = new BgexecError('SHUTTING_DOWN', 'slurm transport closed');
+    for (const a of this.poller.attempts.values()) if (!a.final) a.reject(err);
+  }
+
+  // The attempt's record, after one poll round if this process has never looked at it.
+  private async seen(handle: TransportHandle): Promise<SlurmAttempt> {
+    const a = this.track(handle);
+    if (!a.seen && !a.final) await this.poller.nextRound();
+    return a;
+  }
+
+  private track(handle: TransportHandle): SlurmAttempt {
+    const { runDir, leaf } = this.runDirOf(handle);
+    let a = this.poller.attempts.get(leaf);
+    if (a === undefined) {
+      if (this.closed) throw new BgexecError('SHUTTING_DOWN', 'slurm transport is closed');
+      a = newSlurmAttempt(handle, runDir, leaf);
+      this.poller.attempts.set(leaf, a);
+      this.evict();
+    }
+    this.poller.ensure();
+    return a;
+  }
+
+  // Bounded: the oldest ended attempts are forgotten; asked again, they are looked at again.
+  private evict(): void {
+    const attempts = this.poller.attempts;
+    if (attempts.size <= SETTLED_CACHE) return;
+    for (const [leaf, a] of attempts) {
+      if (attempts.size <= SETTLED_CACHE) break;
+      if (a.final) attempts.delete(leaf);
+    }
+  }
+
+  // A handle of this kind whose run directory is `<sharedRoot>/jobs/<taskId>-<attempt>` (cleanup removes it).
+  private runDirOf(handle: TransportHandle): { runDir: string; leaf: string } {
+    if (handle === null || typeof handle !== 'object' || handle.kind !== this.kind) {
+      throw new InvalidArgumentError('handle', `not a slurm handle (kind ${String((handle as { kind?: unknown } | null)?.kind)})`);
+    }
+    if (!isValidId(handle.taskId) || !isValidAttempt(handle.attempt)) throw new InvalidArgumentError('handle', 'invalid task id or attempt');
+    const leaf = `${handle.taskId}-${handle.attempt}`;
+    const runDir = join(this.sharedRoot, 'jobs', leaf);
+    if (handle.runDir !== runDir) throw new InvalidArgumentError('handle', `runDir ${JSON.stringify(handle.runDir)} is not ${runDir}`);
+    return { runDir, leaf };
+  }
+}

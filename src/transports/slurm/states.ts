@@ -1,0 +1,73 @@
+import type { SlurmCli } from './cli.js';
+
+/** What Slurm says about a job: its state (`PENDING`, `RUNNING`, `COMPLETED`, …) and reason. */
+export interface JobState {
+  state: string;
+  reason: string;
+}
+
+// States in which the job's processes may exist (or are about to).
+const ACTIVE = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESIZING', 'SIGNALING', 'STAGE_OUT', 'STOPPED', 'RESV_DEL_HOLD']);
+const QUEUED = new Set(['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD']);
+
+/** The job has ended for Slurm (any terminal state). */
+export function isEnded(s: JobState): boolean {
+  return !ACTIVE.has(s.state);
+}
+
+/** The job waits in the queue (nothing of it runs yet). */
+export function isQueued(s: JobState): boolean {
+  return QUEUED.has(s.state);
+}
+
+// squeue prints `CANCELLED by 0` in some versions; sacct does. Only the first word is the state.
+function stateWord(s: string): string {
+  return (s.trim().split(/\s+/)[0] ?? '').toUpperCase();
+}
+
+/**
+ * States of many jobs in ONE `squeue` call (`-t all`, or finished jobs are hidden), then one
+ * `sacct` call for those squeue no longer shows (older than `MinJobAge`): the accounting
+ * database, else the job completion log (`sacct -c`, as with `JobCompType=jobcomp/filetxt`).
+ * Jobs neither knows are absent from the map. Rejects only when `squeue` itself fails for
+ * another reason than unknown ids (slurmctld away).
+ */
+export async function queryJobs(cli: SlurmCli, ids: readonly string[]): Promise<Map<string, JobState>> {
+  const found = new Map<string, JobState>();
+  if (ids.length === 0) return found;
+  const q = await cli.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r']);
+  if (q.code === 0) {
+    for (const line of q.stdout.split('\n')) {
+      const [id, state, reason] = line.split('|');
+      if (id !== undefined && state !== undefined && ids.includes(id)) found.set(id, { state: stateWord(state), reason: (reason ?? '').trim() });
+    }
+  } else if (!/Invalid job id/i.test(q.stderr)) {
+    throw new Error(`squeue failed (${q.timedOut ? 'timed out' : `exit ${String(q.code)}`}): ${q.stderr.trim().slice(0, 300)}`);
+  }
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length === 0) return found;
+  for (const extra of [[], ['-c']]) {
+    const a = await cli.run('sacct', [...extra, '-n', '-X', '-P', '-j', missing.join(','), '-o', 'JobID,State,Reason']).catch(() => undefined);
+    if (a === undefined || a.code !== 0) continue;
+    for (const line of a.stdout.split('\n')) {
+      const [id, state, reason] = line.split('|');
+      if (id !== undefined && state !== undefined && missing.includes(id)) found.set(id, { state: stateWord(state), reason: (reason ?? '').trim() });
+    }
+    if (missing.every((id) => found.has(id))) break;
+  }
+  return found;
+}
+
+/** Job ids of the jobs named `name` (every state), newest last; empty when none. */
+export async function findJobsByName(cli: SlurmCli, name: string): Promise<string[]> {
+  const q = await cli.run('squeue', ['-h', '-t', 'all', '-n', name, '-o', '%i']);
+  const ids = q.code === 0 ? q.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l)) : [];
+  if (ids.length > 0) return ids;
+  for (const extra of [[], ['-c']]) {
+    const a = await cli.run('sacct', [...extra, '-n', '-X', '-P', '-S', 'now-30days', '--name', name, '-o', 'JobID']).catch(() => undefined);
+    if (a === undefined || a.code !== 0) continue;
+    const more = a.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
+    if (more.length > 0) return more;
+  }
+  return [];
+}

@@ -1,0 +1,190 @@
+// The spawn helper's program. It is Perl (5.8 or later, core modules POSIX and Fcntl only), not
+// sh: POSIX sh cannot give a background job its own session without an extra `setsid` exec, an
+// asynchronous list of a non-interactive shell has SIGINT and SIGQUIT ignored for good, and
+// `wait` folds "killed by signal n" into "exit 128+n". Perl forks, calls setsid(), resets the
+// signal state and execs with the exact errno of a failure, and waitpid() gives the exact status.
+// Hosts without `perl` use direct spawn (see client.ts).
+//
+// Protocol (see protocol.ts): requests on stdin are frames "<byte length>\n<fields>", every field
+// NUL-terminated, so no value is ever parsed by a shell; events on stdout are ASCII lines.
+// Requests:
+//   B <K=V>…                              base environment of every task (sent once, first)
+//   S <serial> <runDir> <cwd> <limit> <n> <K=V>×n <argv>…   claim runDir (mkdir), create out and
+//                                          err, fork, setsid, chdir, exec; stdout/stderr are pipes
+//                                          this process copies into out/err, cut at <limit> bytes
+//   R <serial> <marker>                   the executor has reaped the leftovers: once both pipes
+//                                          are closed, turn `pid` into the `exit` marker <marker>
+//   C <serial>                            close the task's pipes now (the drain bound has passed)
+// Events:
+//   READY <pid> | S <serial> <pid> | F <serial> <reason> <errno>
+//   X <serial> <wait status> <0|1 alone: no process the tasks left behind exists at all>
+//   E <serial> ok|err <stdout bytes> <stderr bytes> <0|1 cut>
+// `F` reasons: exists (the run directory was there: already started), mkdir, busy (out of fds or
+// processes: nothing ran and the run directory is gone again), cwd_missing, spawn_failed.
+
+/** Source of the spawn helper, run as `perl -e`. */
+export const HELPER_SCRIPT = String.raw`
+use strict; use warnings;
+use POSIX ();
+use Fcntl qw(O_WRONLY O_CREAT O_APPEND);
+$SIG{PIPE} = 'IGNORE';
+my (%base, %task, %bypid, %rfd);
+$SIG{CHLD} = sub {};
+# A child subreaper (prctl PR_SET_CHILD_SUBREAPER) adopts every orphaned descendant of its tasks,
+# so "my children are exactly my live task leaders" proves that no task left a process behind,
+# and the executor can skip its /proc scan for leftovers. The prctl syscall number is per
+# architecture; elsewhere the scan always runs.
+my $subreaper = 0;
+{
+  my %nr = (x86_64 => 157, aarch64 => 167, riscv64 => 167, i686 => 172, i386 => 172, arm => 172);
+  my ($arch) = (POSIX::uname())[4];
+  my $n = $nr{$arch // ''};
+  $subreaper = 1 if defined $n && -e "/proc/$$/task/$$/children" && syscall($n, 36, 1, 0, 0, 0) == 0;
+}
+sub alone {
+  return 0 unless $subreaper;
+  open(my $c, '<', "/proc/$$/task/$$/children") or return 0;
+  my $kids = <$c> // '';
+  for (split ' ', $kids) { return 0 unless $bypid{$_} }
+  return 1;
+}
+my $in = '';
+sub errname { my $n = 0 + $!; local $! = $n; for my $k (keys %!) { return $k if $!{$k} } return "E$n" }
+sub emit {
+  my $l = $_[0]; my $o = 0;
+  while ($o < length $l) {
+    my $n = syswrite(STDOUT, $l, length($l) - $o, $o);
+    if (!defined $n) { next if $!{EINTR} || $!{EAGAIN}; POSIX::_exit(0) }
+    $o += $n;
+  }
+}
+sub drop_fd { my $fh = $_[0]; delete $rfd{fileno $fh}; close $fh }
+sub start_task {
+  my ($s, $dir, $cwd, $limit, $nenv, @rest) = @_;
+  my @env = splice(@rest, 0, $nenv);
+  unless (mkdir $dir, 0700) { emit("F $s " . ($!{EEXIST} ? 'exists' : 'mkdir') . ' ' . errname() . "\n"); return }
+  my ($pfh, $or, $ow, $er, $ew, $cr, $cw);
+  my $busy = sub { my $e = errname(); close $_ for grep { defined } ($pfh, $or, $ow, $er, $ew, $cr, $cw); unlink "$dir/pid"; rmdir $dir; emit("F $s busy $e\n") };
+  # An empty pid file before the fork says "may have run" to recovery (spawn_unconfirmed); the
+  # pid goes into it after the exec, and at the end its inode becomes the exit marker. out and
+  # err are created on their first byte: a task without output costs two inodes, not four.
+  sysopen($pfh, "$dir/pid", O_WRONLY | O_CREAT, 0600) or return $busy->();
+  (pipe($or, $ow) && pipe($er, $ew) && pipe($cr, $cw)) or return $busy->();
+  my $pid = fork();
+  return $busy->() unless defined $pid;
+  if ($pid == 0) {
+    my $fail = sub { my $e = errname(); syswrite($cw, "$_[0] $e\n"); POSIX::_exit(127) };
+    POSIX::setsid();
+    $SIG{PIPE} = 'DEFAULT'; $SIG{CHLD} = 'DEFAULT';
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
+    $fail->('cwd_missing') if $cwd ne '' && !chdir $cwd;
+    my $null = POSIX::open('/dev/null', POSIX::O_RDONLY()) // $fail->('spawn_failed');
+    defined POSIX::dup2($null, 0) or $fail->('spawn_failed');
+    defined POSIX::dup2(fileno $ow, 1) or $fail->('spawn_failed');
+    defined POSIX::dup2(fileno $ew, 2) or $fail->('spawn_failed');
+    POSIX::close($null) if $null > 2;
+    %ENV = %base;
+    for (@env) { my $i = index($_, '='); $ENV{substr($_, 0, $i)} = substr($_, $i + 1) }
+    { no warnings 'exec'; exec { $rest[0] } @rest; }
+    $fail->('spawn_failed');
+  }
+  close $ow; close $ew; close $cw;
+  my $t = { s => $s, pid => $pid, dir => $dir, pfh => $pfh, or => $or, er => $er, cr => $cr,
+            lim => ($limit eq '' ? -1 : 0 + $limit), no => 0, ne => 0, open => 2 };
+  $task{$s} = $t; $bypid{$pid} = $t;
+  $rfd{fileno $cr} = [$t, 'c']; $rfd{fileno $or} = [$t, 'or']; $rfd{fileno $er} = [$t, 'er'];
+}
+sub confirm {
+  my $t = $_[0];
+  my $n = sysread($t->{cr}, my $buf, 512);
+  return if !defined $n && ($!{EINTR} || $!{EAGAIN});
+  drop_fd($t->{cr}); $t->{cr} = undef;
+  if ($n) {
+    chomp $buf; $t->{failed} = 1;
+    for (qw(or er)) { drop_fd($t->{$_}) if $t->{$_} }
+    close $t->{pfh};
+    delete $task{$t->{s}};
+    return emit("F $t->{s} $buf\n");
+  }
+  syswrite($t->{pfh}, "$t->{pid} $t->{pid}\n");
+  close $t->{pfh}; delete $t->{pfh};
+  emit("S $t->{s} $t->{pid}\n");
+  emit("X $t->{s} $t->{st} $t->{alone}\n") if defined $t->{st};
+}
+sub reap {
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $t = delete $bypid{$pid} or next;
+    next if $t->{failed};
+    $t->{st} = $?;
+    $t->{alone} = alone();
+    emit("X $t->{s} $? $t->{alone}\n") unless $t->{cr};
+  }
+}
+sub finish {
+  my $t = $_[0];
+  return unless $t->{rel} && $t->{open} == 0 && !$t->{done};
+  $t->{done} = 1;
+  close $t->{ofh} if $t->{ofh}; close $t->{efh} if $t->{efh};
+  my $d = $t->{dir}; my $ok = 'err';
+  rename("$d/pid", "$d/exit.pending");
+  if (open(my $m, '>', "$d/exit.pending")) { print $m $t->{marker}; $ok = 'ok' if close($m) && rename("$d/exit.pending", "$d/exit") }
+  emit("E $t->{s} $ok $t->{no} $t->{ne} " . ($t->{cut} ? 1 : 0) . "\n");
+  delete $task{$t->{s}};
+}
+sub close_out { my ($t, $k) = @_; return unless $t->{$k}; drop_fd($t->{$k}); $t->{$k} = undef; $t->{open}--; finish($t) }
+sub copy_out {
+  my ($t, $k) = @_;
+  my $n = sysread($t->{$k}, my $buf, 131072);
+  if (!defined $n) { return if $!{EINTR} || $!{EAGAIN}; return close_out($t, $k) }
+  return close_out($t, $k) if $n == 0;
+  my ($fk, $ck, $name) = $k eq 'or' ? ('ofh', 'no', 'out') : ('efh', 'ne', 'err');
+  # Opened on the first byte; a file that cannot be opened (disk full) drops the stream's output,
+  # as a failed write does below: the task goes on.
+  unless (exists $t->{$fk}) { my $new; $t->{$fk} = sysopen($new, "$t->{dir}/$name", O_WRONLY | O_CREAT | O_APPEND, 0600) ? $new : undef }
+  my $fh = $t->{$fk} or return;
+  my $part = $n;
+  $part = $t->{lim} - $t->{$ck} if $t->{lim} >= 0 && $t->{$ck} + $n > $t->{lim};
+  my $off = 0;
+  while ($off < $part) {
+    my $w = syswrite($fh, $buf, $part - $off, $off);
+    if (!defined $w) { next if $!{EINTR}; close $fh; $t->{$fk} = undef; return }
+    $off += $w;
+  }
+  $t->{$ck} += $part;
+  return if $part == $n;
+  $t->{cut} = 1;
+  if (open(my $l, '>>', "$t->{dir}/limit")) { print $l "limit\n"; close $l }
+  close $fh; $t->{$fk} = undef;
+  close_out($t, $k);
+}
+sub request {
+  my @f = split /\0/, $_[0], -1; pop @f;
+  my $op = shift(@f) // '';
+  if ($op eq 'S') { start_task(@f) }
+  elsif ($op eq 'R') { my $t = $task{$f[0]} or return; $t->{rel} = 1; $t->{marker} = $f[1]; finish($t) }
+  elsif ($op eq 'C') { my $t = $task{$f[0]} or return; close_out($t, 'or'); close_out($t, 'er') }
+  elsif ($op eq 'B') { %base = (); for (@f) { my $i = index($_, '='); $base{substr($_, 0, $i)} = substr($_, $i + 1) } }
+}
+emit("READY $$\n");
+while (1) {
+  reap();
+  my $rin = ''; vec($rin, 0, 1) = 1; vec($rin, $_, 1) = 1 for keys %rfd;
+  my $n = select(my $rout = $rin, undef, undef, %bypid ? 0.05 : undef);
+  next if $n <= 0;
+  if (vec($rout, 0, 1)) {
+    my $r = sysread(STDIN, $in, 262144, length $in);
+    POSIX::_exit(0) if defined $r ? $r == 0 : !($!{EINTR} || $!{EAGAIN});
+    while ((my $nl = index($in, "\n")) >= 0) {
+      my $len = substr($in, 0, $nl);
+      last if length($in) < $nl + 1 + $len;
+      request(substr($in, $nl + 1, $len));
+      substr($in, 0, $nl + 1 + $len) = '';
+    }
+  }
+  for my $fd (keys %rfd) {
+    next unless vec($rout, $fd, 1);
+    my $e = $rfd{$fd} or next;
+    if ($e->[1] eq 'c') { confirm($e->[0]) } else { copy_out($e->[0], $e->[1]) }
+  }
+}
+`;

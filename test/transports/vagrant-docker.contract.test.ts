@@ -1,0 +1,43 @@
+// VagrantTransport passes the same contracts as every transport against a real Vagrant machine:
+// the docker provider's machine `one` (Debian, its own users, filesystem and process table),
+// brought up by test/harness/vagrant-docker.sh. The whole file costs two vagrant processes.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Transport } from '../../src/transports/types.js';
+import { VagrantTransport } from '../../src/transports/vagrant.js';
+import { describeExecutorContract } from './_executor-contract.js';
+import { describeTransportContract } from './_contract.js';
+import { describeDockerSkipped, dockerExecutorFixture, dockerSkipReason, dockerTransportFixture, useVagrantDocker } from './_vagrant-docker-fixture.js';
+
+if (dockerSkipReason !== undefined) describeDockerSkipped(`VagrantTransport contract, docker provider (${dockerSkipReason})`);
+else {
+  const machines = useVagrantDocker('shared');
+  let shared: VagrantTransport | undefined;
+  // One transport for the file, its own close() left to afterAll: its vagrant answer is asked once.
+  async function transport(): Promise<Transport> {
+    shared ??= new VagrantTransport(machines().options('one'));
+    const t = shared;
+    return {
+      kind: t.kind,
+      start: (r) => t.start(r),
+      wait: (h) => t.wait(h),
+      poll: (h) => t.poll(h),
+      read: (h, s, o, l) => t.read(h, s, o, l),
+      kill: (h, o) => t.kill(h, o),
+      cleanup: (h) => t.cleanup(h),
+      probe: (id, a) => t.probe(id, a),
+      close: async () => {},
+    };
+  }
+  afterAll(async () => {
+    await shared?.close();
+  });
+
+  describeTransportContract('VagrantTransport (docker provider)', dockerTransportFixture(transport));
+  describeExecutorContract('VagrantTransport (docker provider)', dockerExecutorFixture(transport));
+
+  describe('VagrantTransport (docker provider): vagrant processes', () => {
+    it('spawned 2 vagrant processes (status + ssh-config) for all the operations above', () => {
+      expect(shared?.vagrantCalls).toBe(2);
+    });
+  });
+}
