@@ -339,6 +339,28 @@ mcp_bin_without_sdk() {
 }
 check "bgexec-mcp bin: --help; without the MCP SDK a clear error" mcp_bin_without_sdk
 
+# The bgexec command from the installed package: with `bgexec run` as the owner of a fresh
+# store, a second process submits a task, waits for it and reads its output.
+cli_bin() {
+  local cmd="$work/esm-mjs/node_modules/.bin/bgexec" dir id owner i ok=1
+  "$cmd" --help 2>&1 | grep -q 'Usage: bgexec' || return 1
+  dir=$(mktemp -d)
+  "$cmd" --dir "$dir" run >"$dir.owner.log" 2>&1 &
+  owner=$!
+  for i in $(seq 1 100); do
+    id=$("$cmd" --dir "$dir" submit -- 'echo smoke-ok' 2>/dev/null) && break
+    sleep 0.1
+  done
+  echo "submitted: $id"
+  if [ -n "$id" ] && "$cmd" --dir "$dir" wait --timeout 30s "$id" && "$cmd" --dir "$dir" logs "$id" | grep -qx smoke-ok; then ok=0; fi
+  kill "$owner" 2>/dev/null
+  wait "$owner" 2>/dev/null
+  cat "$dir.owner.log"
+  rm -rf "$dir" "$dir.owner.log"
+  return "$ok"
+}
+check "bgexec bin: run as owner; submit, wait and logs from another process" cli_bin
+
 # esbuild: ESM output for Node. The bundle runs where node_modules is (tree-kill loaded on
 # demand) and copied alone to an empty directory (no tree-kill: the /proc sweep still kills).
 bundle() {
