@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from './errors.js';
+import { BgexecError, InvalidArgumentError } from './errors.js';
 
 const MAX_DESCRIBED_STRING = 60;
 
@@ -44,6 +44,34 @@ export function describeValue(value: unknown): string {
 }
 
 /**
+ * The message of a thrown value, for an error report. Never throws: user code (a listener, a
+ * transport, a store, a callback) can throw anything, including `Object.create(null)` or a
+ * Proxy whose traps throw, which `String()` and even `instanceof` fail on.
+ */
+export function errorMessage(err: unknown): string {
+  try {
+    if (err instanceof Error) {
+      const message: unknown = err.message;
+      return typeof message === 'string' ? message : describeValue(message);
+    }
+    if (typeof err === 'string') return err;
+    if (typeof err === 'symbol' || typeof err === 'number' || typeof err === 'boolean' || err === null || err === undefined) return String(err);
+  } catch {
+    return 'an unreadable value';
+  }
+  return describeValue(err);
+}
+
+/** `value instanceof ctor`, false where the check itself throws (a Proxy's getPrototypeOf trap). */
+export function isInstance<T>(value: unknown, ctor: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof ctor;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * An options argument: `undefined` means "no options" (an empty object); anything else must
  * be a non-array object (`null`, primitives and arrays are refused). Returns it as a record so
  * the caller can check its fields with the helpers below.
@@ -53,7 +81,15 @@ export function optionsArg(field: string, value: unknown): Record<string, unknow
   if (value === null || typeof value !== 'object' || isArray(value)) {
     throw new InvalidArgumentError(field, `must be an object or undefined, got ${describeValue(value)}`);
   }
-  return value as Record<string, unknown>;
+  // Read once, into a plain copy: a getter or a Proxy trap that throws fails here, as an
+  // INVALID_ARGUMENT naming the argument, and nothing later reads the caller's object again.
+  const copy: Record<string, unknown> = {};
+  try {
+    for (const key in value) setOwn(copy, key, (value as Record<string, unknown>)[key]);
+  } catch (err) {
+    throw new InvalidArgumentError(field, `could not be read: ${errorMessage(err)}`);
+  }
+  return copy;
 }
 
 /** A string argument (an id, a group name); `optional` lets `undefined` through. */
@@ -131,4 +167,18 @@ function isArray(value: unknown): boolean {
  */
 export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Runs `read` (which checks arguments) and turns anything it throws that is not a bgexec error
+ * into `INVALID_ARGUMENT` for `field` (or what `refuse` makes): a caller's getter or Proxy trap
+ * that throws is bad input.
+ */
+export function readArgs<T>(field: string, read: () => T, refuse: (field: string, message: string) => Error = (f, m) => new InvalidArgumentError(f, m)): T {
+  try {
+    return read();
+  } catch (err) {
+    if (isInstance(err, BgexecError)) throw err;
+    throw refuse(field, `could not be read: ${errorMessage(err)}`);
+  }
 }

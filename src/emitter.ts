@@ -85,10 +85,10 @@ export class IsolatingEmitter<Events extends EventEmitter.ValidEventTypes> exten
       try {
         const result = listener(payload);
         if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-          (result as Promise<unknown>).then(undefined, onListenerError);
+          (result as Promise<unknown>).then(undefined, (err: unknown) => reportSafely(onListenerError, err));
         }
       } catch (err) {
-        onListenerError(err);
+        reportSafely(onListenerError, err);
       }
     }
     return listeners.length > 0;
@@ -101,6 +101,16 @@ export class IsolatingEmitter<Events extends EventEmitter.ValidEventTypes> exten
     const i = list.indexOf(wrapper);
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) byFn.delete(original);
+  }
+}
+
+// Reporting a listener's failure must not fail in turn: the caller is in the middle of a state
+// change (a task starting or settling) that has to complete whatever a listener did.
+function reportSafely(onListenerError: (err: unknown) => void, err: unknown): void {
+  try {
+    onListenerError(err);
+  } catch {
+    // Nothing left to tell: the report itself is what failed.
   }
 }
 

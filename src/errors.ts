@@ -186,9 +186,16 @@ export interface ErrorInfo {
 
 /** Turns anything thrown into an {@link ErrorInfo} without losing a bgexec code. */
 export function toErrorInfo(err: unknown, fallbackCode: ErrorCode = 'TRANSPORT_FAILED'): ErrorInfo {
-  if (err instanceof BgexecError) return err.toJSON();
-  if (err instanceof Error) {
-    return { name: err.name, code: (err as { code?: string }).code ?? fallbackCode, message: err.message };
+  // Anything can be thrown at us, including values that `String()` or `instanceof` throw on.
+  try {
+    if (err instanceof BgexecError) return err.toJSON();
+    if (err instanceof Error) {
+      const { name, code, message } = err as { name: unknown; code?: unknown; message: unknown };
+      return { name: typeof name === 'string' ? name : 'Error', code: typeof code === 'string' ? code : fallbackCode, message: typeof message === 'string' ? message : 'an error without a message' };
+    }
+    if (typeof err !== 'object' && typeof err !== 'function') return { name: 'Error', code: fallbackCode, message: String(err) };
+  } catch {
+    // Fall through to the description below.
   }
-  return { name: 'Error', code: fallbackCode, message: String(err) };
+  return { name: 'Error', code: fallbackCode, message: err === null ? 'null' : `a thrown ${typeof err} that is not an Error` };
 }

@@ -1,11 +1,12 @@
 import { nanoid } from 'nanoid';
-import { msArg, optionsArg, signalArg, stringArg, stringListArg } from './args.js';
+import { errorMessage, isInstance, msArg, optionsArg, readArgs, signalArg, stringArg, stringListArg } from './args.js';
 import type { Clock } from './clock.js';
 import { trace, tracing } from './debug.js';
 import { IsolatingEmitter } from './emitter.js';
 import {
   abortRejection,
   BgexecError,
+  InvalidSpecError,
   NotFoundError,
   QueueFullError,
   ShuttingDownError,
@@ -68,7 +69,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
 
   constructor(options: ExecutorOptions = {}) {
     super();
-    this.#o = resolveOptions(options);
+    this.#o = readArgs('options', () => resolveOptions(options));
     this.#sink = {
       task: (event, record, extra) => this.#deliverTask(event, record, extra),
       error: (err, taskId) => this.#reportError(err, taskId),
@@ -169,7 +170,13 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
    */
   async submit(spec: TaskSpec): Promise<TaskRecord> {
     const o = this.#o;
-    const normalized = normalizeSpec(applyDefaults(spec, o.defaults), o.transportNames, o.defaultTransport);
+    let normalized: ReturnType<typeof normalizeSpec>;
+    try {
+      normalized = normalizeSpec(applyDefaults(spec, o.defaults), o.transportNames, o.defaultTransport);
+    } catch (err) {
+      // A getter or Proxy trap of the caller's spec that throws is bad input like any other.
+      throw isInstance(err, BgexecError) ? err : new InvalidSpecError('spec', `could not be read: ${errorMessage(err)}`);
+    }
     if (normalized.signal?.aborted) throw abortRejection(normalized.signal, 'signal already aborted; task not submitted');
     if (this.#closing) throw new ShuttingDownError();
     await this.start();
@@ -208,7 +215,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
       await o.store.put(record);
     } catch (err) {
       if (key !== undefined) this.#byIdempotencyKey.delete(key);
-      throw err instanceof BgexecError ? err : new StoreError('STORE_FAILED', `could not store task: ${String(err)}`, { cause: err, taskId: id });
+      throw isInstance(err, BgexecError) ? err : new StoreError('STORE_FAILED', `could not store task: ${errorMessage(err)}`, { cause: err, taskId: id });
     } finally {
       this.#pendingSubmits--;
     }
@@ -359,7 +366,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   }
 
   #listenerFailed(event: string, err: unknown, taskId?: string): void {
-    const message = `a listener of ${event} threw: ${err instanceof Error ? err.message : String(err)}`;
+    const message = `a listener of ${event} threw: ${errorMessage(err)}`;
     const error = new BgexecError('LISTENER_FAILED', message, { cause: err, ...(taskId !== undefined ? { taskId } : {}) });
     // A failing error listener is logged, never re-emitted (that could loop).
     if (event === 'error') this.#o.logger?.error?.(error.message, err);
@@ -368,9 +375,9 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
 
   #reportError(err: unknown, taskId?: string): void {
     const error =
-      err instanceof BgexecError
+      isInstance(err, BgexecError)
         ? err
-        : new BgexecError('TRANSPORT_FAILED', err instanceof Error ? err.message : String(err), { cause: err, ...(taskId !== undefined ? { taskId } : {}) });
+        : new BgexecError('TRANSPORT_FAILED', errorMessage(err), { cause: err, ...(taskId !== undefined ? { taskId } : {}) });
     if (this.listenerCount('error') > 0) {
       const payload = { seq: ++this.#seq, at: this.#o.clock.now(), error, ...(taskId !== undefined ? { taskId } : {}) };
       this.deliver('error', payload, (e) => this.#listenerFailed('error', e, taskId));

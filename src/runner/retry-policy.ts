@@ -1,3 +1,4 @@
+import { errorMessage } from '../args.js';
 import { trace, tracing } from '../debug.js';
 import { CallbackError } from '../errors.js';
 import type { ResolvedOptions } from '../executor-options.js';
@@ -134,7 +135,7 @@ export function requeueRefused(runner: TaskRunner, o: ResolvedOptions, sink: Run
   runner.live.delete(record.id);
   const delayMs = Math.min(REFUSED_BASE_MS * 2 ** (refused - 1), REFUSED_MAX_MS);
   record.attempt -= 1;
-  record.note = `start refused: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500);
+  record.note = `start refused: ${errorMessage(err)}`.slice(0, 500);
   record.runAt = clock.now() + delayMs;
   runner.setStatus(record, 'waiting');
   scheduler.add(runner.entryOf(record), { force: true });

@@ -1,3 +1,4 @@
+import { errorMessage, isInstance } from '../args.js';
 import { trace, tracing } from '../debug.js';
 import { BgexecError, toErrorInfo } from '../errors.js';
 import type { ExecutorEventName } from '../events.js';
@@ -20,7 +21,7 @@ import { Waiters } from '../waiters.js';
 import { ChangeWatchers } from './change-watchers.js';
 import { Dispatcher } from './dispatcher.js';
 import { DEFAULT_GRACE_MS, launchRequest } from './launch-request.js';
-import { callTransport, createLive, isRefusedStart, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
+import { callTransport, createLive, isRefusedStart, pendingNote, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
 import { OutputMonitor } from './output-monitor.js';
 import { applySizes } from './output-sizes.js';
 import { classify, requeueRefused, retry, retryDelay } from './retry-policy.js';
@@ -163,7 +164,7 @@ export class TaskRunner {
         (handle) => this.#onStarted(record, live, handle),
         (err: unknown) => {
           if (isRefusedStart(err) && requeueRefused(this, this.#o, this.#sink, record, live, err)) return;
-          const error = err instanceof BgexecError ? err : new BgexecError('SPAWN_FAILED', String(err), { cause: err, taskId: id });
+          const error = isInstance(err, BgexecError) ? err : new BgexecError('SPAWN_FAILED', errorMessage(err), { cause: err, taskId: id });
           const exit: ExitInfo = { state: 'exited', exitCode: null, signal: null, reason: 'spawn_failed', endedAt: clock.now() };
           // No task:started for an attempt that never started: the next event is task:retrying or its end.
           void this.endAttempt(record, live, exit, error);
@@ -220,6 +221,10 @@ export class TaskRunner {
     if (handle['pending'] === true && typeof live.transport.whenRunning === 'function') {
       // Also after a restart: a re-attached attempt may still wait in the queue.
       live.pending = true;
+      if (record.note === undefined) {
+        record.note = pendingNote(handle);
+        this.persist(record);
+      }
       const whenRunning = live.transport.whenRunning.bind(live.transport);
       callTransport(() => whenRunning(handle)).then(
         (ran) => {
@@ -438,7 +443,7 @@ export class TaskRunner {
       const error =
         err instanceof BgexecError
           ? err
-          : new BgexecError('STORE_FAILED', `could not persist task ${record.id}: ${String(err)}`, { cause: err, taskId: record.id });
+          : new BgexecError('STORE_FAILED', `could not persist task ${record.id}: ${errorMessage(err)}`, { cause: err, taskId: record.id });
       this.#sink.error(error, record.id);
     });
   }
@@ -451,8 +456,3 @@ export class TaskRunner {
   }
 }
 
-// The note of a pending attempt: what the transport says about it (e.g. Slurm's job id and reason).
-function pendingNote(handle: TransportHandle): string {
-  const note = handle['pendingNote'];
-  return typeof note === 'string' && note !== '' ? note : 'pending: submitted, waiting to run';
-}

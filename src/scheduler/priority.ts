@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
-import { describeValue, stringArg } from '../args.js';
+import { describeValue, readArgs, stringArg } from '../args.js';
 import { InvalidArgumentError, InvalidSpecError, QueueFullError } from '../errors.js';
 import { BinaryHeap } from './heap.js';
 import { LaneTable, byHead, byRunAt, isOpen, type Lane, type Limit, type Node } from './lanes.js';
@@ -60,13 +60,16 @@ export class PriorityScheduler implements Scheduler {
 
   /** Throws `INVALID_SPEC` naming the offending option (`concurrency`, `groups.<name>`, …). */
   constructor(options: PrioritySchedulerOptions = {}) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new InvalidSpecError('options', `must be an object, got ${describeValue(options)}`);
-    }
-    for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.has(key)) throw new InvalidSpecError(key, 'unknown option');
-    }
-    const { concurrency = availableParallelism(), groups, maxQueueSize = Infinity, clock = systemClock } = options;
+    // Each option read once, so that a throwing getter or Proxy trap is refused like bad input.
+    const { concurrency = availableParallelism(), groups, maxQueueSize = Infinity, clock = systemClock } = readArgs('options', () => {
+      if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+        throw new InvalidSpecError('options', `must be an object, got ${describeValue(options)}`);
+      }
+      for (const key of Object.keys(options)) {
+        if (!OPTION_KEYS.has(key)) throw new InvalidSpecError(key, 'unknown option');
+      }
+      return { ...options };
+    }, (field, message) => new InvalidSpecError(field, message));
     if (!isCount(concurrency, 1)) {
       throw new InvalidSpecError('concurrency', `must be an integer ≥ 1 or Infinity, got ${describeValue(concurrency)}`);
     }

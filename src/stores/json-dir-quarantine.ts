@@ -1,3 +1,4 @@
+import { errorMessage } from '../args.js';
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
@@ -75,7 +76,7 @@ async function freePath(dir: string, prefix: string): Promise<string> {
   throw new Error(`no free name for ${prefix} in ${dir}`);
 }
 
-const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const errText = (err: unknown): string => errorMessage(err);
 
 /**
  * Makes sure `quarantineDir` is a real directory (not a symlink, which would send quarantined

@@ -1,3 +1,4 @@
+import { errorMessage, readArgs } from '../args.js';
 import { mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BgexecError, InvalidArgumentError, StoreError } from '../errors.js';
@@ -71,7 +72,7 @@ function encodeRecord(record: TaskRecord): string {
   try {
     text = JSON.stringify(record) as string | undefined;
   } catch (err) {
-    throw new InvalidArgumentError('record', `cannot be stored as JSON: ${err instanceof Error ? err.message : String(err)}`, { taskId: record.id });
+    throw new InvalidArgumentError('record', `cannot be stored as JSON: ${errorMessage(err)}`, { taskId: record.id });
   }
   if (typeof text !== 'string') throw new InvalidArgumentError('record', 'has no JSON form', { taskId: record.id });
   // Checked before parsing, so an oversized record costs no parse; length ≤ bytes ≤ 3 × length.
@@ -120,14 +121,15 @@ export class JsonDirStore implements Store {
   readonly #stats: JsonDirStoreStats = { batches: 0, writes: 0, deletes: 0, dirSyncs: 0, failures: 0 };
 
   constructor(options: JsonDirStoreOptions) {
-    if (typeof options?.dir !== 'string' || options.dir === '' || options.dir.includes('\0')) {
+    // Each option read once, so that a throwing getter or Proxy trap is an INVALID_ARGUMENT.
+    const { dir, durability = 'fsync' } = readArgs('options', () => ({ dir: options?.dir, durability: options?.durability }));
+    if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) {
       throw new InvalidArgumentError('dir', 'must be a non-empty path without NUL bytes');
     }
-    const durability = options.durability ?? 'fsync';
     if (durability !== 'fsync' && durability !== 'rename') {
       throw new InvalidArgumentError('durability', `must be "fsync" or "rename", got ${JSON.stringify(durability)}`);
     }
-    this.dir = resolve(options.dir);
+    this.dir = resolve(dir);
     this.runRoot = join(this.dir, 'runs');
     this.#tasksDir = join(this.dir, 'tasks');
     this.#lockPath = join(this.dir, 'lock');

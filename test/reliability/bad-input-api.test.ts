@@ -166,6 +166,23 @@ const circularList: unknown[] = ['x'];
 circularList.push(circularList);
 const bare = Object.create(null) as object;
 
+// Objects that throw when read: every trap of a Proxy, a revoked Proxy, an enumerable getter.
+const trapped = new Proxy({}, {
+  get: () => { throw new Error('get trap'); },
+  has: () => { throw new Error('has trap'); },
+  ownKeys: () => { throw new Error('ownKeys trap'); },
+  getOwnPropertyDescriptor: () => { throw new Error('getOwnPropertyDescriptor trap'); },
+  getPrototypeOf: () => { throw new Error('getPrototypeOf trap'); },
+});
+const revoked = (() => {
+  const r = Proxy.revocable({}, {});
+  r.revoke();
+  return r.proxy;
+})();
+const getter = (field: string): object => Object.defineProperty({}, field, { enumerable: true, get: () => { throw new Error(`${field} getter`); } });
+/** For option objects and specs: objects whose reading throws (the getter on `field`). */
+const unreadable = (field: string): Record<string, unknown> => ({ 'Proxy with throwing traps': trapped, 'revoked Proxy': revoked, 'throwing getter': getter(field) });
+
 /** Values that are wrong for every slot they are tried in below (name → value). */
 const HOSTILE: Record<string, unknown> = {
   null: null,
@@ -220,6 +237,21 @@ const hostileCases: HostileCase[] = [
   ...slot('shutdown(options)', NOT_OPTIONS, (c, v) => c.ex.shutdown(v), true),
   ...slot('new BackgroundExecutor(options)', NOT_OPTIONS, (_c, v) => new BackgroundExecutor(v), false),
   ...slot('new PriorityScheduler(options)', NOT_OPTIONS, (_c, v) => new PriorityScheduler(v), false, 'INVALID_SPEC'),
+  // option objects that throw when read
+  ...slot('wait(id, unreadable options)', unreadable('timeoutMs'), (c, v) => c.ex.wait(c.live, v), true),
+  ...slot('cancel(id, unreadable options)', unreadable('graceMs'), (c, v) => c.ex.cancel(c.live, v), true),
+  ...slot('readOutput(id, unreadable options)', unreadable('cursor'), (c, v) => c.ex.readOutput(c.done, v), true),
+  ...slot('follow(id, unreadable options)', unreadable('cursor'), (c, v) => c.ex.follow(c.done, v), false),
+  ...slot('list(unreadable filter)', unreadable('status'), (c, v) => c.ex.list(v), false),
+  ...slot('cleanup(unreadable options)', unreadable('keep'), (c, v) => c.ex.cleanup(v), true),
+  ...slot('shutdown(unreadable options)', unreadable('mode'), (c, v) => c.ex.shutdown(v), true),
+  ...slot('new BackgroundExecutor(unreadable options)', unreadable('outputPollMs'), (_c, v) => new BackgroundExecutor(v), false),
+  ...slot('new PriorityScheduler(unreadable options)', unreadable('concurrency'), (_c, v) => new PriorityScheduler(v), false, 'INVALID_SPEC'),
+  ...slot('submit(unreadable spec)', unreadable('command'), (c, v) => c.ex.submit(v), true, 'INVALID_SPEC'),
+  ...slot('submit({ env: unreadable })', unreadable('A'), (c, v) => c.ex.submit({ command: 'true', env: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ metadata: unreadable })', unreadable('m'), (c, v) => c.ex.submit({ command: 'true', metadata: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ retry: unreadable })', unreadable('attempts'), (c, v) => c.ex.submit({ command: 'true', retry: v }), true, 'INVALID_SPEC'),
+  ...slot('submit({ tags: unreadable })', unreadable('0'), (c, v) => c.ex.submit({ command: 'true', tags: v }), true, 'INVALID_SPEC'),
   // fields
   ...slot('shutdown({ mode })', NOT_CHOICE, (c, v) => c.ex.shutdown({ mode: v }), true),
   ...slot('shutdown({ graceMs })', NOT_NUMBER, (c, v) => c.ex.shutdown({ graceMs: v }), true),

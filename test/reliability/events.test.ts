@@ -16,7 +16,12 @@ const TASK_EVENTS: ExecutorEventName[] = [
   'task:timed_out', 'task:lost', 'task:settled',
 ];
 
-type Extra = 'none' | 'throwing' | 'rejecting' | 'slow';
+type Extra = 'none' | 'throwing' | 'rejecting' | 'slow' | 'unprintable' | 'trap';
+
+// Values that String() and even instanceof throw on: no prototype, and a Proxy whose every trap throws.
+const unprintable = (): unknown => Object.create(null);
+const trap = (): unknown =>
+  new Proxy({}, { get: () => { throw new Error('get trap'); }, getPrototypeOf: () => { throw new Error('getPrototypeOf trap'); }, has: () => { throw new Error('has trap'); } });
 
 // One deterministic workload on FakeTransport + ManualClock: every kind of ending, retries,
 // output, a timeout, a cancel. Returns, per task in submission order, its outcome and its
@@ -45,6 +50,8 @@ async function workload(extra: Extra): Promise<{ outcomes: string[]; errors: str
     listenerCalls++;
     if (extra === 'throwing') throw new Error('listener bug');
     if (extra === 'rejecting') return Promise.reject(new Error('async listener bug'));
+    if (extra === 'unprintable') throw unprintable();
+    if (extra === 'trap') return Promise.reject(trap());
     // Real time, not the manual clock: the executor must not wait for it.
     return new Promise((resolve) => setTimeout(resolve, 50));
   };
@@ -80,13 +87,38 @@ describe('events', () => {
     expect(base.errors).toEqual([]);
     // Every kind of ending is in the workload.
     expect(base.outcomes.map((o) => o.split('|')[0])).toEqual(['completed', 'completed', 'failed', 'timed_out', 'cancelled', 'completed', 'completed']);
-    for (const extra of ['throwing', 'rejecting', 'slow'] as const) {
+    for (const extra of ['throwing', 'rejecting', 'slow', 'unprintable', 'trap'] as const) {
       const run = await workload(extra);
       expect(run.outcomes, extra).toEqual(base.outcomes);
       expect(run.listenerCalls, extra).toBeGreaterThan(30);
       // One LISTENER_FAILED per failed call, nothing else; none for the slow one.
       expect(run.errors, extra).toEqual(extra === 'slow' ? [] : Array.from({ length: run.listenerCalls }, () => 'LISTENER_FAILED'));
     }
+  });
+
+  it('an error listener that throws an unprintable value while task listeners throw too: tasks still settle, shutdown resolves', async () => {
+    const clock = new ManualClock(0);
+    const fake = new FakeTransport({ clock });
+    fake.script('flaky', { exitCode: 1 }, { exitCode: 0 });
+    const ex = new BackgroundExecutor({ transports: { local: fake }, outputPollMs: 10 });
+    let errorCalls = 0;
+    ex.on('error', () => {
+      errorCalls++;
+      throw unprintable();
+    });
+    ex.on('task:started', () => {
+      throw trap();
+    });
+    ex.on('task:settled', () => {
+      throw unprintable();
+    });
+    const a = await ex.submit({ command: 'flaky', retry: { attempts: 2, backoff: { type: 'fixed', delayMs: 1 } } });
+    for (let i = 0; i < 5; i++) await clock.advance(10);
+    expect((await ex.wait(a.id)).status).toBe('completed');
+    expect(ex.get(a.id)!.attempt).toBe(2);
+    expect(errorCalls).toBe(3); // two starts, one settle
+    await ex.onIdle();
+    await ex.shutdown({ mode: 'kill' });
   });
 
   it('1,000 real tasks of every kind: events in a valid per-task order, seq strictly increasing', async () => {

@@ -1,3 +1,4 @@
+import { errorMessage } from '../../args.js';
 import { lostExit } from '../job-protocol/markers.js';
 import type { ExitInfo } from '../types.js';
 import { decideState, mirrorComplete, type Attempt } from './attempt.js';
@@ -190,7 +191,7 @@ export class HostPoller {
   private failed(targets: Attempt[], err: unknown): void {
     const now = Date.now();
     this.unreachableSince ??= now;
-    this.unreachable = err instanceof Error ? err.message : String(err);
+    this.unreachable = errorMessage(err);
     // The host itself is gone for good (a destroyed Vagrant machine): nothing to wait for.
     const gone = (err as { hostGone?: unknown } | null)?.hostGone;
     if (typeof gone === 'string') {
