@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { KillReason } from './runner/live.js';
 import { eachLimit } from './stores/each-limit.js';
 import { deepFreeze, isTerminal, type AttemptInfo, type TaskRecord, type TransportHandle } from './task.js';
+import { MAX_TIMER_MS } from './validate-spec.js';
 import type { ExitInfo, Transport } from './transports/types.js';
 
 /** What recovery needs from the executor; implemented privately by BackgroundExecutor. */
@@ -64,8 +65,15 @@ export async function recoverRecords(host: RecoveryHost, records: TaskRecord[]):
   for (const record of changed) host.persist(record);
   const running: TaskRecord[] = [];
   for (const record of unfinished) {
-    if (record.status === 'queued' || record.status === 'waiting') host.enqueue(record);
-    else running.push(record);
+    if (record.status === 'queued' || record.status === 'waiting') {
+      // No call of the API can ask for a wait past the longest timer; neither can a store.
+      const latest = host.clock.now() + MAX_TIMER_MS;
+      if (record.runAt !== undefined && record.runAt > latest) {
+        record.runAt = latest;
+        host.persist(record);
+      }
+      host.enqueue(record);
+    } else running.push(record);
   }
   // Attempts are independent; look at them concurrently (one round trip each on remote hosts).
   await Promise.all(

@@ -148,7 +148,7 @@ export interface TaskSpec {
   graceMs?: number;
   /** Run it again when an attempt fails (or times out, or is lost, per `retryOn`). */
   retry?: RetryPolicy;
-  /** Do not start before this many ms after submission. */
+  /** Do not start before this many ms after submission (at most 2147483647, about 24.8 days). */
   delayMs?: number;
   /** Survives `shutdown({ mode: 'detach' })` and the death of the Node process. */
   detached?: boolean;

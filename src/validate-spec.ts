@@ -179,7 +179,7 @@ export function normalizeSpec(input: unknown, transports: ReadonlySet<string>, d
   }
   if (input.resources !== undefined) s.resources = checkResources(input.resources);
   if (input.graceMs !== undefined) s.graceMs = checkNumber('graceMs', input.graceMs, { min: 0, max: MAX_TIMER_MS });
-  if (input.delayMs !== undefined) s.delayMs = checkNumber('delayMs', input.delayMs, { min: 0 });
+  if (input.delayMs !== undefined) s.delayMs = checkNumber('delayMs', input.delayMs, { min: 0, max: MAX_TIMER_MS });
   if (input.retry !== undefined) s.retry = checkRetry(input.retry, out);
   if (input.detached !== undefined) {
     if (typeof input.detached !== 'boolean') throw new InvalidSpecError('detached', `must be a boolean, got ${describe(input.detached)}`);

@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
+import { validateBackoff } from '../scheduler/backoff.js';
+import { MAX_TIMER_MS } from '../validate-spec.js';
 import { RECORD_VERSION, TASK_STATUSES, TERMINAL_STATUSES, type TaskRecord } from '../task.js';
 
 /** Task ids a durable store accepts: they become file names, so no dots and no separators. */
@@ -24,6 +26,11 @@ type Obj = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+// Counts, sizes, times and orders: what the executor itself writes is always one of these.
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isTime = (v: unknown): v is number => isNum(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER;
+// The ranges `submit` enforces: a record may not ask for more than the API could.
+const inRange = (min: number, max: number) => (v: unknown): boolean => isNum(v) && v >= min && v <= max;
 
 // Each check returns a reason for the first problem found, or undefined.
 function optional(o: Obj, key: string, ok: (v: unknown) => boolean, what: string): string | undefined {
@@ -43,24 +50,33 @@ function checkSpec(spec: unknown): string | undefined {
     optional(spec, 'group', str, 'a string') ??
     optional(spec, 'session', str, 'a string') ??
     optional(spec, 'idempotencyKey', str, 'a string') ??
-    optional(spec, 'priority', isNum, 'a number') ??
-    optional(spec, 'timeoutMs', isNum, 'a number') ??
-    optional(spec, 'graceMs', isNum, 'a number') ??
-    optional(spec, 'delayMs', isNum, 'a number') ??
-    optional(spec, 'maxOutputBytes', isNum, 'a number') ??
+    optional(spec, 'priority', isTime, 'a finite number') ??
+    optional(spec, 'timeoutMs', (v) => inRange(0, MAX_TIMER_MS)(v) && v !== 0, `a number of ms above 0, at most ${MAX_TIMER_MS}`) ??
+    optional(spec, 'graceMs', inRange(0, MAX_TIMER_MS), `a number of ms from 0 to ${MAX_TIMER_MS}`) ??
+    optional(spec, 'delayMs', inRange(0, MAX_TIMER_MS), `a number of ms from 0 to ${MAX_TIMER_MS}`) ??
+    optional(spec, 'maxOutputBytes', (v) => isCount(v) && v >= 1, 'a positive integer') ??
     optional(spec, 'detached', (v) => typeof v === 'boolean', 'a boolean') ??
     optional(spec, 'env', isObject, 'an object') ??
     optional(spec, 'metadata', isObject, 'an object') ??
-    optional(spec, 'retry', (v) => isObject(v) && isNum(v.attempts), 'an object with numeric attempts') ??
+    optional(spec, 'retry', (v) => isObject(v) && Number.isInteger(v.attempts) && inRange(1, 1000)(v.attempts), 'an object with attempts from 1 to 1000') ??
     optional(spec, 'tags', (v) => Array.isArray(v) && v.every(str), 'an array of strings');
-  return reason === undefined ? undefined : `spec.${reason}`;
+  if (reason !== undefined) return `spec.${reason}`;
+  const backoff = isObject(spec.retry) ? spec.retry.backoff : undefined;
+  if (backoff !== undefined) {
+    try {
+      validateBackoff(backoff, 'spec.retry.backoff');
+    } catch (err) {
+      return err instanceof Error ? err.message : 'spec.retry.backoff is not valid';
+    }
+  }
+  return undefined;
 }
 
 function checkAttempt(entry: unknown, i: number): string | undefined {
   const where = `history[${i}]`;
   if (!isObject(entry)) return `${where} must be an object`;
-  if (!isNum(entry.attempt) || !isNum(entry.startedAt) || !isNum(entry.endedAt)) {
-    return `${where} needs numeric attempt, startedAt and endedAt`;
+  if (!isCount(entry.attempt) || entry.attempt < 1 || !isTime(entry.startedAt) || !isTime(entry.endedAt)) {
+    return `${where} needs an attempt ≥ 1 and numeric startedAt and endedAt`;
   }
   if (typeof entry.status !== 'string' || !TERMINAL.has(entry.status)) return `${where}.status must be a terminal status`;
   const reason =
@@ -81,15 +97,18 @@ export function recordProblem(value: unknown, expectedId?: string): string | und
   if (!isValidTaskId(value.id)) return `id ${JSON.stringify(value.id)} is not a valid task id`;
   if (expectedId !== undefined && value.id !== expectedId) return `id ${JSON.stringify(value.id)} does not match the file name`;
   if (typeof value.status !== 'string' || !STATUSES.has(value.status)) return `status ${JSON.stringify(value.status)} is unknown`;
-  for (const key of ['attempt', 'order', 'createdAt', 'stdoutBytes', 'stderrBytes'] as const) {
-    if (!isNum(value[key])) return `${key} must be a number`;
+  for (const key of ['attempt', 'stdoutBytes', 'stderrBytes'] as const) {
+    if (!isCount(value[key])) return `${key} must be an integer ≥ 0`;
+  }
+  for (const key of ['order', 'createdAt'] as const) {
+    if (!isTime(value[key])) return `${key} must be a number within ±2^53`;
   }
   if (typeof value.acked !== 'boolean') return 'acked must be a boolean';
   const reason =
     checkSpec(value.spec) ??
-    optional(value, 'runAt', isNum, 'a number') ??
-    optional(value, 'startedAt', isNum, 'a number') ??
-    optional(value, 'endedAt', isNum, 'a number') ??
+    optional(value, 'runAt', isTime, 'a number within ±2^53') ??
+    optional(value, 'startedAt', isTime, 'a number within ±2^53') ??
+    optional(value, 'endedAt', isTime, 'a number within ±2^53') ??
     optional(value, 'exitCode', (v) => v === null || isNum(v), 'a number or null') ??
     optional(value, 'signal', (v) => v === null || typeof v === 'string', 'a string or null') ??
     optional(value, 'reason', (v) => typeof v === 'string', 'a string') ??

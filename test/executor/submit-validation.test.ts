@@ -21,6 +21,7 @@ const bad: Array<[string, unknown, string]> = [
   ['timeout beyond timers', { command: 'true', timeoutMs: 2 ** 32 }, 'timeoutMs'],
   ['negative grace', { command: 'true', graceMs: -5 }, 'graceMs'],
   ['negative delay', { command: 'true', delayMs: -5 }, 'delayMs'],
+  ['delay beyond timers', { command: 'true', delayMs: 1e300 }, 'delayMs'],
   ['unknown transport', { command: 'true', transport: 'mars' }, 'transport'],
   ['unknown key', { command: 'true', prioirty: 3 }, 'prioirty'],
   ['retry attempts 0', { command: 'true', retry: { attempts: 0 } }, 'retry.attempts'],

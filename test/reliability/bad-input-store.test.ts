@@ -67,6 +67,15 @@ const corrupt: Array<[string, Record<string, string | Buffer | ((path: string) =
   ['a sparse 3 GB task file', { 'huge.json': (p) => sparse(p, 3 * 1024 * 1024 * 1024) }],
   ['a 250-byte file name', { [`${'a'.repeat(245)}.json`]: JSON.stringify(record('a')) }],
   ['a 250-byte directory name', { [`${'d'.repeat(250)}`]: (p) => mkdirSync(p) }],
+  // Values no call of the API can produce: they are reported, never run.
+  ['a negative attempt', { 'neg.json': JSON.stringify(record('neg', { attempt: -5 })) }],
+  ['a fractional byte count', { 'frac.json': JSON.stringify(record('frac', { stdoutBytes: 1.5 })) }],
+  ['an order of -1e308', { 'ord.json': JSON.stringify(record('ord', { order: -1e308 })) }],
+  ['a runAt of 1e308', { 'run.json': JSON.stringify(record('run', { status: 'waiting', runAt: 1e308 })) }],
+  ['a negative timeoutMs', { 'tmo.json': JSON.stringify(record('tmo', { spec: { command: 'true', transport: 'local', timeoutMs: -1 } })) }],
+  ['1e9 retry attempts', { 'ret.json': JSON.stringify(record('ret', { spec: { command: 'true', transport: 'local', retry: { attempts: 1e9 } } })) }],
+  ['a negative backoff', { 'bo.json': JSON.stringify(record('bo', { spec: { command: 'true', transport: 'local', retry: { attempts: 2, backoff: { type: 'fixed', delayMs: -5 } } } })) }],
+  ['a history attempt 0', { 'h0.json': JSON.stringify(record('h0', { status: 'failed', attempt: 1, history: [{ attempt: 0, status: 'failed', startedAt: 1, endedAt: 2 }] })) }],
 ];
 
 function sparse(path: string, size: number): void {
@@ -84,6 +93,20 @@ describe('bad store contents', () => {
     for (const name of Object.keys(files)) expect(existsSync(join(dir, 'tasks', name)), name).toBe(false);
     // A symlink is moved, never followed: its target is untouched.
     expect(readFileSync('/etc/passwd', 'utf8')).toBe(passwd);
+    await runsNormalTask(ex);
+  });
+
+  it('a waiting task due past the longest timer is loaded due at the longest timer, and persisted so', async () => {
+    const runAt = Date.now() + 10 ** 12;
+    const dir = storeDir({ 'far.json': JSON.stringify(record('far', { status: 'waiting', runAt })) });
+    const before = Date.now();
+    const { ex, codes } = await open(dir);
+    expect(codes).toEqual([]);
+    const far = ex.get('far')!;
+    expect(far.status).toBe('waiting');
+    expect(far.runAt).toBeGreaterThanOrEqual(before + 2_147_483_647);
+    expect(far.runAt).toBeLessThan(runAt);
+    await ex.cancel('far');
     await runsNormalTask(ex);
   });
 
