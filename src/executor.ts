@@ -409,6 +409,11 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
 
 // nanoid builds its id with `+=`, leaving a rope that V8 keeps (~325 bytes) even as a Map key;
 // a flat copy is ~44 bytes, which matters for 100k-task backlogs.
+// An id never starts with '-': on a command line (`bgexec logs <id>`, `kill <id>`) it would
+// read as an option. One id in 64 is redrawn, so ids stay uniform over the other first letters.
 function newId(): string {
-  return Buffer.from(nanoid(), 'latin1').toString('latin1');
+  let id = nanoid();
+  for (let i = 0; i < 16 && id.startsWith('-'); i++) id = nanoid();
+  if (id.startsWith('-')) id = `x${id.slice(1)}`;
+  return Buffer.from(id, 'latin1').toString('latin1');
 }

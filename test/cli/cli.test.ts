@@ -122,7 +122,7 @@ describe('bgexec against a live owner', { timeout: 120_000 }, () => {
 
   it('wait returns the exit code of the task; --timeout gives 124; submit goes through the owner', async () => {
     const res = await cli('wait', owner.ids[3]!);
-    expect(res.code).toBe(7);
+    expect(res.code, res.stderr).toBe(7);
     expect(res.stdout).toMatch(new RegExp(`${owner.ids[3]}\\s+failed\\s+7`));
     const sub = await cli('submit', '-p', '3', '-g', 'cli', '-t', 'x', '--', `${waitGate('submitted')}; exit 5`);
     expect(sub.code, sub.stderr).toBe(0);
@@ -210,6 +210,28 @@ describe('bgexec without an owner', { timeout: 120_000 }, () => {
     expect(JSON.parse(prune.stdout).removed).toBeGreaterThan(4);
     run.child.kill('SIGTERM');
     expect((await run.done).code).toBe(0);
+  });
+
+  it('a wait whose owner dies says so once, keeps waiting, and ends when a new owner settles the task', async () => {
+    const dir = join(tmp.dir, 'dying');
+    const dying = await startOwner(dir, [{ command: `echo up; ${waitGate('dying')}` }]);
+    const [id] = dying.ids as [string];
+    const statusIn = async (): Promise<string> => JSON.parse((await runBin(bin, ['--dir', dir, 'show', id, '--json'])).stdout).status;
+    expect(await until(async () => (await statusIn()) === 'running', 20_000)).toBe(true);
+    const waiter = startBin(bin, ['--dir', dir, 'wait', id]);
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(dying.pid, 'SIGKILL');
+    // "has gone" when the wait saw the owner alive first, "is gone" when it started after the kill.
+    expect(await until(() => /(has|is) gone/.test(waiter.stderr()), 20_000)).toBe(true);
+    expect(waiter.stderr().match(/(has|is) gone/g)).toHaveLength(1);
+    expect(waiter.child.exitCode).toBeNull();
+    // A new owner finds the attempt its dead executor started and ends it; the wait then ends.
+    const res = await runBin(bin, ['--dir', dir, 'run', '--exit-when-idle']);
+    expect(res.code, res.stderr).toBe(0);
+    const waited = await waiter.done;
+    expect(waited.code).not.toBe(0);
+    expect(waited.stdout).toContain(id);
+    writeFileSync(gate('dying'), '');
   });
 
   it('run --exit-when-idle runs what an application left queued, then exits', async () => {

@@ -62,6 +62,17 @@ describe('submit validation', () => {
     await ex.shutdown();
   });
 
+  it('never hands out an id that starts with "-" (a command line would take it for an option)', async () => {
+    const { ex } = fakeExecutor({ concurrency: 1 });
+    ex.pause();
+    const ids: string[] = [];
+    // 1 in 64 nanoid ids starts with '-': 2000 draws all but surely contain some.
+    for (let i = 0; i < 2000; i++) ids.push((await ex.submit({ command: 'true' })).id);
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{20}$/.test(id))).toBe(true);
+    await ex.shutdown({ mode: 'kill' });
+  });
+
   it('keeps an env variable named "__proto__" from JSON as an ordinary variable', async () => {
     const { ex } = fakeExecutor();
     const r = await ex.submit({ command: 'true', env: JSON.parse('{"__proto__":"x","B":"y"}') as Record<string, string> });

@@ -21,6 +21,35 @@ async function noteOwnerless(ctx: CliContext, records: readonly TaskRecord[]): P
   );
 }
 
+/**
+ * While a command waits on tasks, says once (stderr) when the store's owner goes away: the
+ * tasks then stand still until an owner runs again, and the wait goes on (Ctrl-C ends it).
+ */
+function watchOwner(ctx: CliContext, intervalMs = 2000): () => void {
+  let said = false;
+  let checking = false;
+  const timer = setInterval(() => {
+    if (said || checking) return;
+    checking = true;
+    void ctx.reader
+      .owner()
+      .then((owner) => {
+        if (owner?.alive || said) return;
+        said = true;
+        ctx.io.err(
+          paint(ctx.io, 'yellow', `note: the owner of ${ctx.dir}${owner ? ` (pid ${owner.pid})` : ''} has gone: `) +
+            `tasks stand still until one runs again (bgexec run --dir ${shellQuote(ctx.dir)}); still waiting, Ctrl-C stops\n`,
+        );
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        checking = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** `ls`: the tasks of the store as a table (or `--json`: an array of records). */
 export async function ls(ctx: CliContext): Promise<number> {
   const { io, parsed } = ctx;
@@ -155,6 +184,7 @@ async function follow(ctx: CliContext, record: TaskRecord, stream: 'stdout' | 's
     cursor = read.nextCursor;
   }
   let attempt = record.attempt;
+  const stopWatching = (await ctx.reader.owner())?.alive ? watchOwner(ctx) : () => undefined;
   try {
     for await (const chunk of reader.follow(record.id, { stream, cursor, signal: ctx.signal })) {
       if (parsed.json) {
@@ -169,6 +199,8 @@ async function follow(ctx: CliContext, record: TaskRecord, stream: 'stdout' | 's
   } catch (err) {
     if (ctx.signal.aborted) return 130;
     throw err;
+  } finally {
+    stopWatching();
   }
   const end = await reader.get(record.id);
   if (end && !parsed.json) io.err(paint(io, 'dim', `--- ${end.status}${end.exitCode !== undefined || end.signal ? ` (exit ${exitText(end)})` : ''} ---\n`));
@@ -182,16 +214,21 @@ export async function wait(ctx: CliContext): Promise<number> {
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   const first = await Promise.all(parsed.positionals.map((id) => mustGet(ctx, id)));
   await noteOwnerless(ctx, first);
+  const stopWatching = (await reader.owner())?.alive ? watchOwner(ctx) : () => undefined;
   const done: TaskRecord[] = [];
-  for (const record of first) {
-    try {
-      const remaining = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-      done.push(await reader.wait(record.id, { signal: ctx.signal, ...(remaining !== undefined ? { timeoutMs: remaining } : {}) }));
-    } catch (err) {
-      if (ctx.signal.aborted) return 130;
-      if (err instanceof WaitTimeoutError) throw new CliError(EXIT.WAIT_TIMEOUT, `task ${record.id} did not end within ${duration(timeoutMs ?? 0)}`);
-      throw err;
+  try {
+    for (const record of first) {
+      try {
+        const remaining = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+        done.push(await reader.wait(record.id, { signal: ctx.signal, ...(remaining !== undefined ? { timeoutMs: remaining } : {}) }));
+      } catch (err) {
+        if (ctx.signal.aborted) return 130;
+        if (err instanceof WaitTimeoutError) throw new CliError(EXIT.WAIT_TIMEOUT, `task ${record.id} did not end within ${duration(timeoutMs ?? 0)}`);
+        throw err;
+      }
     }
+  } finally {
+    stopWatching();
   }
   if (parsed.json) printJson(io, done);
   else {
