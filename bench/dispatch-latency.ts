@@ -111,7 +111,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       samples: { value: p[s], baseline: p.raw },
     });
   const rows = [
-    row('latency.p50', 'dispatch latency p50, submit→started', 'bg', p50, 1),
+    row('latency.p50', 'dispatch latency p50, submit→started', 'bg', p50, 0.5),
     row('latency.p99', 'dispatch latency p99, submit→started', 'bg', p99, null),
   ];
   if (p50.tmpfs.length > 0) rows.push(row('latency.p50.tmpfs', 'dispatch latency p50, run dirs on tmpfs (diag.)', 'tmpfs', p50, null));

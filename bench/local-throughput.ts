@@ -120,7 +120,7 @@ function cpuNote(runs: readonly Run[]): string {
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
   const loadBefore = load1();
-  const tasks = options.quick ? 24 : 1000;
+  const tasks = options.quick ? 24 : 600;
   const reps = repsOf(options, 5);
   peer = await loadPQueueExeca();
   const skipped: Partial<Record<Variant, string>> = {};
@@ -181,10 +181,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     row('json', 'raw', 'throughput.json', 'local throughput, JsonDirStore (fsync)', 1.2),
     row('memory', 'xargs', 'throughput.xargs', 'local throughput, MemoryStore vs xargs -P', 0.8),
     row('memory', 'pqueue', 'throughput.pqueue', 'local throughput, MemoryStore vs p-queue + execa', 2.5),
-    row('files', 'raw', 'throughput.peer-files', 'peer: raw spawn to 2 new files', null),
-    row('xargs', 'raw', 'throughput.peer-xargs', `peer: xargs -P ${CONCURRENCY} (no capture)`, null),
-    row('parallel', 'raw', 'throughput.peer-parallel', `peer: GNU parallel -j${CONCURRENCY}`, null),
-    row('pqueue', 'raw', 'throughput.peer-pqueue', 'peer: p-queue + execa (output in memory)', null),
+    row('files', 'raw', 'throughput.peer.files', 'peer: raw spawn to 2 new files', null),
+    row('xargs', 'raw', 'throughput.peer.xargs', `peer: xargs -P ${CONCURRENCY} (no capture)`, null),
+    row('parallel', 'raw', 'throughput.peer.parallel', `peer: GNU parallel -j${CONCURRENCY}`, null),
+    row('pqueue', 'raw', 'throughput.peer.pqueue', 'peer: p-queue + execa (output in memory)', null),
     row('tmpfs', 'raw', 'throughput.tmpfs', 'local throughput, run dirs on tmpfs (diag.)', null),
     row('direct', 'raw', 'throughput.direct', 'local throughput, spawn helper off (diag.)', null),
   ];

@@ -170,7 +170,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       samples: { value: perSecond(v), baseline: perSecond(base) },
     });
   const rows = [
-    speedRow('scheduler.random', `scheduler, ${n} random priorities`, 'bg-random', 'pq-random', 3),
+    speedRow('scheduler.random', `scheduler, ${n} random priorities`, 'bg-random', 'pq-random', 2),
     speedRow('scheduler.fifo', `scheduler, ${n} FIFO`, 'bg-fifo', 'pq-fifo', 0.5),
     makeRow({
       id: 'scheduler.heap',
@@ -183,6 +183,21 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       target: { on: 'value', op: '<=', threshold: 1024 },
       note: hasGc() ? `after GC, ${n} queued` : `no --expose-gc: approximate`,
       samples: { value: runs['bg-random'].map((r) => r.heapPerTask), baseline: runs['pq-random'].map((r) => r.heapPerTask) },
+    }),
+    makeRow({
+      id: 'scheduler.heap.peak',
+      issueRow: 2,
+      name: 'scheduler, peak heap per task',
+      metric: 'bytes',
+      value: (med('bg-random', 'peakHeapMiB') * 1024 * 1024) / n,
+      baseline: (med('pq-random', 'peakHeapMiB') * 1024 * 1024) / n,
+      baselineName: 'p-queue',
+      target: { on: 'value', op: '<=', threshold: 1536 },
+      note: `peak heap growth while ${n} random-priority tasks pass through, per task`,
+      samples: {
+        value: runs['bg-random'].map((r) => (r.peakHeapMiB * 1024 * 1024) / n),
+        baseline: runs['pq-random'].map((r) => (r.peakHeapMiB * 1024 * 1024) / n),
+      },
     }),
     speedRow('scheduler.random.lean', 'scheduler, random, lean transport (diag.)', 'lean-random', 'pq-random', null),
   ];

@@ -2,7 +2,7 @@ import { describeValue, msArg, optionsArg, stringArg } from './args.js';
 import { BgexecError, InvalidArgumentError, NotFoundError } from './errors.js';
 import type { ResolvedOptions } from './executor-options.js';
 import type { TaskRunner } from './runner/task-runner.js';
-import { deepFreeze, isTerminal, snapshot, type TaskRecord } from './task.js';
+import { deepFreeze, isTerminal, snapshot, type TaskRecord, type TransportHandle } from './task.js';
 import { MAX_TIMER_MS } from './validate-spec.js';
 
 // Steering of tasks from outside their normal course: cancel one, run a waiting one now,
@@ -85,4 +85,18 @@ export function setTaskPriority(runner: TaskRunner, o: ResolvedOptions, id: unkn
     record.spec = deepFreeze({ ...record.spec, priority });
   });
   return snapshot(record);
+}
+
+/**
+ * Forgets a terminal task for `cleanup()`: the output of each of its attempts (a transport
+ * failure is reported, and the rest goes on), its stored record, its place in the tables.
+ */
+export async function removeTask(runner: TaskRunner, o: ResolvedOptions, record: TaskRecord, report: (err: unknown) => void): Promise<void> {
+  const transport = runner.transportOf(record);
+  const handles = new Map<number, TransportHandle>();
+  for (const h of record.history) if (h.handle) handles.set(h.attempt, h.handle);
+  if (record.handle) handles.set(record.attempt, record.handle);
+  for (const h of handles.values()) await transport?.cleanup(h).catch(report);
+  await o.store.delete(record.id);
+  runner.forget(record.id);
 }

@@ -21,7 +21,7 @@ import {
   type ShutdownOptions,
 } from './executor-options.js';
 import { checkFollowOptions, cleanupCandidates, listRecords, unackedCompletions } from './executor-queries.js';
-import { cancelTask, retryTaskNow, setTaskPriority } from './executor-steer.js';
+import { cancelTask, removeTask, retryTaskNow, setTaskPriority } from './executor-steer.js';
 import { openControl } from './control/index.js';
 import type { ControlListener } from './control/listener.js';
 import { shutdownArgs, ShutdownSequence, type ShutdownMode } from './executor-shutdown.js';
@@ -343,13 +343,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   async cleanup(options?: CleanupOptions): Promise<number> {
     const candidates = cleanupCandidates(this.#runner.records.values(), options, this.#o.clock);
     for (const r of candidates) {
-      const transport = this.#runner.transportOf(r);
-      const handles = new Map<number, TransportHandle>();
-      for (const h of r.history) if (h.handle) handles.set(h.attempt, h.handle);
-      if (r.handle) handles.set(r.attempt, r.handle);
-      for (const h of handles.values()) await transport?.cleanup(h).catch((err: unknown) => this.#reportError(err, r.id));
-      await this.#o.store.delete(r.id);
-      this.#runner.forget(r.id);
+      await removeTask(this.#runner, this.#o, r, (err) => this.#reportError(err, r.id));
       const key = r.spec.idempotencyKey;
       if (key !== undefined && this.#byIdempotencyKey.get(key) === r.id) this.#byIdempotencyKey.delete(key);
     }

@@ -68,6 +68,7 @@ export type {
   StoredSpec,
   TaskFilter,
   TaskRecord,
+  TaskResources,
   TaskSpec,
   TaskStatus,
   TerminalStatus,

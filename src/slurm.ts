@@ -1,6 +1,7 @@
 /**
- * `bgexec/slurm`: run tasks as Slurm batch jobs from a login node. See docs/transports.md, "Slurm".
- * @packageDocumentation
+ * The Slurm transport (`bgexec/slurm`): runs tasks as Slurm batch jobs from a login node, on the
+ * same job protocol as the local transport, with run directories in a shared directory.
+ * @module bgexec/slurm
  */
 export { SlurmTransport } from './transports/slurm/slurm-transport.js';
 export type { SlurmTransportOptions } from './transports/slurm/options.js';

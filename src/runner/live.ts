@@ -66,3 +66,9 @@ export function callTransport<T>(fn: () => Promise<T>): Promise<T> {
     return Promise.reject(err);
   }
 }
+
+/** The note of a pending attempt: what its transport says about it (e.g. Slurm's job id). */
+export function pendingNote(handle: TransportHandle): string {
+  const note = handle['pendingNote'];
+  return typeof note === 'string' && note !== '' ? note : 'pending: submitted, waiting to run';
+}

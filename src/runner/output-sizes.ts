@@ -1,7 +1,7 @@
 import type { TaskRecord } from '../task.js';
 import type { PollResult } from '../transports/types.js';
 import { DEFAULT_MAX_OUTPUT } from './launch-request.js';
-import type { Live } from './live.js';
+import { pendingNote, type Live } from './live.js';
 import type { RunnerSink, TaskRunner } from './task-runner.js';
 
 /**
@@ -9,10 +9,12 @@ import type { RunnerSink, TaskRunner } from './task-runner.js';
  * (`task:output`, followers woken) and, for a live attempt, the output limit (kill).
  */
 export function applySizes(runner: TaskRunner, sink: RunnerSink, record: TaskRecord, p: PollResult, live?: Live): void {
-  // A host that cannot be reached leaves the task running, with a note saying so.
-  if (p.unreachable !== record.note) {
-    if (p.unreachable === undefined) delete record.note;
-    else record.note = p.unreachable;
+  // A host that cannot be reached leaves the task running, with a note saying so; an attempt
+  // waiting in a cluster's queue keeps the note that says so.
+  const note = p.unreachable ?? (live?.pending === true && record.handle ? pendingNote(record.handle) : undefined);
+  if (note !== record.note) {
+    if (note === undefined) delete record.note;
+    else record.note = note;
     runner.persist(record);
     runner.notify(record.id);
   }

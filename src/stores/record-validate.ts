@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { validateBackoff } from '../scheduler/backoff.js';
 import { MAX_TIMER_MS } from '../validate-spec.js';
+import { checkResources } from '../validate-resources.js';
 import { RECORD_VERSION, TASK_STATUSES, TERMINAL_STATUSES, type TaskRecord } from '../task.js';
 
 /** Task ids a durable store accepts: they become file names, so no dots and no separators. */
@@ -23,6 +24,15 @@ const STATUSES = new Set<string>(TASK_STATUSES);
 const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 
 type Obj = Record<string, unknown>;
+
+function validResources(v: unknown): boolean {
+  try {
+    checkResources(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -59,7 +69,10 @@ function checkSpec(spec: unknown): string | undefined {
     optional(spec, 'env', isObject, 'an object') ??
     optional(spec, 'metadata', isObject, 'an object') ??
     optional(spec, 'retry', (v) => isObject(v) && Number.isInteger(v.attempts) && inRange(1, 1000)(v.attempts), 'an object with attempts from 1 to 1000') ??
-    optional(spec, 'tags', (v) => Array.isArray(v) && v.every(str), 'an array of strings');
+    optional(spec, 'tags', (v) => Array.isArray(v) && v.every(str), 'an array of strings') ??
+    optional(spec, 'timeoutFrom', (v) => v === 'start' || v === 'submit', "'start' or 'submit'") ??
+    // A stored resources list reaches sbatch: it must pass the same checks as at submit.
+    optional(spec, 'resources', validResources, 'resources as submit accepts them');
   if (reason !== undefined) return `spec.${reason}`;
   const backoff = isObject(spec.retry) ? spec.retry.backoff : undefined;
   if (backoff !== undefined) {

@@ -26,15 +26,17 @@ export interface VagrantTransportOptions extends Omit<SshTransportOptions, 'host
 
 // Refreshes after refused connections are at most this frequent (each one is seconds of vagrant).
 const REFRESH_MIN_MS = 5_000;
+const DOWN_MAX_MS = 20_000;
 // Tries of one vagrant call while the machine is locked by another vagrant process (~1 min in all).
 const LOCKED_TRIES = 32;
 
 /**
  * Runs attempts inside a Vagrant machine through its SSH connection. Vagrant is asked twice —
- * `vagrant status --machine-readable` and `vagrant ssh-config <machine>` — on first use; the
+ * `vagrant status <machine> --machine-readable` and `vagrant ssh-config <machine>` — on first use; the
  * answer is cached as an ssh config file for an internal {@link SshTransport}, and asked again
  * only after a refused connection (forwarded ports move when a machine restarts). Never one
- * `vagrant ssh -c` (seconds each) per operation. Handles have kind `vagrant`.
+ * `vagrant ssh -c` (seconds each) per operation. Handles have kind `vagrant`. Failures of vagrant
+ * are {@link VagrantError}s whose `reason` says what happened.
  */
 export class VagrantTransport implements Transport {
   readonly kind = 'vagrant';
@@ -45,6 +47,7 @@ export class VagrantTransport implements Transport {
   private readonly configFile: string;
   private config: Promise<void> | undefined;
   private lastAsked = 0;
+  private downDelay = REFRESH_MIN_MS;
   private lastConfig = '';
   /** Number of vagrant processes this transport has spawned. */
   vagrantCalls = 0;
@@ -96,8 +99,11 @@ export class VagrantTransport implements Transport {
     return this.ssh.close();
   }
 
-  // The cached answer. A failed one is kept for REFRESH_MIN_MS, so that a stopped machine does
-  // not cost a vagrant process per operation either.
+  // The cached answer. A failed one is kept for a while, so that a stopped machine does not
+  // cost a vagrant process per operation either: REFRESH_MIN_MS, doubling up to DOWN_MAX_MS
+  // while the machine stays down. Every `vagrant status` briefly locks the machine's entry in
+  // vagrant's index, and a `vagrant up` run by hand at that moment fails with "locked", so a
+  // machine that is down is asked about rarely.
   private prepare(): Promise<void> {
     this.config ??= this.askCached();
     return this.config;
@@ -105,11 +111,16 @@ export class VagrantTransport implements Transport {
 
   private askCached(): Promise<void> {
     const asking = this.ask();
-    asking.catch(() => {
-      setTimeout(() => {
-        if (this.config === asking) this.config = undefined;
-      }, REFRESH_MIN_MS).unref();
-    });
+    asking.then(
+      () => (this.downDelay = REFRESH_MIN_MS),
+      (err: unknown) => {
+        const delay = this.downDelay;
+        if (err instanceof VagrantError && err.refused) this.downDelay = Math.min(delay * 2, DOWN_MAX_MS);
+        setTimeout(() => {
+          if (this.config === asking) this.config = undefined;
+        }, delay).unref();
+      },
+    );
     return asking;
   }
 

@@ -14,7 +14,8 @@ stop() {
   case $p in ''|*[!0-9]*) return 0 ;; esac
   kill -TERM "$p" 2>/dev/null || return 0
   i=0
-  while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  # A zombie counts as gone: in a container, PID 1 may never reap the daemon.
+  while kill -0 "$p" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$p/stat" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
   kill -KILL "$p" 2>/dev/null || true
   rm -f "$1"
 }
@@ -26,11 +27,9 @@ stop "$D/slurmd.pid"
 stop "$D/slurmctld.pid"
 stop "$D/munged.pid"
 # slurmstepd processes outlive slurmd by design; those of this cluster carry its config path.
-for f in /proc/[0-9]*/cmdline; do
-  if tr '\0' ' ' <"$f" 2>/dev/null | grep -q "^slurmstepd"; then
-    q=${f#/proc/}; q=${q%/cmdline}
-    grep -qs "$D" "/proc/$q/environ" 2>/dev/null && kill -KILL "$q" 2>/dev/null
-  fi
+for f in $(grep -ls '^slurmstepd' /proc/[0-9]*/cmdline 2>/dev/null); do
+  q=${f#/proc/}; q=${q%/cmdline}
+  grep -qs "$D" "/proc/$q/environ" 2>/dev/null && kill -KILL "$q" 2>/dev/null
 done
 rm -rf "$D/ctld" "$D/spool" "$D/munge/munge.socket" "$D/munge/munge.socket.lock"
 echo stopped

@@ -27,7 +27,8 @@ if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1
 fi
 
 export SLURM_CONF="$D/slurm.conf"
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Alive: the pid exists and is not a zombie (in a container, PID 1 may never reap a daemon).
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$(cat "$1")/stat" 2>/dev/null; }
 
 # The cluster answers and its node takes jobs: nothing to do.
 if alive "$D/munged.pid" && alive "$D/slurmctld.pid" && alive "$D/slurmd.pid" &&
@@ -121,5 +122,6 @@ until timeout 2 sinfo -h -N -o '%T' 2>/dev/null | grep -Eq '^(idle|mixed|allocat
   [ $((i % 25)) -ne 0 ] || scontrol update NodeName=localhost State=RESUME >/dev/null 2>&1 || true
   sleep 0.2
 done
+touch "$D/started"
 t1=$(date +%s%N)
 echo "ready $(( (t1 - t0) / 1000000 ))ms"

@@ -213,7 +213,7 @@ cmd_down() {
   pid=$(cat "$BASE/docker/exec/containerd/containerd.pid" 2>/dev/null || true)
   case $pid in ''|*[!0-9]*) ;; *) kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true ;; esac
   # Mounts left under the data root would keep the next rm from working.
-  grep -o " $BASE/docker/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
+  { grep -o " $BASE/docker/[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE" 2>/dev/null || true
   # dockerd runs with --iptables=false; chains an earlier run with iptables left are removed anyway.
   if command -v iptables >/dev/null; then

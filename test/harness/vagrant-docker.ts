@@ -34,7 +34,7 @@ export interface VagrantDockerMachines {
   readonly env: Readonly<Record<string, string>>;
   /** Options for a VagrantTransport on `machine`. */
   options(machine: string, extra?: Partial<VagrantTransportOptions>): VagrantTransportOptions;
-  /** Runs `vagrant <args>` in the project; resolves with stdout, rejects with stderr in the message. */
+  /** Runs `vagrant <args>` in the project (again while vagrant says the machine is locked); resolves with stdout, rejects with stderr in the message. */
   vagrant(args: readonly string[], timeoutMs?: number): Promise<string>;
 }
 
@@ -74,6 +74,17 @@ export async function vagrantDockerUp(project: VagrantDockerProject): Promise<Va
     cwd,
     env,
     options: (machine, extra = {}) => ({ cwd, machine, env, pollIntervalMs: 25, maxPollIntervalMs: 200, ...extra }),
-    vagrant: (args, timeoutMs = 300_000) => run('vagrant', args, { cwd, env: { ...process.env, ...env }, timeoutMs }),
+    vagrant: async (args, timeoutMs = 300_000) => {
+      // A transport's `vagrant status` briefly locks the machine's index entry; a command that
+      // runs into it fails with "locked" at once and is simply run again.
+      for (let i = 1; ; i++) {
+        try {
+          return await run('vagrant', args, { cwd, env: { ...process.env, ...env }, timeoutMs });
+        } catch (err) {
+          if (i >= 10 || !/is locked/.test(String(err))) throw err;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    },
   };
 }

@@ -1,6 +1,6 @@
 // The spawn helper behind LocalTransport's non-detached attempts: one long-lived process per
 // transport forks the tasks (so Node does not), and every promise of direct spawn still holds.
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HelperStartError, SpawnHelper } from '../../src/transports/spawn-helper/client.js';
@@ -106,6 +106,19 @@ describe('LocalTransport through the spawn helper', () => {
     await t.kill(h, { graceMs: 2_000 });
     expect(await t.wait(h)).toMatchObject({ state: 'exited', signal: 'SIGKILL' });
     expect(pidsOfTask(h.taskId)).toEqual([]);
+  });
+
+  it('reads a pid-less run directory with the empty pid file the helper creates before its fork as spawn_unconfirmed (may have run)', async () => {
+    const root = newRoot();
+    const t = newTransport(root);
+    const [forked, never] = [id(), id()];
+    mkdirSync(join(root, 'jobs', `${forked}-1`), { recursive: true });
+    writeFileSync(join(root, 'jobs', `${forked}-1`, 'pid'), '');
+    mkdirSync(join(root, 'jobs', `${never}-1`));
+    const a = await t.probe(forked, 1);
+    expect(await t.wait({ ...a!, ownerGone: true })).toMatchObject({ state: 'lost', reason: 'spawn_unconfirmed' });
+    const b = await t.probe(never, 1);
+    expect(await t.wait({ ...b!, ownerGone: true })).toMatchObject({ state: 'lost', reason: 'spawn_interrupted' });
   });
 
   it('falls back to direct spawn on a host without perl', async () => {

@@ -79,6 +79,8 @@ else {
     }, STEP_MS);
 
     it('vagrant reload mid-task: lost with machine_restarted, although the boot id is the same', async () => {
+      // Each step starts from a running machine, whatever the step before left.
+      await machines().vagrant(['up', 'default']);
       const id = await runningTask();
       const before = record(id).handle?.bootId;
       await machines().vagrant(['reload', 'default']);
@@ -89,6 +91,7 @@ else {
     }, STEP_MS);
 
     it('vagrant destroy mid-task: lost with machine_destroyed at once; new starts are refused as machine_not_created', async () => {
+      await machines().vagrant(['up', 'default']);
       const id = await runningTask();
       await machines().vagrant(['destroy', '-f', 'default']);
       const done = await executor().wait(id, { timeoutMs: 180_000 });

@@ -1,7 +1,7 @@
 // VagrantTransport passes the same contracts as every transport against a real Vagrant machine:
 // the docker provider's machine `one` (Debian, its own users, filesystem and process table),
 // brought up by test/harness/vagrant-docker.sh. The whole file costs two vagrant processes.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transport } from '../../src/transports/types.js';
 import { VagrantTransport } from '../../src/transports/vagrant.js';
 import { describeExecutorContract } from './_executor-contract.js';
@@ -28,6 +28,10 @@ else {
       close: async () => {},
     };
   }
+  // vagrant's two answers (seconds each on a loaded machine) are asked here, not inside a test's time limit.
+  beforeAll(async () => {
+    await (await transport()).probe!('warm-up', 1);
+  }, 300_000);
   afterAll(async () => {
     await shared?.close();
   });

@@ -4,7 +4,7 @@
 // executor — and the latency of each operation next to `vagrant ssh -c`.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import type { TransportHandle } from '../../src/task.js';
@@ -39,6 +39,10 @@ else {
     probe: (id, a) => t.probe(id, a),
     close: async () => {},
   });
+  // vagrant's answers for both machines (seconds each on a loaded machine) are asked here.
+  beforeAll(async () => {
+    await Promise.all([transport('one').probe('warm-up', 1), transport('two').probe('warm-up', 1)]);
+  }, 300_000);
   afterAll(async () => {
     for (const t of open.values()) await t.close();
     open.clear();
@@ -68,7 +72,7 @@ else {
       } finally {
         await ex.shutdown();
       }
-    });
+    }, 120_000);
 
     it('hostile quoting: command, args, env and cwd reach the machine byte for byte', async () => {
       const ex = new BackgroundExecutor({ transports: { one: unclosed(transport()) }, defaultTransport: 'one' });
@@ -87,7 +91,7 @@ else {
       } finally {
         await ex.shutdown();
       }
-    });
+    }, 120_000);
 
     it('a kill reaches the whole tree in the machine, a setsid grandchild included', async () => {
       const t = transport();
@@ -105,12 +109,12 @@ else {
       expect(await t.wait(h)).toMatchObject({ state: 'exited', exitCode: null });
       expect(await markedInMachine(t, taskId)).toBe(0);
       await t.cleanup(h);
-    });
+    }, 120_000);
 
     it('two machines of one Vagrantfile in one executor: each task runs in its own machine', async () => {
-      const one = transport('one', true);
-      const two = transport('two', true);
-      const ex = new BackgroundExecutor({ transports: { one, two }, defaultTransport: 'one', scheduler: new PriorityScheduler({ concurrency: 4 }) });
+      const one = transport('one');
+      const two = transport('two');
+      const ex = new BackgroundExecutor({ transports: { one: unclosed(one), two: unclosed(two) }, defaultTransport: 'one', scheduler: new PriorityScheduler({ concurrency: 4 }) });
       try {
         // The pid 1 start time and hostname tell two containers apart.
         const cmd = 'hostname; cut -d" " -f22 /proc/1/stat; echo "$BGEXEC_TASK_ID"';
@@ -123,11 +127,12 @@ else {
         expect(machineOf[0]).toBe(machineOf[2]);
         expect(machineOf[1]).toBe(machineOf[3]);
         expect(machineOf[0]).not.toBe(machineOf[1]);
+        // Two vagrant processes per machine, asked once (before this test).
         expect(one.vagrantCalls + two.vagrantCalls).toBe(4);
       } finally {
         await ex.shutdown();
       }
-    });
+    }, 120_000);
 
     it('latency per operation through VagrantTransport, next to `vagrant ssh -c true`', async () => {
       const ROUNDS = 5;
@@ -139,7 +144,7 @@ else {
         await fn();
         return performance.now() - t0;
       };
-      const rows: Record<string, number[]> = { 'first operation (vagrant status + ssh-config + connect)': [], start: [], 'poll (cached)': [], 'read (mirror)': [], 'wait (`true`, start to end)': [], 'kill (TERM → ended)': [], 'vagrant ssh -c true': [], 'vagrant status': [] };
+      const rows: Record<string, number[]> = { 'first operation (vagrant status + ssh-config + connect)': [], start: [], 'poll (cached)': [], 'read (mirror)': [], 'wait (`true`, start to end)': [], 'kill (TERM → ended)': [], 'vagrant ssh -c true': [] };
       const vagrantSsh = () => new Promise<void>((resolve, reject) => {
         const c = spawn('vagrant', ['ssh', 'one', '-c', 'true'], { cwd: m.cwd, env: { ...process.env, ...m.env }, stdio: 'ignore' });
         c.once('error', reject);
@@ -158,18 +163,18 @@ else {
           await t.wait(h!);
         }));
         rows['wait (`true`, start to end)']!.push(await time(async () => t.wait(await t.start({ taskId: contractTaskId(), attempt: 1, command: 'true', detached: false }))));
-        // Seconds each: three are enough for a median.
-        if (i < 3) rows['vagrant ssh -c true']!.push(await time(vagrantSsh));
+        // Seconds each (a Ruby program): two show the order of magnitude.
+        if (i < 2) rows['vagrant ssh -c true']!.push(await time(vagrantSsh));
       }
-      rows['vagrant status']!.push(await time(() => m.vagrant(['status', 'one'])));
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       const table = Object.entries(rows).map(([op, xs]) => `| ${op} | ${median(xs).toFixed(1)} ms |`);
       console.log(['| operation (median) | latency |', '|---|---|', ...table].join('\n'));
       mkdirSync('.tmp', { recursive: true });
       writeFileSync('.tmp/vagrant-docker-latency.json', JSON.stringify(Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)])), null, 2));
       // The point of the design: an operation is one ssh round trip, never a vagrant process.
-      expect(median(rows.start!)).toBeLessThan(median(rows['vagrant ssh -c true']!));
-      expect(median(rows['wait (`true`, start to end)']!)).toBeLessThan(median(rows['vagrant ssh -c true']!));
+      const fastestVagrantSsh = Math.min(...rows['vagrant ssh -c true']!);
+      expect(median(rows.start!)).toBeLessThan(fastestVagrantSsh);
+      expect(median(rows['wait (`true`, start to end)']!)).toBeLessThan(fastestVagrantSsh);
     }, 150_000);
   });
 }

@@ -19,7 +19,8 @@ const why = skipReason ?? vagrantUnavailable();
 
 if (why !== undefined) describeSkipped(`VagrantTransport (${why})`);
 else {
-  describe('VagrantTransport', () => {
+  // Each vagrant process takes 1–9 s (a Ruby program, slow on a loaded machine); a test runs up to four.
+  describe('VagrantTransport', { timeout: 120_000 }, () => {
     it('a machine that is not running: VagrantError machine_not_running, asked once for several operations', async () => {
       const fx = vagrantFixture(await sshd());
       fx.setMachine({ state: 'poweroff' });
@@ -59,6 +60,26 @@ else {
         await first.start();
         await t.close();
         await second.close();
+        fx.close();
+      }
+    });
+
+    it('a machine destroyed under a running attempt ends it at once as lost (machine_destroyed)', async () => {
+      const own = await startSshd();
+      const fx = vagrantFixture(own);
+      const t = new VagrantTransport(fx.options({ unreachableTimeoutMs: 600_000 }));
+      const taskId = contractTaskId();
+      try {
+        const h = await t.start({ taskId, attempt: 1, command: 'echo up; sleep 300', detached: false });
+        fx.setMachine({ state: 'not_created' });
+        await own.stop();
+        // Not after unreachableTimeoutMs (10 min): vagrant says the machine is gone.
+        expect(await t.wait(h)).toMatchObject({ state: 'lost', reason: 'machine_destroyed' });
+        expect(fx.calls()).toEqual(['status build --machine-readable', 'ssh-config build', 'status build --machine-readable']);
+      } finally {
+        killPids(pidsOfTask(taskId), 'SIGKILL');
+        await t.close();
+        await own.close();
         fx.close();
       }
     });

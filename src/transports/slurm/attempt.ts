@@ -13,7 +13,7 @@ export interface SlurmAttempt {
   slurm?: JobState;
   /** At least one poll round has looked at it (or start() created it). */
   seen: boolean;
-  /** The job's script ran (its `pid` file exists) or Slurm reported it running. */
+  /** The job's wrapper ran (its `pid` file exists). */
   ran: boolean;
   /** When Slurm was first seen reporting the job ended while its exit marker was still absent. */
   endSeenAt?: number;

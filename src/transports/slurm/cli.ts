@@ -12,6 +12,8 @@ export interface CliResult {
   timedOut: boolean;
 }
 
+const MAX_PARALLEL = 4;
+
 /** The Slurm client commands the transport runs. */
 export type SlurmCommand = 'sbatch' | 'squeue' | 'scancel' | 'sacct';
 
@@ -22,13 +24,28 @@ export type SlurmCommand = 'sbatch' | 'squeue' | 'scancel' | 'sacct';
  */
 export class SlurmCli {
   private readonly env: NodeJS.ProcessEnv;
+  // Commands in flight and those waiting for a turn: a burst of submits runs a few at a time,
+  // because dozens of client processes at once only fight over the CPU and slurmctld's locks.
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
 
   constructor(private readonly options: ResolvedSlurmOptions) {
     this.env = { ...process.env, ...options.env };
   }
 
   /** Runs `command args…`; resolves with its result (never rejects for a non-zero exit). */
-  run(command: SlurmCommand, args: readonly string[], timeoutMs = this.options.commandTimeoutMs): Promise<CliResult> {
+  async run(command: SlurmCommand, args: readonly string[], timeoutMs = this.options.commandTimeoutMs): Promise<CliResult> {
+    if (this.active >= MAX_PARALLEL) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.active++;
+    try {
+      return await this.exec(command, args, timeoutMs);
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+
+  private exec(command: SlurmCommand, args: readonly string[], timeoutMs: number): Promise<CliResult> {
     const file = this.options.binDir === undefined ? command : join(this.options.binDir, command);
     return new Promise((resolve, reject) => {
       execFile(file, args, { env: this.env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {

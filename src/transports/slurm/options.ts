@@ -26,7 +26,7 @@ export interface SlurmTransportOptions {
   pollMs?: number;
   /** Directory of `sbatch`, `squeue`, `scancel` and `sacct`; default: found on `PATH`. */
   binDir?: string;
-  /** Extra environment for the Slurm commands (e.g. `SLURM_CONF`), and so for the jobs they submit. */
+  /** Extra environment for the Slurm commands (e.g. `SLURM_CONF`); `sbatch` passes its environment on to the jobs. */
   env?: Readonly<Record<string, string>>;
   /**
    * Refuse at `start()` (`SPAWN_FAILED`, reason `cwd_missing`) a task whose `cwd` does not exist

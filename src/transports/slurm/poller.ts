@@ -1,12 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_FILE, formatExitCode, lostExit } from '../job-protocol/markers.js';
+import { EXIT_FILE, KILLREQ_FILE, formatExitCode, lostExit, signalNumber } from '../job-protocol/markers.js';
 import { killRequested, readExitInfo, readPidMarker, writeExitMarker } from '../job-protocol/run-dir.js';
 import type { ExitInfo } from '../types.js';
 import type { SlurmAttempt } from './attempt.js';
 import type { SlurmCli } from './cli.js';
 import { JOB_ID_FILE, jobNameOf } from './job-script.js';
-import { findJobsByName, isEnded, isQueued, queryJobs, type JobState } from './states.js';
+import { findJobsByName, isEnded, queryJobs, type JobState } from './states.js';
 
 /** Reads the `jobid` file of a run directory. */
 export function readJobIdFile(runDir: string): string | undefined {
@@ -16,6 +16,16 @@ export function readJobIdFile(runDir: string): string | undefined {
     return m ? m[1] : undefined;
   } catch {
     return undefined;
+  }
+}
+
+// The first signal of a kill request (`killreq`: "<SIGNAME> <ms>"), SIGTERM when unreadable.
+function requestedSignal(runDir: string): string {
+  try {
+    const name = readFileSync(join(runDir, KILLREQ_FILE), 'latin1').split(' ')[0] ?? '';
+    return /^SIG[A-Z0-9]+$/.test(name) && signalNumber(name) !== undefined ? name : 'SIGTERM';
+  } catch {
+    return 'SIGTERM';
   }
 }
 
@@ -30,7 +40,7 @@ export function writeJobIdFile(runDir: string, jobId: string): void {
 
 /**
  * Watches every attempt of one transport with ONE round per interval: first the files in the
- * shared root (an exit marker ends an attempt, a `pid` file says its script runs), then a
+ * shared root (an exit marker ends an attempt, the wrapper's `pid` file says it runs), then a
  * single `squeue` call (with `sacct` for jobs past `MinJobAge`) for the jobs still open. The
  * wrapper's exit marker is the source of truth for how an attempt ended; Slurm's state only
  * says whether it waits, runs, or ended without a marker (killed, node failure, time limit).
@@ -166,10 +176,9 @@ export class SlurmPoller {
       a.seen = true;
       const st = states.get(a.jobId!);
       if (st !== undefined) a.slurm = st;
-      if (st !== undefined && !isEnded(st)) {
-        if (!isQueued(st)) this.markRan(a);
-        continue;
-      }
+      // Running for Slurm is not yet running for the task: the batch step may still be setting
+      // up. The wrapper's `pid` file (looked at above) says when the command's shell runs.
+      if (st !== undefined && !isEnded(st)) continue;
       // Ended for Slurm (or forgotten by it): the marker may have been written since the first look.
       if (this.byMarker(a)) continue;
       if (!a.ran && readPidMarker(a.runDir) !== undefined) this.markRan(a);
@@ -184,7 +193,8 @@ export class SlurmPoller {
   // How an attempt ended whose wrapper left no exit marker (killed by SIGKILL, by Slurm, or never ran).
   private endWithoutMarker(a: SlurmAttempt, st: JobState | undefined, killed: boolean, now: number): ExitInfo {
     const state = (st ?? a.slurm)?.state.toLowerCase() ?? 'unknown';
-    if (killed && !a.ran) return { state: 'exited', exitCode: null, signal: null, reason: 'cancelled_before_start', endedAt: now };
+    // Cancelled while it waited in the queue: it ends by the signal asked for, like a process that got it first thing.
+    if (killed && !a.ran) return { state: 'exited', exitCode: null, signal: requestedSignal(a.runDir), reason: 'cancelled_before_start', endedAt: now };
     if (killed) {
       // Recorded like the wrapper would have, so a later look (another process, after a restart) agrees.
       try {

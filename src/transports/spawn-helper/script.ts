@@ -1,4 +1,4 @@
-// The spawn helper's program. It is Perl (5.8 or later, core modules POSIX and Fcntl only), not
+// The spawn helper's program. It is Perl (5.10 or later, core modules POSIX and Fcntl only), not
 // sh: POSIX sh cannot give a background job its own session without an extra `setsid` exec, an
 // asynchronous list of a non-interactive shell has SIGINT and SIGQUIT ignored for good, and
 // `wait` folds "killed by signal n" into "exit 128+n". Perl forks, calls setsid(), resets the
@@ -9,9 +9,10 @@
 // NUL-terminated, so no value is ever parsed by a shell; events on stdout are ASCII lines.
 // Requests:
 //   B <K=V>…                              base environment of every task (sent once, first)
-//   S <serial> <runDir> <cwd> <limit> <n> <K=V>×n <argv>…   claim runDir (mkdir), create out and
-//                                          err, fork, setsid, chdir, exec; stdout/stderr are pipes
-//                                          this process copies into out/err, cut at <limit> bytes
+//   S <serial> <runDir> <cwd> <limit> <n> <K=V>×n <argv>…   claim runDir (mkdir), create an empty
+//                                          pid file, fork, setsid, chdir, exec; stdout/stderr are
+//                                          pipes this process copies into out/err (created on their
+//                                          first byte), cut at <limit> bytes
 //   R <serial> <marker>                   the executor has reaped the leftovers: once both pipes
 //                                          are closed, turn `pid` into the `exit` marker <marker>
 //   C <serial>                            close the task's pipes now (the drain bound has passed)
@@ -36,9 +37,8 @@ $SIG{CHLD} = sub {};
 # architecture; elsewhere the scan always runs.
 my $subreaper = 0;
 {
-  my %nr = (x86_64 => 157, aarch64 => 167, riscv64 => 167, i686 => 172, i386 => 172, arm => 172);
-  my ($arch) = (POSIX::uname())[4];
-  my $n = $nr{$arch // ''};
+  my $arch = (POSIX::uname())[4] // '';
+  my $n = $arch eq 'x86_64' ? 157 : $arch =~ /^(aarch64|riscv64)$/ ? 167 : $arch =~ /^(i[3-6]86|arm)/ ? 172 : undef;
   $subreaper = 1 if defined $n && -e "/proc/$$/task/$$/children" && syscall($n, 36, 1, 0, 0, 0) == 0;
 }
 sub alone {
@@ -49,6 +49,7 @@ sub alone {
   return 1;
 }
 my $in = '';
+my $round = 0;
 sub errname { my $n = 0 + $!; local $! = $n; for my $k (keys %!) { return $k if $!{$k} } return "E$n" }
 sub emit {
   my $l = $_[0]; my $o = 0;
@@ -92,7 +93,9 @@ sub start_task {
   my $t = { s => $s, pid => $pid, dir => $dir, pfh => $pfh, or => $or, er => $er, cr => $cr,
             lim => ($limit eq '' ? -1 : 0 + $limit), no => 0, ne => 0, open => 2 };
   $task{$s} = $t; $bypid{$pid} = $t;
-  $rfd{fileno $cr} = [$t, 'c']; $rfd{fileno $or} = [$t, 'or']; $rfd{fileno $er} = [$t, 'er'];
+  # Tagged with the loop round: a descriptor opened after this round's select() may reuse the
+  # number of one closed meanwhile whose bit is set, and a read of it would block the loop.
+  $rfd{fileno $cr} = [$t, 'c', $round]; $rfd{fileno $or} = [$t, 'or', $round]; $rfd{fileno $er} = [$t, 'er', $round];
 }
 sub confirm {
   my $t = $_[0];
@@ -167,8 +170,11 @@ sub request {
 }
 emit("READY $$\n");
 while (1) {
+  $round++;
   reap();
   my $rin = ''; vec($rin, 0, 1) = 1; vec($rin, $_, 1) = 1 for keys %rfd;
+  # A SIGCHLD that lands between reap() and select() would be seen only at the next event:
+  # while tasks run, look again after 50 ms at the latest.
   my $n = select(my $rout = $rin, undef, undef, %bypid ? 0.05 : undef);
   next if $n <= 0;
   if (vec($rout, 0, 1)) {
@@ -184,6 +190,7 @@ while (1) {
   for my $fd (keys %rfd) {
     next unless vec($rout, $fd, 1);
     my $e = $rfd{$fd} or next;
+    next if $e->[2] == $round;
     if ($e->[1] eq 'c') { confirm($e->[0]) } else { copy_out($e->[0], $e->[1]) }
   }
 }

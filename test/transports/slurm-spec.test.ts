@@ -1,0 +1,212 @@
+// What the Slurm transport adds that runs without a cluster: the pending state in the runner (on
+// a queueing stand-in around FakeTransport), spec validation of `resources` and `timeoutFrom`,
+// the transport's option checks, and the batch script and sbatch argv it builds.
+import { describe, expect, it } from 'vitest';
+import { BackgroundExecutor } from '../../src/executor.js';
+import type { TransportHandle } from '../../src/task.js';
+import { recordProblem } from '../../src/stores/record-validate.js';
+import { FakeTransport } from '../../src/testing/fake-transport.js';
+import { SlurmTransport } from '../../src/transports/slurm/slurm-transport.js';
+import type { SlurmCli } from '../../src/transports/slurm/cli.js';
+import { buildJobScript, sbatchArgv } from '../../src/transports/slurm/job-script.js';
+import { isEnded, isQueued, queryJobs } from '../../src/transports/slurm/states.js';
+import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from '../../src/transports/types.js';
+
+// A FakeTransport whose attempts first wait in a queue until the test lets them run.
+class QueueingFake implements Transport {
+  readonly kind = 'fake';
+  readonly fake = new FakeTransport();
+  private readonly gates = new Map<string, { promise: Promise<boolean>; resolve: (ran: boolean) => void }>();
+  private gate(taskId: string) {
+    let g = this.gates.get(taskId);
+    if (!g) {
+      let resolve!: (ran: boolean) => void;
+      const promise = new Promise<boolean>((r) => (resolve = r));
+      g = { promise, resolve };
+      this.gates.set(taskId, g);
+    }
+    return g;
+  }
+  release(taskId: string): void {
+    this.gate(taskId).resolve(true);
+  }
+  async start(req: LaunchRequest): Promise<TransportHandle> {
+    const h = await this.fake.start(req);
+    return { ...h, pending: true, pendingNote: `pending: ${req.taskId} waits in the test queue` };
+  }
+  whenRunning(h: TransportHandle): Promise<boolean> {
+    return this.gate(h.taskId).promise;
+  }
+  wait(h: TransportHandle): Promise<ExitInfo> {
+    return this.fake.wait(h);
+  }
+  poll(h: TransportHandle): Promise<PollResult> {
+    return this.fake.poll(h);
+  }
+  read(h: TransportHandle, s: OutputStream, o: number, l: number): Promise<ReadResult> {
+    return this.fake.read(h, s, o, l);
+  }
+  async kill(h: TransportHandle, o: KillOptions): Promise<void> {
+    this.gate(h.taskId).resolve(false);
+    await this.fake.kill(h, o);
+  }
+  cleanup(h: TransportHandle): Promise<void> {
+    return this.fake.cleanup(h);
+  }
+  close(): Promise<void> {
+    return this.fake.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('pending attempts in the runner', () => {
+  it('a queued attempt is running with a note and task:pending; its timeout starts when it runs', async () => {
+    const q = new QueueingFake();
+    q.fake.script(/./, { hang: true });
+    const ex = new BackgroundExecutor({ transports: { q }, defaultTransport: 'q', outputPollMs: 10 });
+    const events: string[] = [];
+    for (const n of ['task:pending', 'task:started', 'task:completed', 'task:timed_out'] as const) ex.on(n, () => events.push(n));
+    try {
+      const t = await ex.submit({ command: 'x', timeoutMs: 150 });
+      // Pending three times longer than the timeout (the bound is the point), through many output polls.
+      await sleep(450);
+      expect(ex.get(t.id)).toMatchObject({ status: 'running', note: `pending: ${t.id} waits in the test queue` });
+      expect(events).toEqual(['task:pending']);
+      q.release(t.id);
+      for (let i = 0; i < 200 && !events.includes('task:started'); i++) await sleep(5);
+      expect(ex.get(t.id)?.note).toBeUndefined();
+      expect(ex.get(t.id)?.handle?.['pending']).toBe(false);
+      q.fake.complete(t.id, { exitCode: 0 });
+      expect(await ex.wait(t.id)).toMatchObject({ status: 'completed' });
+      expect(events).toEqual(['task:pending', 'task:started', 'task:completed']);
+    } finally {
+      await ex.shutdown();
+    }
+  });
+
+  it("timeoutFrom: 'submit' counts the time pending: it times out in the queue without ever starting", async () => {
+    const q = new QueueingFake();
+    q.fake.script(/./, { hang: true });
+    const ex = new BackgroundExecutor({ transports: { q }, defaultTransport: 'q' });
+    const events: string[] = [];
+    for (const n of ['task:pending', 'task:started', 'task:timed_out'] as const) ex.on(n, () => events.push(n));
+    try {
+      const t = await ex.submit({ command: 'x', timeoutMs: 100, timeoutFrom: 'submit', graceMs: 10 });
+      expect(await ex.wait(t.id)).toMatchObject({ status: 'timed_out', reason: 'timeout' });
+      expect(events).toEqual(['task:pending', 'task:timed_out']);
+    } finally {
+      await ex.shutdown();
+    }
+  });
+});
+
+describe('Slurm spec fields and options', () => {
+  const ex = () => new BackgroundExecutor({ transports: { f: new FakeTransport() }, defaultTransport: 'f' });
+
+  it('validates resources and timeoutFrom with INVALID_SPEC naming the field', async () => {
+    const e = ex();
+    try {
+      const bad: Array<[object, string]> = [
+        [{ resources: { cpus: 0 } }, 'resources.cpus'],
+        [{ resources: { memoryMb: 1.5 } }, 'resources.memoryMb'],
+        [{ resources: { gpus: '1' } }, 'resources.gpus'],
+        [{ resources: { timeLimitMinutes: -1 } }, 'resources.timeLimitMinutes'],
+        [{ resources: { extraArgs: ['--job-name=x'] } }, 'resources.extraArgs[0]'],
+        [{ resources: { extraArgs: ['-o', 'x'] } }, 'resources.extraArgs[0]'],
+        [{ resources: { extraArgs: ['--comment=a\nb'] } }, 'resources.extraArgs[0]'],
+        [{ resources: { extraArgs: 'x' } }, 'resources.extraArgs'],
+        [{ resources: { disk: 1 } }, 'resources.disk'],
+        [{ resources: [] }, 'resources'],
+        [{ timeoutFrom: 'queue' }, 'timeoutFrom'],
+      ];
+      for (const [fields, field] of bad) {
+        await expect(e.submit({ command: 'true', ...fields } as never)).rejects.toMatchObject({ code: 'INVALID_SPEC', field });
+      }
+      const ok = await e.submit({ command: 'true', timeoutFrom: 'start', resources: { cpus: 2, memoryMb: 100, gpus: 1, timeLimitMinutes: 5, extraArgs: ['--constraint=x', '--exclusive'] } });
+      expect(ok.spec.resources).toEqual({ cpus: 2, memoryMb: 100, gpus: 1, timeLimitMinutes: 5, extraArgs: ['--constraint=x', '--exclusive'] });
+    } finally {
+      await e.shutdown();
+    }
+  });
+
+  it('refuses bad transport options with INVALID_ARGUMENT', () => {
+    expect(() => new SlurmTransport({ sharedRoot: 'relative' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'sharedRoot' }));
+    expect(() => new SlurmTransport({ sharedRoot: '/shared/50%' })).toThrow(expect.objectContaining({ field: 'sharedRoot' }));
+    expect(() => new SlurmTransport({ sharedRoot: '/s', sbatchArgs: ['--output=x'] })).toThrow(expect.objectContaining({ field: 'sbatchArgs' }));
+    expect(() => new SlurmTransport({ sharedRoot: '/s', partition: 'a b' })).toThrow(expect.objectContaining({ field: 'partition' }));
+    expect(() => new SlurmTransport({ sharedRoot: '/s', ssh: {} } as never)).toThrow(expect.objectContaining({ field: 'ssh' }));
+    expect(() => new SlurmTransport({ sharedRoot: '/s', pollMs: 0 })).toThrow(expect.objectContaining({ field: 'pollMs' }));
+  });
+
+  it('builds an sbatch argv that pins the run directory, names the job and never requeues', () => {
+    const argv = sbatchArgv('/s/jobs/T1-2', 'T1', 2, ['--partition=p'], { cpus: 4, memoryMb: 512, gpus: 1, timeLimitMinutes: 9, extraArgs: ['--hold'] });
+    expect(argv).toEqual([
+      '--parsable', '--job-name=bgx-T1-2', '--chdir=/s/jobs/T1-2', '--output=/s/jobs/T1-2/slurm.out', '--error=/s/jobs/T1-2/slurm.err',
+      '--no-requeue', '--partition=p', '--cpus-per-task=4', '--mem=512M', '--gpus=1', '--time=9', '--hold', '/s/jobs/T1-2/job.sh',
+    ]);
+    const script = buildJobScript({ runDir: '/s/jobs/T1-2', taskId: 'T1', attempt: 2, command: "echo 'hi'", env: { A: "it's" }, reap: '0:5000', maxOutputBytes: 10 });
+    expect(script.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(script).toContain(`export A='it'\\''s'`);
+    expect(script).toContain('export BGEXEC_TASK_ID=T1 BGEXEC_ATTEMPT=2 BGEXEC_REAP=');
+    expect(script).toContain('export BGEXEC_MAX_OUTPUT=10');
+    expect(script).toMatch(/\nexec \/bin\/sh -c '.*' bgexec-wrap '\/s\/jobs\/T1-2' '' 'sh' 'echo '\\''hi'\\'''\n$/s);
+  });
+});
+
+describe('Slurm job states', () => {
+  // A stand-in for the Slurm client that answers from a table and records the calls.
+  const fakeCli = (answers: Record<string, { code: number; stdout?: string; stderr?: string }>) => {
+    const calls: string[] = [];
+    const cli = {
+      run: async (cmd: string, args: readonly string[]) => {
+        const key = `${cmd} ${args.join(' ')}`;
+        calls.push(key);
+        const hit = Object.entries(answers).find(([k]) => key.startsWith(k))?.[1] ?? { code: 1, stderr: 'no' };
+        return { code: hit.code, stdout: hit.stdout ?? '', stderr: hit.stderr ?? '', timedOut: false };
+      },
+    };
+    return { cli: cli as unknown as SlurmCli, calls };
+  };
+
+  it('asks squeue about all jobs at once, and sacct (then sacct -c) about those squeue no longer shows', async () => {
+    const { cli, calls } = fakeCli({
+      'squeue -h -t all -j 1,2,3,4': { code: 0, stdout: '1|PENDING|Priority\n2|RUNNING|None\n' },
+      'sacct -n': { code: 1, stderr: 'Slurm accounting storage is disabled' },
+      'sacct -c -n -X -P -j 3,4': { code: 0, stdout: '3|CANCELLED by 0|None\n' },
+    });
+    const states = await queryJobs(cli, ['1', '2', '3', '4']);
+    expect([...states]).toEqual([
+      ['1', { state: 'PENDING', reason: 'Priority' }],
+      ['2', { state: 'RUNNING', reason: 'None' }],
+      ['3', { state: 'CANCELLED', reason: 'None' }],
+    ]);
+    expect(calls.filter((c) => c.startsWith('squeue'))).toHaveLength(1);
+    expect(isQueued(states.get('1')!)).toBe(true);
+    expect(isEnded(states.get('2')!)).toBe(false);
+    expect(isEnded(states.get('3')!)).toBe(true);
+  });
+
+  it('treats "Invalid job id" as unknown jobs, and any other squeue failure as the controller being away', async () => {
+    const gone = fakeCli({ 'squeue': { code: 1, stderr: 'slurm_load_jobs error: Invalid job id specified' }, 'sacct': { code: 0, stdout: '' } });
+    expect((await queryJobs(gone.cli, ['9'])).size).toBe(0);
+    const away = fakeCli({ 'squeue': { code: 1, stderr: 'Unable to contact slurm controller (connect failure)' } });
+    await expect(queryJobs(away.cli, ['9'])).rejects.toThrow(/Unable to contact/);
+  });
+});
+
+describe('stored records', () => {
+  it('a record whose resources or timeoutFrom submit would refuse is not loaded (it would reach sbatch)', async () => {
+    const e = new BackgroundExecutor({ transports: { f: new FakeTransport() }, defaultTransport: 'f' });
+    try {
+      const good = JSON.parse(JSON.stringify(await e.submit({ command: 'true', resources: { cpus: 1 }, timeoutFrom: 'submit' }))) as Record<string, unknown>;
+      expect(recordProblem(good)).toBeUndefined();
+      const spec = good['spec'] as Record<string, unknown>;
+      expect(recordProblem({ ...good, spec: { ...spec, resources: { extraArgs: ['--output=/etc/motd'] } } })).toContain('spec.resources');
+      expect(recordProblem({ ...good, spec: { ...spec, resources: { cpus: -1 } } })).toContain('spec.resources');
+      expect(recordProblem({ ...good, spec: { ...spec, timeoutFrom: 'never' } })).toContain('spec.timeoutFrom');
+    } finally {
+      await e.shutdown();
+    }
+  });
+});
