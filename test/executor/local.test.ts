@@ -130,12 +130,13 @@ describe('executor on real processes', () => {
 
   it('a timeout kills the whole tree: no process of it is left', async () => {
     const ex = make(2);
-    const t = await ex.submit({ command: 'sleep 100 & sleep 100 & wait', timeoutMs: 300, graceMs: 500 });
+    // Time for the tree to form before the timeout, also on a loaded machine.
+    const t = await ex.submit({ command: 'sleep 100 & sleep 100 & wait', timeoutMs: 2000, graceMs: 500 });
     await eventually(() => processesOfTask(t.id).length >= 3);
     expect(processesOfTask(t.id).length).toBeGreaterThanOrEqual(3);
     const started = Date.now();
     const done = await ex.wait(t.id);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(8000);
     expect(done.status).toBe('timed_out');
     expect(done.reason).toBe('timeout');
     expect(done.signal).toBe('SIGTERM');
