@@ -4,6 +4,8 @@ import type { TaskRecord, TaskStatus } from '../task.js';
 export interface CliIo {
   /** Standard output (results). */
   out: (text: string) => void;
+  /** Resolves once what `out` wrote has left the process's buffer (backpressure); optional. */
+  flush?: () => Promise<void>;
   /** Standard error (messages for humans). */
   err: (text: string) => void;
   /** Colours on: stdout is a terminal and `NO_COLOR` is not set. */
@@ -63,11 +65,24 @@ export function relative(now: number, at: number | undefined): string {
   return d > 0 ? `${duration(d)} ago` : `in ${duration(-d)}`;
 }
 
-/** The command of a record as one line (`args` quoted when needed). */
+// C0 controls, DEL and C1 controls (0x9b is a one-byte CSI on some terminals).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text that came from a record (a command, a group, a note), made safe to print on a terminal:
+ * control characters are shown as `\xNN`, so whoever submitted a task cannot move the cursor,
+ * set the window title or clear the operator's screen through `ls` or `show`.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** The command of a record as one line (`args` quoted when needed), safe to print. */
 export function commandLine(record: TaskRecord): string {
   const { command, args } = record.spec;
   const words = args === undefined ? [command] : [command, ...args.map(quoteWord)];
-  return words.join(' ').replace(/\s+/g, ' ');
+  return printable(words.join(' ').replace(/[ \t\n\r]+/g, ' '));
 }
 
 function quoteWord(word: string): string {

@@ -21,6 +21,9 @@ const code = await runCli(
   process.argv.slice(2),
   {
     out: (text) => void process.stdout.write(text),
+    // Waits while stdout's buffer is full, so `logs` of a large stream into a slow pipe holds
+    // one slice in memory, not the whole output.
+    flush: () => (process.stdout.writableNeedDrain ? new Promise<void>((resolve) => process.stdout.once('drain', () => resolve())) : Promise.resolve()),
     err: (text) => void process.stderr.write(text),
     color,
     columns: process.stdout.isTTY ? process.stdout.columns : undefined,

@@ -121,8 +121,11 @@ export class JsonDirReader {
     let raw: string;
     try {
       raw = await readFile(join(this.dir, 'lock'), 'utf8');
-    } catch {
-      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      // Another user's store, say: "nobody owns it" would be wrong, and so would the offer to run it.
+      throw new StoreError('STORE_FAILED', `cannot tell who owns ${this.dir}: reading its lock failed (${code ?? String(err)})`, { cause: err });
     }
     let v: Partial<LockOwner> | null;
     try {
@@ -191,6 +194,9 @@ export class JsonDirReader {
   async #assertStore(): Promise<void> {
     const st = await stat(this.dir).catch(() => undefined);
     if (!st?.isDirectory()) throw new StoreError('STORE_FAILED', `no bgexec store at ${this.dir}`);
+    // Any directory is not a store: one that a JsonDirStore ever opened has its tasks/.
+    const tasks = await stat(join(this.dir, 'tasks')).catch(() => undefined);
+    if (!tasks?.isDirectory()) throw new StoreError('STORE_FAILED', `no bgexec store at ${this.dir} (it has no tasks/ directory)`);
   }
 
   // Reads go straight to the run directories; the record is re-read at every change check.

@@ -2,13 +2,14 @@
 // another process (test/cli/_owner.ts): listing while tasks run, following output to the end,
 // killing from the command line (who asked is recorded), a malformed request file (reported,
 // ignored, the owner unharmed), `wait` returning the task's exit code, and no owner at all.
-import { existsSync, readdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
 import { JsonDirStore } from '../../src/stores/json-dir.js';
 import type { TaskRecord } from '../../src/task.js';
-import { buildCli, runBin, scratch, startBin, startOwner, until, type Owner, type Running } from './_bin.js';
+import { buildCli, ROOT, runBin, scratch, startBin, startOwner, until, type Owner, type Running } from './_bin.js';
 
 let bin: string;
 let removeBin: () => void;
@@ -247,6 +248,29 @@ describe('bgexec without an owner', { timeout: 120_000 }, () => {
     expect((await cli('logs', left.id)).stdout).toBe('left behind\n');
   });
 
+  it.skipIf(process.getuid?.() !== 0)('as another user, a store it cannot read is a permission error, not "no owner"', async () => {
+    const dir = join(tmp.dir, 'private');
+    const app = new BackgroundExecutor({ store: new JsonDirStore({ dir, durability: 'rename' }) });
+    await app.start();
+    // A copy of the bin that user nobody may read (the test's own scratch dirs are 0700).
+    const open = mkdtempSync(join(ROOT, '.tmp', 'cli-nobody-'));
+    chmodSync(open, 0o755);
+    const nobodyBin = join(open, 'main.mjs');
+    copyFileSync(bin, nobodyBin);
+    chmodSync(nobodyBin, 0o644);
+    try {
+      const res = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, nobodyBin, '--dir', dir, 'kill', 'abc'], {
+        cwd: '/', encoding: 'utf8', timeout: 60_000,
+      });
+      expect(res.status, res.stderr).toBe(1);
+      expect(res.stderr).toMatch(/EACCES/);
+      expect(res.stderr).not.toContain('no process owns');
+    } finally {
+      await app.shutdown();
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
   it('reports usage errors with exit code 2 and a missing store with 1', async () => {
     expect((await runBin(bin, ['ls'], { BGEXEC_DIR: '' })).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(2);
@@ -255,6 +279,17 @@ describe('bgexec without an owner', { timeout: 120_000 }, () => {
     const missing = await runBin(bin, ['ls'], { BGEXEC_DIR: join(tmp.dir, 'nothing-here') });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no bgexec store');
+    // A directory that is not a store (a typo in --dir): read commands say so, and run leaves it alone.
+    const foreign = join(tmp.dir, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'mine');
+    const notStore = await runBin(bin, ['--dir', foreign, 'ls']);
+    expect(notStore.code).toBe(1);
+    expect(notStore.stderr).toContain('no bgexec store');
+    const refused = await runBin(bin, ['--dir', foreign, 'run', '--exit-when-idle']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is not a bgexec store');
+    expect(readdirSync(foreign)).toEqual(['notes.txt']);
     const help = await runBin(bin, ['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: bgexec');

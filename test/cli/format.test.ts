@@ -61,6 +61,22 @@ describe('human output', () => {
     expect(plain).not.toContain('\u001b[');
   });
 
+  it('never lets a command, group or note write control sequences to the terminal (ls, show)', async () => {
+    const dir = join(tmp.dir, 'hostile');
+    const ex = new BackgroundExecutor({ store: new JsonDirStore({ dir, durability: 'rename' }) });
+    const evil = '\u001b]0;pwned\u0007\u001b[2J\u009b31m';
+    const r = await ex.submit({ command: `echo x\n${evil}clear`, group: `g${evil}`, tags: [`t${evil}`] });
+    await ex.wait(r.id);
+    await ex.shutdown();
+    for (const args of [['ls'], ['show', r.id]]) {
+      const res = spawnSync(process.execPath, [bin, '--dir', dir, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      expect(res.status, res.stderr).toBe(0);
+      // eslint-disable-next-line no-control-regex
+      expect(res.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      expect(res.stdout).toContain('\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m');
+    }
+  });
+
   it('prints durations and relative times for humans', () => {
     expect(duration(850)).toBe('850ms');
     expect(duration(1500)).toBe('1.5s');

@@ -5,7 +5,7 @@ import { isTerminal, type TaskFilter, type TaskRecord } from '../../task.js';
 import { durationArg, intArg, listArg } from '../args.js';
 import { printJson, shellQuote, type CliContext } from '../context.js';
 import { CliError, EXIT, waitExitCode } from '../exit-codes.js';
-import { commandLine, duration, exitText, paint, relative, runTime, statusText, table } from '../format.js';
+import { commandLine, duration, exitText, paint, printable, relative, runTime, statusText, table } from '../format.js';
 
 // Reads of a whole stream go in slices of this size, written out as they come.
 const CHUNK_BYTES = 1024 * 1024;
@@ -77,7 +77,7 @@ export async function ls(ctx: CliContext): Promise<number> {
       statusText(io, r.status),
       exitText(r),
       String(r.spec.priority ?? 0),
-      r.spec.group ?? '-',
+      r.spec.group === undefined ? '-' : printable(r.spec.group),
       relative(now, r.createdAt),
       runTime(now, r),
       commandLine(r),
@@ -130,10 +130,13 @@ export async function show(ctx: CliContext): Promise<number> {
     ['output', `${r.stdoutBytes} bytes stdout, ${r.stderrBytes} bytes stderr`],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
-  for (const [k, value] of lines) if (value !== undefined) io.out(`${paint(io, 'bold', k.padEnd(width))}  ${value}\n`);
+  // Every value but the coloured status came from the record: none may reach the terminal raw.
+  for (const [k, value] of lines) {
+    if (value !== undefined) io.out(`${paint(io, 'bold', k.padEnd(width))}  ${k === 'status' ? value : printable(value)}\n`);
+  }
   if (r.history.length > 0) {
     io.out('\n');
-    const rows = r.history.map((h) => [String(h.attempt), statusText(io, h.status), exitText(h), duration(h.endedAt - h.startedAt), h.reason ?? '-', relative(now, h.endedAt)]);
+    const rows = r.history.map((h) => [String(h.attempt), statusText(io, h.status), exitText(h), duration(h.endedAt - h.startedAt), h.reason === undefined ? '-' : printable(h.reason), relative(now, h.endedAt)]);
     io.out(table(['ATTEMPT', 'STATUS', 'EXIT', 'TIME', 'REASON', 'ENDED'], rows, io.columns));
   }
   return EXIT.OK;
@@ -168,6 +171,7 @@ export async function logs(ctx: CliContext): Promise<number> {
     const read = await reader.readOutput(id, { ...base, cursor, maxBytes: CHUNK_BYTES });
     if (total === Infinity) total = read.totalBytes;
     io.out(read.text);
+    await io.flush?.();
     if (read.nextCursor <= cursor) break;
     cursor = read.nextCursor;
   }
@@ -195,6 +199,7 @@ async function follow(ctx: CliContext, record: TaskRecord, stream: 'stdout' | 's
       if (chunk.attempt !== attempt && attempt !== 0) io.err(paint(io, 'dim', `--- attempt ${chunk.attempt} ---\n`));
       attempt = chunk.attempt;
       io.out(chunk.text);
+      await io.flush?.();
     }
   } catch (err) {
     if (ctx.signal.aborted) return 130;

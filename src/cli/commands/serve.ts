@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { BgexecError } from '../../errors.js';
 import { BackgroundExecutor } from '../../executor.js';
 import { PriorityScheduler } from '../../scheduler/priority.js';
@@ -5,7 +6,7 @@ import { JsonDirStore } from '../../stores/json-dir.js';
 import { durationArg, intArg } from '../args.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { commandLine, exitText, paint, statusText } from '../format.js';
+import { commandLine, exitText, paint, printable, statusText } from '../format.js';
 
 function untilAborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -27,11 +28,28 @@ async function own(ctx: CliContext, executor: BackgroundExecutor): Promise<void>
 }
 
 /**
+ * A new store may be made in a missing or empty directory; one that holds other files and no
+ * `tasks/` is somebody else's directory (a typo in `--dir`), and gets no store mixed into it.
+ */
+async function refuseForeignDirectory(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return; // missing (created by the store) or unreadable (the store says why)
+  }
+  if (entries.length > 0 && !entries.includes('tasks')) {
+    throw new CliError(EXIT.ERROR, `${dir} is not a bgexec store (no tasks/ directory) and is not empty: refusing to create a store in it`);
+  }
+}
+
+/**
  * `run`: owns the store in this process and runs its tasks (and serves requests) until
  * SIGINT/SIGTERM (then kills what runs) or, with `--exit-when-idle`, until nothing is left.
  */
 export async function run(ctx: CliContext): Promise<number> {
   const { io } = ctx;
+  await refuseForeignDirectory(ctx.dir);
   const v = ctx.parsed.values;
   const concurrency = intArg('concurrency', v.concurrency, 1);
   const graceMs = durationArg('grace', v.grace) ?? 5000;
@@ -41,7 +59,7 @@ export async function run(ctx: CliContext): Promise<number> {
   });
   executor.on('task:started', (e) => io.err(`${paint(io, 'dim', new Date(e.at).toISOString())} ${e.taskId} ${statusText(io, 'running')} (attempt ${e.attempt}) ${commandLine(e.record)}\n`));
   executor.on('task:settled', (e) => io.err(`${paint(io, 'dim', new Date(e.at).toISOString())} ${e.taskId} ${statusText(io, e.record.status)} (exit ${exitText(e.record)})\n`));
-  executor.on('error', (e) => io.err(`bgexec: ${e.error.code}: ${e.error.message}\n`));
+  executor.on('error', (e) => io.err(`bgexec: ${e.error.code}: ${printable(e.error.message)}\n`));
   await own(ctx, executor);
   io.err(`bgexec: running the tasks of ${ctx.dir} as pid ${process.pid}${v['exit-when-idle'] === true ? ' until none is left' : '; Ctrl-C stops it and kills what runs'}\n`);
   // The executor's timers do not hold the process open; this does, until the end.
