@@ -1,4 +1,4 @@
-import { nanoid } from 'nanoid';
+import { randomFillSync } from 'node:crypto';
 import { errorMessage, isInstance, msArg, optionsArg, readArgs, signalArg, stringArg, stringListArg } from './args.js';
 import type { Clock } from './clock.js';
 import { trace, tracing } from './debug.js';
@@ -179,8 +179,11 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     }
     if (normalized.signal?.aborted) throw abortRejection(normalized.signal, 'signal already aborted; task not submitted');
     if (this.#closing) throw new ShuttingDownError();
-    await this.start();
-    if (this.#closing) throw new ShuttingDownError();
+    // Once running, no await: each one is a promise hop on the path of every submit.
+    if (this.#runner.state !== 'running') {
+      await this.start();
+      if (this.#closing) throw new ShuttingDownError();
+    }
     const key = normalized.stored.idempotencyKey;
     if (key !== undefined) {
       const existing = this.#runner.records.get(this.#byIdempotencyKey.get(key) ?? '');
@@ -202,12 +205,12 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
       attempt: 0,
       order: ++this.#runner.order,
       createdAt: now,
-      ...(delay > 0 ? { runAt: now + delay } : {}),
       stdoutBytes: 0,
       stderrBytes: 0,
       history: [],
       acked: false,
     };
+    if (delay > 0) record.runAt = now + delay;
     // Reserve the key before the await so a concurrent duplicate submit finds it.
     if (key !== undefined) this.#byIdempotencyKey.set(key, id);
     this.#pendingSubmits++;
@@ -401,13 +404,31 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   };
 }
 
-// nanoid builds its id with `+=`, leaving a rope that V8 keeps (~325 bytes) even as a Map key;
-// a flat copy is ~44 bytes, which matters for 100k-task backlogs.
+// Ids are nanoid-compatible (21 characters of the URL-safe alphabet, 126 random bits) but built
+// here from a pooled random buffer with one String.fromCharCode: nanoid's `id += …` leaves a
+// 20-node rope that V8 keeps (~325 bytes) even as a Map key, and flattening it costs a Buffer
+// per id. One fromCharCode call gives a flat 21-byte string directly.
 // An id never starts with '-': on a command line (`bgexec logs <id>`, `kill <id>`) it would
-// read as an option. One id in 64 is redrawn, so ids stay uniform over the other first letters.
+// read as an option. A first character '-' is drawn again, so ids stay uniform over the others.
+const ID_ALPHABET = 'useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict';
+const ID_LENGTH = 21;
+const DASH = 45;
+const idPool = Buffer.allocUnsafe(ID_LENGTH * 128);
+let idPoolAt = idPool.length;
+const idCodes = new Array<number>(ID_LENGTH).fill(0);
+
+function randomIdChar(): number {
+  if (idPoolAt >= idPool.length) {
+    randomFillSync(idPool);
+    idPoolAt = 0;
+  }
+  return ID_ALPHABET.charCodeAt((idPool[idPoolAt++] as number) & 63);
+}
+
 function newId(): string {
-  let id = nanoid();
-  for (let i = 0; i < 16 && id.startsWith('-'); i++) id = nanoid();
-  if (id.startsWith('-')) id = `x${id.slice(1)}`;
-  return Buffer.from(id, 'latin1').toString('latin1');
+  let first = randomIdChar();
+  for (let i = 0; i < 64 && first === DASH; i++) first = randomIdChar();
+  idCodes[0] = first === DASH ? 120 /* x */ : first;
+  for (let i = 1; i < ID_LENGTH; i++) idCodes[i] = randomIdChar();
+  return String.fromCharCode(...idCodes);
 }

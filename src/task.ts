@@ -332,7 +332,14 @@ export function snapshot(record: TaskRecord): TaskRecord {
 /** Recursively freezes a JSON-like value in place and returns it. */
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
+    // for…in rather than Object.values: no array allocated per object, on a per-attempt path.
+    // JSON-like values have no enumerable inherited keys; hasOwn keeps it exact for others.
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) {
+      if (!Object.hasOwn(obj, k)) continue;
+      const v = obj[k];
+      if (v !== null && typeof v === 'object') deepFreeze(v);
+    }
     Object.freeze(value);
   }
   return value;

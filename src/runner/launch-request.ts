@@ -10,22 +10,25 @@ export const DEFAULT_MAX_OUTPUT = 1024 ** 3;
 export function launchRequest(record: TaskRecord, secretEnv: Readonly<Record<string, string>> | undefined): LaunchRequest {
   const { spec } = record;
   const env = secretEnv ? { ...spec.env, ...secretEnv } : spec.env;
-  return {
+  // Optional fields assigned, not spread: a conditional spread allocates a temporary object
+  // each, and this runs once per attempt.
+  const req: LaunchRequest = {
     taskId: record.id,
     attempt: record.attempt,
     command: spec.command,
-    ...(spec.args ? { args: spec.args } : {}),
-    ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
-    ...(env ? { env } : {}),
     detached: spec.detached ?? false,
     // Enforced by the transport where the bytes are written (the files never exceed it).
     maxOutputBytes: spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
-    // What the leader leaves behind is reaped by the transport before the attempt ends.
-    ...(spec.orphans !== undefined ? { orphans: spec.orphans } : {}),
-    ...(spec.lingerMs !== undefined ? { lingerMs: spec.lingerMs } : {}),
     graceMs: spec.graceMs ?? DEFAULT_GRACE_MS,
-    ...(spec.resources !== undefined ? { resources: spec.resources } : {}),
-    // Names only: a transport that cannot keep values out of its own records refuses them.
-    ...(spec.secretEnvKeys?.length ? { secretEnvKeys: spec.secretEnvKeys } : {}),
   };
+  if (spec.args) req.args = spec.args;
+  if (spec.cwd !== undefined) req.cwd = spec.cwd;
+  if (env) req.env = env;
+  // What the leader leaves behind is reaped by the transport before the attempt ends.
+  if (spec.orphans !== undefined) req.orphans = spec.orphans;
+  if (spec.lingerMs !== undefined) req.lingerMs = spec.lingerMs;
+  if (spec.resources !== undefined) req.resources = spec.resources;
+  // Names only: a transport that cannot keep values out of its own records refuses them.
+  if (spec.secretEnvKeys?.length) req.secretEnvKeys = spec.secretEnvKeys;
+  return req;
 }

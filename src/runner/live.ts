@@ -5,20 +5,44 @@ import type { Transport } from '../transports/types.js';
 /** Why the executor is ending an attempt itself. */
 export type KillReason = 'cancelled' | 'timeout' | 'output_limit' | 'shutdown' | 'executor_restart';
 
-/** What only this process knows about a running attempt. */
-export interface Live {
+/**
+ * What only this process knows about a running attempt. One class with every field set in the
+ * constructor, so all attempts share one object shape; the `ended` promise is made only when
+ * someone awaits it (cancel, shutdown), not for each of the many attempts nobody waits on.
+ */
+export class Live {
   transport: Transport;
-  handle?: TransportHandle;
-  killReason?: KillReason;
-  graceMs?: number;
-  killing?: Promise<void>;
-  timeoutTimer?: TimerHandle;
+  handle: TransportHandle | undefined;
+  killReason: KillReason | undefined = undefined;
+  graceMs: number | undefined = undefined;
+  killing: Promise<void> | undefined = undefined;
+  timeoutTimer: TimerHandle | undefined = undefined;
   /** Submitted to a queueing transport and not yet running (see `Transport.whenRunning`). */
-  pending?: boolean;
-  done: boolean;
+  pending = false;
+  done = false;
+  #ended: Promise<void> | undefined = undefined;
+  #resolveEnded: (() => void) | undefined = undefined;
+  #markedEnded = false;
+
+  constructor(transport: Transport, handle?: TransportHandle) {
+    this.transport = transport;
+    this.handle = handle;
+  }
+
   /** Settles once the attempt's end has been fully processed. */
-  ended: Promise<void>;
-  markEnded: () => void;
+  get ended(): Promise<void> {
+    if (this.#ended === undefined) {
+      if (this.#markedEnded) this.#ended = Promise.resolve();
+      else this.#ended = new Promise<void>((resolve) => (this.#resolveEnded = resolve));
+    }
+    return this.#ended;
+  }
+
+  /** Marks the end as processed, settling `ended`. */
+  markEnded(): void {
+    this.#markedEnded = true;
+    this.#resolveEnded?.();
+  }
 }
 
 /** In-memory-only parts of a task's spec (functions and signals cannot be persisted). */
@@ -40,10 +64,9 @@ export interface AttemptEnd {
   endedAt: number;
 }
 
+/** The in-memory state of a new attempt (or of one re-attached by its handle). */
 export function createLive(transport: Transport, handle?: TransportHandle): Live {
-  let markEnded!: () => void;
-  const ended = new Promise<void>((resolve) => (markEnded = resolve));
-  return { transport, ...(handle ? { handle } : {}), done: false, ended, markEnded };
+  return new Live(transport, handle);
 }
 
 /**

@@ -122,7 +122,9 @@ export function retry(
 // reused, no history entry) and made again after a backoff, a bounded number of times.
 /** Re-queues an attempt whose start the transport refused; false when it must fail instead. */
 export function requeueRefused(runner: TaskRunner, o: ResolvedOptions, sink: RunnerSink, record: TaskRecord, live: Live, err: unknown): boolean {
-  const extras = runner.extras.get(record.id);
+  // Tasks without extras have no entry until one is needed (a task forgotten meanwhile has no record).
+  let extras = runner.extras.get(record.id);
+  if (!extras && runner.records.get(record.id) === record) runner.extras.set(record.id, (extras = {}));
   const refused = (extras?.refusedStarts ?? 0) + 1;
   // A kill asked for while the start was in flight (cancel, shutdown) decides instead.
   if (!extras || live.killReason !== undefined || refused > MAX_REFUSED_STARTS || (runner.state !== 'running' && runner.state !== 'draining')) {

@@ -28,6 +28,11 @@ import { classify, requeueRefused, retry, retryDelay } from './retry-policy.js';
 
 export { MAX_REFUSED_STARTS } from './retry-policy.js';
 
+function hasExtras(extras: Extras): boolean {
+  for (const _ in extras) return true;
+  return false;
+}
+
 /** Where the runner reports what happens; implemented by the executor's event emitter. */
 export interface RunnerSink {
   task(event: ExecutorEventName, record: TaskRecord, extra?: object): void;
@@ -37,6 +42,9 @@ export interface RunnerSink {
 
 /** Lifecycle state of the executor, owned by the runner because dispatch depends on it. */
 export type RunnerState = 'new' | 'starting' | 'running' | 'draining' | 'stopping' | 'stopped';
+
+// What the previous attempt left on the record, cleared when a new one starts.
+const RESET_ON_START = ['runAt', 'endedAt', 'exitCode', 'signal', 'reason', 'error', 'handle', 'note'] as const;
 
 const END_EVENTS: Record<TerminalStatus, ExecutorEventName> = {
   completed: 'task:completed',
@@ -97,7 +105,8 @@ export class TaskRunner {
   /** Takes a new (already stored) task into the tables and the scheduler. */
   admit(record: TaskRecord, extras: Extras): void {
     this.records.set(record.id, record);
-    this.extras.set(record.id, extras);
+    // Most tasks have no extras: no empty object and map entry kept for each of them.
+    if (hasExtras(extras)) this.extras.set(record.id, extras);
     this.metrics.submitted++;
     this.metrics.move(undefined, record.status);
     this.#o.scheduler.add(this.entryOf(record), { force: true });
@@ -153,7 +162,9 @@ export class TaskRunner {
     if (record.status === 'waiting') this.setStatus(record, 'queued');
     this.setStatus(record, 'running');
     record.startedAt = clock.now();
-    for (const k of ['runAt', 'endedAt', 'exitCode', 'signal', 'reason', 'error', 'handle', 'note'] as const) delete record[k];
+    // Only fields present are deleted: a `delete` turns the record into a slow dictionary-mode
+    // object, and a first attempt (nearly every task) has none of them.
+    for (const k of RESET_ON_START) if (record[k] !== undefined) delete record[k];
     record.stdoutBytes = 0;
     record.stderrBytes = 0;
     const live = createLive(transport);
@@ -272,26 +283,27 @@ export class TaskRunner {
    * rejects: callers do not await it, so a fault here is reported and the task is settled
    * `failed` (reason `internal_error`) rather than left `waiting` or `running` forever.
    */
-  async endAttempt(record: TaskRecord, live: Live, exit: ExitInfo, error?: unknown): Promise<void> {
-    if (live.done) return;
-    try {
-      await this.#endAttempt(record, live, exit, error);
-    } catch (err) {
-      this.#sink.error(err, record.id);
-      this.#o.scheduler.remove(record.id);
-      this.#o.scheduler.release(record.id);
-      this.live.delete(record.id);
-      if (!isTerminal(record.status) && this.state !== 'stopped') {
-        try {
-          if (record.status === 'waiting') this.setStatus(record, 'queued');
-          this.settle(record, 'failed', { exitCode: exit.exitCode, signal: exit.signal, reason: 'internal_error', endedAt: exit.endedAt });
-        } catch (e) {
-          this.#sink.error(e, record.id);
-        }
+  endAttempt(record: TaskRecord, live: Live, exit: ExitInfo, error?: unknown): Promise<void> {
+    if (live.done) return Promise.resolve();
+    // One promise per attempt end rather than an async wrapper awaiting another.
+    return this.#endAttempt(record, live, exit, error).catch((err: unknown) => this.#endAttemptFailed(record, live, exit, err));
+  }
+
+  #endAttemptFailed(record: TaskRecord, live: Live, exit: ExitInfo, err: unknown): void {
+    this.#sink.error(err, record.id);
+    this.#o.scheduler.remove(record.id);
+    this.#o.scheduler.release(record.id);
+    this.live.delete(record.id);
+    if (!isTerminal(record.status) && this.state !== 'stopped') {
+      try {
+        if (record.status === 'waiting') this.setStatus(record, 'queued');
+        this.settle(record, 'failed', { exitCode: exit.exitCode, signal: exit.signal, reason: 'internal_error', endedAt: exit.endedAt });
+      } catch (e) {
+        this.#sink.error(e, record.id);
       }
-      live.markEnded();
-      this.scheduleDispatch();
     }
+    live.markEnded();
+    this.scheduleDispatch();
   }
 
   async #endAttempt(record: TaskRecord, live: Live, exit: ExitInfo, error?: unknown): Promise<void> {
@@ -323,6 +335,7 @@ export class TaskRunner {
     const { status, reason } = classify(exit, live.killReason, error);
     const errorInfo = error === undefined ? undefined : deepFreeze(toErrorInfo(error, 'SPAWN_FAILED'));
     const endedAt = exit.endedAt;
+    // Optional fields assigned, not spread: a conditional spread allocates a temporary object each.
     const info: AttemptInfo = {
       attempt: record.attempt,
       status,
@@ -330,14 +343,15 @@ export class TaskRunner {
       endedAt,
       exitCode: exit.exitCode,
       signal: exit.signal,
-      ...(reason !== undefined ? { reason } : {}),
-      ...(errorInfo ? { error: errorInfo } : {}),
-      ...(live.handle ? { handle: live.handle } : {}),
     };
+    if (reason !== undefined) info.reason = reason;
+    if (errorInfo) info.error = errorInfo;
+    if (live.handle) info.handle = live.handle;
     record.history.push(deepFreeze(info));
     this.metrics.attemptEnded(endedAt - info.startedAt);
     if (tracing()) trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
-    const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt, ...(reason !== undefined ? { reason } : {}) };
+    const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt };
+    if (reason !== undefined) end.reason = reason;
     const delay = retryDelay(record, status, live.killReason, this.extras.get(record.id), this.state, (err, taskId) => this.#sink.error(err, taskId));
     if (delay !== undefined) retry(this, this.#o, this.#sink, record, delay, end, errorInfo);
     else this.settle(record, status, end, errorInfo);
@@ -356,10 +370,12 @@ export class TaskRunner {
     delete record.note;
     this.persist(record);
     this.metrics.settledAs(status, end.endedAt);
-    const extras = this.extras.get(record.id);
-    extras?.detachSignal?.();
-    if (extras) delete extras.detachSignal;
-    const payload = { exitCode: end.exitCode, signal: end.signal, ...(end.reason !== undefined ? { reason: end.reason } : {}) };
+    // A settled task never starts again: its in-memory extras (functions, secrets, the signal
+    // listener) have no further use, and dropping them keeps a finished backlog small.
+    this.extras.get(record.id)?.detachSignal?.();
+    this.extras.delete(record.id);
+    const payload: { exitCode: number | null; signal: string | null; reason?: string } = { exitCode: end.exitCode, signal: end.signal };
+    if (end.reason !== undefined) payload.reason = end.reason;
     if (tracing()) trace('settle', record.id, { status, attempt: record.attempt, exitCode: end.exitCode, signal: end.signal, reason: end.reason });
     this.#sink.task(END_EVENTS[status], record, payload);
     this.#sink.task('task:settled', record, payload);

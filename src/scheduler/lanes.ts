@@ -1,4 +1,4 @@
-import { BinaryHeap } from './heap.js';
+import { IndexedHeap } from './indexed-heap.js';
 import type { SchedulerEntry } from './types.js';
 
 // The two-dimensional caps of PriorityScheduler. An entry is limited by up to two *names*: its
@@ -17,6 +17,8 @@ export interface Node {
   readonly runAt: number;
   readonly lane: Lane;
   delayed: boolean;
+  /** Position in the lane's heap or the delayed heap (-1 in neither). */
+  heapIndex: number;
 }
 
 /** Cap, pause and running count of one name (a group or a pool). */
@@ -34,11 +36,13 @@ export interface Lane {
   readonly key: string;
   /** The distinct names limiting this lane (0, 1 or 2). */
   readonly limits: readonly Limit[];
-  readonly heap: BinaryHeap<Node>;
+  readonly heap: IndexedHeap<Node>;
   /** Its entries waiting in the delayed heap. */
   delayedCount: number;
   /** Its entries counted as running. */
   running: number;
+  /** Position in the scheduler's heap of admissible lanes (-1 when not admissible). */
+  heapIndex: number;
 }
 
 /** Higher priority, then lower order, then earlier insertion. */
@@ -91,7 +95,7 @@ export class LaneTable {
       const limits: Limit[] = [];
       if (group !== undefined) limits.push(this.limit(group));
       if (pool !== undefined && pool !== group) limits.push(this.limit(pool));
-      lane = { key, limits, heap: new BinaryHeap(byPriority), delayedCount: 0, running: 0 };
+      lane = { key, limits, heap: new IndexedHeap(byPriority), delayedCount: 0, running: 0, heapIndex: -1 };
       for (const l of limits) l.lanes.add(lane);
       this.lanes.set(key, lane);
     }

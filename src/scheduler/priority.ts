@@ -3,7 +3,7 @@ import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { describeValue, readArgs, stringArg } from '../args.js';
 import { InvalidArgumentError, InvalidSpecError, QueueFullError } from '../errors.js';
-import { BinaryHeap } from './heap.js';
+import { IndexedHeap } from './indexed-heap.js';
 import { LaneTable, byHead, byRunAt, isOpen, type Lane, type Limit, type Node } from './lanes.js';
 import type { AddOptions, Scheduler, SchedulerCounts, SchedulerEntry } from './types.js';
 
@@ -52,8 +52,8 @@ export class PriorityScheduler implements Scheduler {
   private readonly waiting = new Map<string, Node>();
   private readonly running = new Map<string, Lane>();
   private readonly table = new LaneTable();
-  private readonly admissible = new BinaryHeap<Lane>(byHead);
-  private readonly delayed = new BinaryHeap<Node>(byRunAt);
+  private readonly admissible = new IndexedHeap<Lane>(byHead);
+  private readonly delayed = new IndexedHeap<Node>(byRunAt);
   private readyCount = 0;
   private seq = 0;
   private paused = false;
@@ -115,7 +115,7 @@ export class PriorityScheduler implements Scheduler {
     if (options?.force !== true && this.waiting.size >= this.maxQueueSize) throw new QueueFullError(this.maxQueueSize);
 
     const lane = this.table.lane(group, pool);
-    const node: Node = { entry, priority, order, seq: this.seq++, runAt: runAt ?? -Infinity, lane, delayed: false };
+    const node: Node = { entry, priority, order, seq: this.seq++, runAt: runAt ?? -Infinity, lane, delayed: false, heapIndex: -1 };
     this.waiting.set(id, node);
     if (node.runAt > this.clock.now()) {
       node.delayed = true;

@@ -1,21 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { BgexecError, InvalidArgumentError, SpawnError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
-import { ERR_FILE, OUT_FILE, PID_FILE, formatExitCode, formatPidFile, lostExit } from './job-protocol/markers.js';
+import { ERR_FILE, OUT_FILE } from './job-protocol/markers.js';
+import { limitReachedIn } from './job-protocol/output-cap.js';
 import {
-  inspectRunDir, killRequested, markFailure, outputSizes, probeRunDir, readExitInfo, readPidMarker,
-  readRange, watchRunDir, writeExitMarker, writeKillRequest, type RunDirWatch,
+  checkReadRange, inspectRunDir, markFailure, outputSizes, probeRunDir, readPidMarker, readRange, watchRunDir,
+  writeKillRequest, type RunDirWatch,
 } from './job-protocol/run-dir.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from './job-protocol/quote.js';
-import { REAP_ENV, formatReapSetting, launchWrapper } from './job-protocol/wrapper.js';
-import { leftoverPolicy, reapLeftovers } from './leftovers.js';
-import { MAX_OUTPUT_ENV, captureOutput, limitReachedIn } from './job-protocol/output-cap.js';
 import { attemptTreeAlive, isAttemptProcess, readBootId, signalAttemptTree, type AttemptTarget } from './process-tree.js';
-import { HelperStartError, SpawnHelper, type HelperAttempt, type HelperEnd } from './spawn-helper/client.js';
+import { isDirectory, startDetached, startDirect, startViaHelper, type LaunchContext, type OwnAttempt } from './local-launch.js';
+import { SpawnHelper, type HelperEnd } from './spawn-helper/client.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from './types.js';
 
 /** Options of {@link LocalTransport}. */
@@ -30,34 +28,10 @@ export interface LocalTransportOptions {
   spawnHelper?: boolean;
 }
 
-/** An attempt this instance spawned and is still watching. */
-interface OwnAttempt {
-  /** The spawned process (absent for attempts the spawn helper started). */
-  child?: ChildProcess;
-  detached: boolean;
-  done: Promise<ExitInfo>;
-  /** The leader has exited (its pid may be reused): only its group and markers still count. */
-  leaderExited?: boolean;
-}
-
 const SETTLED_CACHE = 4096;
 const LOST_CONFIRM_MS = 1_000;
 const noop = (): void => {};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-// Once the leftovers are reaped, output still in the pipes drains within this; past it (a writer
-// that kept them open: one kept on purpose, or one that escaped the sweep) the pipes are
-// closed from this end so that the attempt can end.
-const DRAIN_MS = 1_000;
-
-function closeStreamsAfter(child: ChildProcess, ms: number): void {
-  const streams = [child.stdout, child.stderr].filter((s) => s !== null && !s.destroyed);
-  if (streams.length === 0) return;
-  const timer = setTimeout(() => {
-    for (const s of streams) s!.destroy();
-  }, ms);
-  child.once('close', () => clearTimeout(timer));
-}
-
 /**
  * Runs attempts on this machine. Non-detached attempts are spawned directly (no wrapper) in
  * their own process group and observed through the child's `exit` event; detached attempts run
@@ -81,6 +55,13 @@ export class LocalTransport implements Transport {
   /** Output sizes at the end of attempts the spawn helper ran (answers poll() without stats). */
   private readonly endSizes = new Map<string, HelperEnd>();
   private readonly helper: SpawnHelper | undefined;
+  // What the start paths (local-launch.ts) report back to.
+  private readonly launch: LaunchContext = {
+    bootId: this.bootId,
+    own: this.own,
+    settle: (runDir, info, end) => this.settle(runDir, info, end),
+    adoptOrphan: (handle, runDir) => this.adoptOrphan(handle, runDir),
+  };
 
   constructor(options: LocalTransportOptions = {}) {
     const root: unknown = options?.root;
@@ -106,8 +87,8 @@ export class LocalTransport implements Transport {
     const runDir = join(this.jobsDir ?? this.ensureRoot(), `${taskId}-${attempt}`);
     const startedAt = Date.now();
     const base = { kind: this.kind, taskId, attempt, runDir, bootId: this.bootId, detached: req.detached, startedAt };
-    if (!req.detached && this.helper?.usable === true) {
-      const viaHelper = await this.startViaHelper(req, runDir, base);
+    if (!req.detached && this.helper !== undefined && this.helper.usable) {
+      const viaHelper = await startViaHelper(this.launch, this.helper, req, runDir, base);
       if (viaHelper !== undefined) return viaHelper;
     }
     try {
@@ -126,156 +107,7 @@ export class LocalTransport implements Transport {
       }
     }
     const env = { ...this.baseEnv, ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };
-    return req.detached ? this.startDetached(req, runDir, cwd, env, base) : this.startDirect(req, runDir, cwd, env, base);
-  }
-
-  private async startDirect(req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
-    const outFd = openSync(join(runDir, OUT_FILE), 'a', 0o600);
-    const errFd = openSync(join(runDir, ERR_FILE), 'a', 0o600);
-    let child: ChildProcess;
-    try {
-      // Output comes through pipes that captureOutput copies into out/err, cut at
-      // maxOutputBytes: only the writer of the files can bound them (see output-cap.ts).
-      const opts = { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
-      child = req.args ? spawn(req.command, req.args, opts) : spawn('/bin/sh', ['-c', req.command], opts);
-    } catch (err) {
-      closeSync(outFd);
-      closeSync(errFd);
-      throw this.spawnFailure(err as NodeJS.ErrnoException, req, runDir, cwd);
-    }
-    const capture = captureOutput(child, runDir, outFd, errFd, req.maxOutputBytes ?? Infinity);
-    const pid = child.pid;
-    if (pid === undefined) throw this.spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
-    try {
-      writeFileSync(join(runDir, PID_FILE), formatPidFile(pid, pid), { mode: 0o600 });
-    } catch {
-      // Disk full (or the run directory removed): the process exists and runs, so it is tracked
-      // in memory like any other attempt — failing the start here would leave it running
-      // untracked and let a retry run the command a second time. Only a crash-recovery hint is
-      // missing; recovery finds the process by its markers and labels a dead one
-      // `spawn_unconfirmed` (it may have run), never `spawn_interrupted`.
-    }
-    child.on('error', noop);
-    const own: OwnAttempt = { child, detached: false, done: undefined as unknown as Promise<ExitInfo> };
-    // When the leader exits, what it left behind is reaped (see leftovers.ts) before the attempt
-    // ends; the end also waits for 'close' below, which the reap makes come promptly.
-    let reaped: Promise<unknown> = Promise.resolve();
-    child.once('exit', () => {
-      own.leaderExited = true;
-      const target = { taskId: req.taskId, attempt: req.attempt, pgid: pid, startedAt: base.startedAt };
-      reaped = reapLeftovers(target, leftoverPolicy(req)).then(() => closeStreamsAfter(child, DRAIN_MS));
-    });
-    own.done = new Promise<ExitInfo>((resolve) => {
-      // 'close', not 'exit': the attempt ends once its output pipes are closed too (every
-      // process holding them is gone and every byte is in the files), so the exit marker
-      // really means that no more output can come.
-      // A bulk writer's output is copied by a `head` process (output-cap.ts): waited for too.
-      child.once('close', (code, signal) => void reaped.then(() => capture.finish(DRAIN_MS)).then(() => {
-        const info: ExitInfo = { state: 'exited', exitCode: signal === null ? code : null, signal, endedAt: Date.now() };
-        try {
-          // The pid file's inode becomes the marker (one inode creation less per attempt); once
-          // the marker exists, nobody needs the pid.
-          writeExitMarker(runDir, formatExitCode(code, signal), PID_FILE);
-        } catch {
-          // The run directory was removed under a running attempt; nobody can read a marker then.
-        }
-        this.settle(runDir, info);
-        resolve(info);
-      }));
-    });
-    this.own.set(runDir, own);
-    await new Promise((r) => child.once('spawn', r));
-    return { ...base, pid, pgid: pid };
-  }
-
-  private async startDetached(req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
-    const meta = { bootId: this.bootId, startedAt: base.startedAt, detached: true };
-    const wrapperEnv: NodeJS.ProcessEnv = { ...env, [REAP_ENV]: formatReapSetting(leftoverPolicy(req)) };
-    // The wrapper's output copiers cut each stream there (output-cap.ts).
-    if (req.maxOutputBytes !== undefined) wrapperEnv[MAX_OUTPUT_ENV] = String(req.maxOutputBytes);
-    const { child, pid, pgid, exited } = await launchWrapper({ runDir, cwd, command: req.command, args: req.args }, req.taskId, wrapperEnv, meta);
-    const policy = leftoverPolicy(req);
-    const done = exited.then(async (endedAt) => {
-      // The wrapper reaps leftovers itself before its exit marker (so that holds with no
-      // executor running); this second sweep, by the same markers, catches a process forked at
-      // the very moment of a kill, so none outlives the attempt's end (lingering already done).
-      if (policy.orphans !== 'keep') {
-        await reapLeftovers({ taskId: req.taskId, attempt: req.attempt, pgid, startedAt: base.startedAt }, { ...policy, lingerMs: 0 }).catch(noop);
-      }
-      const info = readExitInfo(runDir) ?? (killRequested(runDir)
-        ? { state: 'exited' as const, exitCode: null, signal: 'SIGKILL', endedAt }
-        : lostExit('no_exit_marker', endedAt));
-      this.settle(runDir, info);
-      return info;
-    });
-    this.own.set(runDir, { child, detached: true, done });
-    return { ...base, pid, pgid };
-  }
-
-  /**
-   * Starts a non-detached attempt through the spawn helper, which claims the run directory,
-   * creates `out`/`err`, forks and execs the task in its own session and copies its output
-   * (cut at `maxOutputBytes`), so that this thread does no file-system call and no fork for it.
-   * Undefined when the helper did nothing (unusable, or out of descriptors or processes): the
-   * caller then spawns directly.
-   */
-  private async startViaHelper(req: LaunchRequest, runDir: string, base: TransportHandle): Promise<TransportHandle | undefined> {
-    const { taskId, attempt } = req;
-    const env: Record<string, string> = { ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };
-    const argv = req.args ? [req.command, ...req.args] : ['/bin/sh', '-c', req.command];
-    const cwd = req.cwd === undefined ? undefined : resolvePath(req.cwd);
-    let started: HelperAttempt;
-    try {
-      started = await this.helper!.start({ runDir, cwd, maxOutputBytes: req.maxOutputBytes, env, argv });
-    } catch (err) {
-      if (!(err instanceof HelperStartError)) throw err;
-      const cause = Object.assign(new Error(err.message), { code: err.errno });
-      switch (err.reason) {
-        case 'unavailable':
-        case 'busy':
-          return undefined;
-        case 'exists':
-          throw new SpawnError(`attempt ${taskId}-${attempt} was already started`, { taskId, cause });
-        case 'mkdir':
-          throw new SpawnError(`cannot create ${runDir}`, { taskId, cause });
-        case 'cwd_missing':
-          markFailure(runDir, 'cwd_missing');
-          throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { taskId, cause });
-        case 'spawn_failed':
-          markFailure(runDir, 'spawn_failed', err.errno);
-          throw new SpawnError(`cannot execute ${JSON.stringify(req.command)}: ${err.errno ?? 'exec failed'}`, { taskId, cause });
-        default: {
-          // The helper died with this launch in flight: the task may be running. It is watched
-          // like an attempt of an executor that died: by its markers in /proc, `lost` once none
-          // is left (`spawn_unconfirmed`, or `spawn_interrupted` if nothing was created).
-          void this.adoptOrphan(base, runDir);
-          return base;
-        }
-      }
-    }
-    const { pid } = started;
-    const handle: TransportHandle = { ...base, pid, pgid: pid };
-    const own: OwnAttempt = { detached: false, done: undefined as unknown as Promise<ExitInfo> };
-    own.done = started.exited.then(
-      async ({ exitCode, signal, alone }) => {
-        own.leaderExited = true;
-        // As on the direct path: what the leader left behind is reaped before the end, then
-        // the output pipes get DRAIN_MS to empty, then the helper writes the exit marker. The
-        // /proc scan is skipped when the helper knows that no task left any process behind.
-        if (!alone) await reapLeftovers({ taskId, attempt, pgid: pid, startedAt: base.startedAt }, leftoverPolicy(req));
-        const end = await started.release(formatExitCode(exitCode, signal), DRAIN_MS);
-        const info: ExitInfo = { state: 'exited', exitCode, signal, endedAt: Date.now() };
-        this.settle(runDir, info);
-        this.endSizes.set(runDir, end);
-        return info;
-      },
-    ).catch(() => {
-      // The helper died: nobody can report this attempt's status any more.
-      this.own.delete(runDir);
-      return this.adoptOrphan(handle, runDir);
-    });
-    this.own.set(runDir, own);
-    return handle;
+    return req.detached ? startDetached(this.launch, req, runDir, cwd, env, base) : startDirect(this.launch, req, runDir, cwd, env, base);
   }
 
   /** Watches an attempt whose starter is gone (see {@link inspect}, `ownerGone`). */
@@ -288,13 +120,6 @@ export class LocalTransport implements Transport {
       this.settle(runDir, info);
     }, () => this.foreign.delete(runDir));
     return w.promise;
-  }
-
-  private spawnFailure(err: NodeJS.ErrnoException, req: LaunchRequest, runDir: string, cwd: string | undefined): SpawnError {
-    const cwdGone = cwd !== undefined && !isDirectory(cwd);
-    markFailure(runDir, cwdGone ? 'cwd_missing' : 'spawn_failed', cwdGone ? undefined : err.code);
-    const what = cwdGone ? `cwd_missing: working directory ${JSON.stringify(req.cwd)} vanished` : `cannot execute ${JSON.stringify(req.command)}: ${err.code ?? err.message}`;
-    return new SpawnError(what, { taskId: req.taskId, cause: err });
   }
 
   wait(handle: TransportHandle): Promise<ExitInfo> {
@@ -330,7 +155,7 @@ export class LocalTransport implements Transport {
     return Date.now() - first < LOST_CONFIRM_MS ? undefined : info;
   }
 
-  private settle(runDir: string, info: ExitInfo): void {
+  private settle(runDir: string, info: ExitInfo, end?: HelperEnd): void {
     this.own.delete(runDir);
     this.deadSince.delete(runDir);
     this.settled.set(runDir, info);
@@ -340,6 +165,7 @@ export class LocalTransport implements Transport {
       this.settled.delete(oldest.value);
       this.endSizes.delete(oldest.value);
     }
+    if (end !== undefined) this.endSizes.set(runDir, end);
   }
 
   /** The attempt's end if known now, without waiting. */
@@ -362,8 +188,7 @@ export class LocalTransport implements Transport {
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
     const runDir = this.runDirOf(handle);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be a non-negative integer');
-    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError('length', 'must be a non-negative integer');
+    checkReadRange(offset, length);
     try {
       return await readRange(join(runDir, stream === 'stdout' ? OUT_FILE : ERR_FILE), offset, length);
     } catch (err) {
@@ -453,13 +278,5 @@ export class LocalTransport implements Transport {
     }
     if (this.root === undefined) throw new InvalidArgumentError('handle', 'handle has no runDir');
     return join(this.root, 'jobs', leaf);
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
   }
 }

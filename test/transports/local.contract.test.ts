@@ -3,42 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalTransport } from '../../src/transports/local.js';
-import type { LaunchRequest } from '../../src/transports/types.js';
-import { shellFor } from './_shell.js';
-import { contractTaskId, describeTransportContract, killLeftovers, type ContractOutcome, type TransportFixture } from './_contract.js';
+import { describeTransportContract, type TransportFixture } from './_contract.js';
+import { contractFixture } from './_contract-fixture.js';
 
 function localFixture(detached: boolean) {
   return async (): Promise<TransportFixture> => {
     const root = await mkdtemp(join(tmpdir(), 'bgexec-contract-'));
     const transport = new LocalTransport({ root });
-    const requests: LaunchRequest[] = [];
-    const echoed = new Map<string, string>();
-    const build = (command: string, extra: Partial<LaunchRequest> = {}): LaunchRequest => {
-      const req: LaunchRequest = { taskId: contractTaskId(), attempt: 1, command, detached, ...extra };
-      requests.push(req);
-      return req;
-    };
-    return {
-      transport,
-      request: (o, extra) => {
-        const req = build(shellFor(o), extra);
-        if (o.echoEnv !== undefined) echoed.set(req.taskId, o.echoEnv);
-        return req;
-      },
-      spawnFailure: () => build('true', { cwd: join(root, 'no', 'such', 'dir') }),
-      tick: async () => {},
-      now: () => Date.now(),
-      envSeen: async (handle, name) => {
-        if (echoed.get(handle.taskId) !== name) throw new Error(`request ${handle.taskId} was not built with echoEnv ${name}`);
-        const text = (await transport.read(handle, 'stdout', 0, 1 << 20)).data.toString('utf8');
-        return text.startsWith('env=') ? text.slice(4) : undefined;
-      },
-      teardown: async () => {
-        await killLeftovers(transport, requests);
+    return contractFixture(transport, {
+      detached,
+      missingCwd: join(root, 'no', 'such', 'dir'),
+      after: async () => {
         await transport.close();
         await rm(root, { recursive: true, force: true });
       },
-    };
+    });
   };
 }
 

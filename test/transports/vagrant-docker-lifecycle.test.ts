@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
 import type { TaskRecord } from '../../src/task.js';
-import type { Transport } from '../../src/transports/types.js';
 import { VagrantError, VagrantTransport } from '../../src/transports/vagrant.js';
 import { contractTaskId } from './_contract.js';
+import { unclosed } from './_contract-fixture.js';
 import { describeDockerSkipped, dockerSkipReason, eventually, useVagrantDocker } from './_vagrant-docker-fixture.js';
 
 // Each step runs several vagrant processes (seconds each on a loaded machine).
@@ -20,17 +20,6 @@ else {
   const machines = useVagrantDocker('life');
   let shared: VagrantTransport | undefined;
   const transport = (): VagrantTransport => (shared ??= new VagrantTransport(machines().options('default', { unreachableTimeoutMs: 600_000 })));
-  const unclosed = (t: VagrantTransport): Transport => ({
-    kind: t.kind,
-    start: (r) => t.start(r),
-    wait: (h) => t.wait(h),
-    poll: (h) => t.poll(h),
-    read: (h, s, o, l) => t.read(h, s, o, l),
-    kill: (h, o) => t.kill(h, o),
-    cleanup: (h) => t.cleanup(h),
-    probe: (id, a) => t.probe(id, a),
-    close: async () => {},
-  });
   let ex: BackgroundExecutor | undefined;
   const executor = (): BackgroundExecutor => (ex ??= new BackgroundExecutor({ transports: { life: unclosed(transport()) }, defaultTransport: 'life' }));
   afterAll(async () => {

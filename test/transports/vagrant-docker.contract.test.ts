@@ -6,6 +6,7 @@ import type { Transport } from '../../src/transports/types.js';
 import { VagrantTransport } from '../../src/transports/vagrant.js';
 import { describeExecutorContract } from './_executor-contract.js';
 import { describeTransportContract } from './_contract.js';
+import { unclosed } from './_contract-fixture.js';
 import { describeDockerSkipped, dockerExecutorFixture, dockerSkipReason, dockerTransportFixture, useVagrantDocker } from './_vagrant-docker-fixture.js';
 
 if (dockerSkipReason !== undefined) describeDockerSkipped(`VagrantTransport contract, docker provider (${dockerSkipReason})`);
@@ -15,18 +16,7 @@ else {
   // One transport for the file, its own close() left to afterAll: its vagrant answer is asked once.
   async function transport(): Promise<Transport> {
     shared ??= new VagrantTransport(machines().options('one'));
-    const t = shared;
-    return {
-      kind: t.kind,
-      start: (r) => t.start(r),
-      wait: (h) => t.wait(h),
-      poll: (h) => t.poll(h),
-      read: (h, s, o, l) => t.read(h, s, o, l),
-      kill: (h, o) => t.kill(h, o),
-      cleanup: (h) => t.cleanup(h),
-      probe: (id, a) => t.probe(id, a),
-      close: async () => {},
-    };
+    return unclosed(shared);
   }
   // vagrant's two answers (seconds each on a loaded machine) are asked here, not inside a test's time limit.
   beforeAll(async () => {

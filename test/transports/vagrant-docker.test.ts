@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import type { TransportHandle } from '../../src/task.js';
-import type { Transport } from '../../src/transports/types.js';
 import { VagrantTransport } from '../../src/transports/vagrant.js';
 import { contractTaskId } from './_contract.js';
+import { unclosed } from './_contract-fixture.js';
 import { q } from './_shell.js';
 import { describeDockerSkipped, dockerSkipReason, eventually, useVagrantDocker } from './_vagrant-docker-fixture.js';
 
@@ -27,18 +27,7 @@ else {
     if (t === undefined) open.set(key, (t = new VagrantTransport(machines().options(machine))));
     return t;
   };
-  // The executors of these tests must not close the shared transports: closing is left to afterAll.
-  const unclosed = (t: VagrantTransport): Transport => ({
-    kind: t.kind,
-    start: (r) => t.start(r),
-    wait: (h) => t.wait(h),
-    poll: (h) => t.poll(h),
-    read: (h, s, o, l) => t.read(h, s, o, l),
-    kill: (h, o) => t.kill(h, o),
-    cleanup: (h) => t.cleanup(h),
-    probe: (id, a) => t.probe(id, a),
-    close: async () => {},
-  });
+  // The executors of these tests must not close the shared transports (`unclosed`): closing is left to afterAll.
   // vagrant's answers for both machines (seconds each on a loaded machine) are asked here.
   beforeAll(async () => {
     await Promise.all([transport('one').probe('warm-up', 1), transport('two').probe('warm-up', 1)]);

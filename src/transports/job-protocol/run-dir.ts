@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InvalidArgumentError } from '../../errors.js';
 import type { TransportHandle } from '../../task.js';
 import { findAttemptProcesses, isAttemptProcess } from '../process-tree.js';
 import type { ExitInfo } from '../types.js';
@@ -112,6 +113,12 @@ function sizeOf(path: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Checks the `offset` and `length` of a read: non-negative safe integers, else INVALID_ARGUMENT. */
+export function checkReadRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be a non-negative integer');
+  if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError('length', 'must be a non-negative integer');
 }
 
 /**

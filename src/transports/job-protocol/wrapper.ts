@@ -162,6 +162,19 @@ export interface WrapperParams {
   args?: readonly string[];
 }
 
+/** What a script that starts one attempt under the wrapper (a batch job, a remote start) carries. */
+export interface ScriptedLaunch {
+  taskId: string;
+  attempt: number;
+  /** Shell command line, or the program when `args` is given. */
+  command: string;
+  args?: readonly string[] | undefined;
+  cwd?: string | undefined;
+  env: Readonly<Record<string, string>>;
+  /** Per-stream cap the wrapper's output copiers enforce (`BGEXEC_MAX_OUTPUT`); undefined: none. */
+  maxOutputBytes?: number | undefined;
+}
+
 /** The wrapper's positional parameters `$1…` for `params`. */
 export function wrapperPositionals(params: WrapperParams): string[] {
   const cwd = params.cwd ?? '';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { TaskResources } from '../../task.js';
 import { MAX_OUTPUT_ENV } from '../job-protocol/output-cap.js';
 import { shQuote } from '../job-protocol/quote.js';
-import { REAP_ENV, WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals } from '../job-protocol/wrapper.js';
+import { REAP_ENV, WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals, type ScriptedLaunch } from '../job-protocol/wrapper.js';
 
 /** The batch script's file name in the run directory. */
 export const JOB_SCRIPT_FILE = 'job.sh';
@@ -18,18 +18,12 @@ export function jobNameOf(taskId: string, attempt: number): string {
 }
 
 /** What the batch script of one attempt runs. */
-export interface JobScriptParams {
+export interface JobScriptParams extends ScriptedLaunch {
   runDir: string;
-  taskId: string;
-  attempt: number;
-  command: string;
-  args?: readonly string[] | undefined;
   /** Absolute working directory, or undefined (then the run directory). */
   cwd?: string | undefined;
-  env: Readonly<Record<string, string>>;
   /** The wrapper's leftover policy (`keep` or `<lingerMs>:<graceMs>`). */
   reap: string;
-  maxOutputBytes?: number | undefined;
 }
 
 /**

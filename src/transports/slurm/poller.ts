@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_FILE, KILLREQ_FILE, formatExitCode, lostExit, signalNumber } from '../job-protocol/markers.js';
 import { killRequested, readExitInfo, readPidMarker, writeExitMarker } from '../job-protocol/run-dir.js';
+import { RoundPoller } from '../round-poller.js';
 import type { ExitInfo } from '../types.js';
 import type { SlurmAttempt } from './attempt.js';
 import type { SlurmCli } from './cli.js';
@@ -45,58 +46,13 @@ export function writeJobIdFile(runDir: string, jobId: string): void {
  * wrapper's exit marker is the source of truth for how an attempt ended; Slurm's state only
  * says whether it waits, runs, or ended without a marker (killed, node failure, time limit).
  */
-export class SlurmPoller {
-  readonly attempts = new Map<string, SlurmAttempt>();
-  /** Why the last `squeue` failed (slurmctld away); undefined while it answers. */
-  unreachable: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight = false;
-  private again = false;
-  private stopped = false;
-  private started = 0;
-  private waiters: Array<{ round: number; resolve: () => void }> = [];
-
+export class SlurmPoller extends RoundPoller<SlurmAttempt> {
   constructor(
     private readonly cli: SlurmCli,
     private readonly pollMs: number,
     private readonly markerGraceMs: number,
-  ) {}
-
-  /** Resolves after the next round that starts from now on has finished. */
-  nextRound(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    const round = this.started + 1;
-    const p = new Promise<void>((resolve) => this.waiters.push({ round, resolve }));
-    this.kick();
-    return p;
-  }
-
-  /** Polls as soon as possible. */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.inFlight) this.again = true;
-    else this.schedule(0);
-  }
-
-  /** Makes sure a round is scheduled while attempts need watching. */
-  ensure(): void {
-    if (!this.stopped && !this.inFlight && this.timer === undefined && this.active().length > 0) this.schedule(this.pollMs);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    for (const w of this.waiters.splice(0)) w.resolve();
-  }
-
-  /** Ends an attempt for callers, once: `whenRunning` first, then `wait`. */
-  finalize(a: SlurmAttempt, info: ExitInfo): void {
-    if (a.final) return;
-    a.final = info;
-    a.killing = false;
-    a.resolveRunning(a.ran);
-    a.resolve(info);
+  ) {
+    super();
   }
 
   markRan(a: SlurmAttempt): void {
@@ -105,16 +61,27 @@ export class SlurmPoller {
     a.resolveRunning(true);
   }
 
-  private active(): SlurmAttempt[] {
-    return [...this.attempts.values()].filter((a) => a.final === undefined);
+  // `whenRunning` is answered first, then `wait`.
+  protected override settle(a: SlurmAttempt, info: ExitInfo): void {
+    a.resolveRunning(a.ran);
+    a.resolve(info);
   }
 
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.round();
-    }, ms);
+  protected idleDelay(): number {
+    return this.pollMs;
+  }
+
+  protected async pass(targets: SlurmAttempt[]): Promise<void> {
+    try {
+      await this.look(targets);
+    } catch (err) {
+      this.unreachable = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  protected nextDelay(_targets: SlurmAttempt[], again: boolean): number | undefined {
+    if (again) return 0;
+    return this.active().length > 0 ? this.pollMs : undefined;
   }
 
   // The exit marker, when present, ends the attempt (after a last look at `pid`).
@@ -124,25 +91,6 @@ export class SlurmPoller {
     if (readPidMarker(a.runDir) !== undefined) this.markRan(a);
     this.finalize(a, exit);
     return true;
-  }
-
-  private async round(): Promise<void> {
-    if (this.stopped || this.inFlight) return;
-    const round = ++this.started;
-    this.inFlight = true;
-    this.again = false;
-    try {
-      await this.look(this.active());
-    } catch (err) {
-      this.unreachable = err instanceof Error ? err.message : String(err);
-    }
-    this.inFlight = false;
-    const ready = this.waiters.filter((w) => w.round <= round);
-    this.waiters = this.waiters.filter((w) => w.round > round);
-    for (const w of ready) w.resolve();
-    if (this.stopped) return;
-    if (this.again) this.schedule(0);
-    else if (this.active().length > 0) this.schedule(this.pollMs);
   }
 
   private async look(targets: SlurmAttempt[]): Promise<void> {

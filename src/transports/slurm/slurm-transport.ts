@@ -2,12 +2,13 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BgexecError, InvalidArgumentError, InvalidSpecError, SpawnError, TransportError } from '../../errors.js';
 import type { TransportHandle } from '../../task.js';
-import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, META_FILE, OUT_FILE, PID_FILE, formatMetaFile, lostExit } from '../job-protocol/markers.js';
+import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, META_FILE, OUT_FILE, PID_FILE, formatMetaFile } from '../job-protocol/markers.js';
 import { limitReachedIn } from '../job-protocol/output-cap.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from '../job-protocol/quote.js';
-import { markFailure, outputSizes, readMetaMarker, readPidMarker, readRange, writeKillRequest } from '../job-protocol/run-dir.js';
+import { checkReadRange, markFailure, outputSizes, readMetaMarker, readPidMarker, readRange, writeKillRequest } from '../job-protocol/run-dir.js';
 import { formatReapSetting } from '../job-protocol/wrapper.js';
 import { leftoverPolicy } from '../leftovers.js';
+import { endedOrAfter } from '../round-poller.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from '../types.js';
 import { newSlurmAttempt, type SlurmAttempt } from './attempt.js';
 import { SlurmCli, controllerUnreachable } from './cli.js';
@@ -17,8 +18,6 @@ import { SlurmPoller, readJobIdFile, writeJobIdFile } from './poller.js';
 import { isQueued } from './states.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SETTLED_CACHE = 1024;
-const noop = (): void => {};
 
 /**
  * Runs each attempt as a Slurm batch job, from a login node (this host runs `sbatch`, `squeue`,
@@ -109,8 +108,7 @@ export class SlurmTransport implements Transport {
 
   wait(handle: TransportHandle): Promise<ExitInfo> {
     try {
-      const a = this.track(handle);
-      return a.final ? Promise.resolve(a.final) : a.done;
+      return this.poller.outcome(this.track(handle));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -126,16 +124,12 @@ export class SlurmTransport implements Transport {
   }
 
   async poll(handle: TransportHandle): Promise<PollResult> {
-    const a = await this.seen(handle);
-    const sizes = { ...outputSizes(a.runDir), ...(limitReachedIn(a.runDir) ? { limitReached: true } : {}) };
-    if (a.final) return { state: a.final.state, exit: a.final, ...sizes };
-    const note = this.poller.unreachable;
-    return note === undefined ? { state: 'running', ...sizes } : { state: 'running', ...sizes, unreachable: note };
+    const a = await this.poller.seen(this.track(handle));
+    return this.poller.pollResult(a, { ...outputSizes(a.runDir), ...(limitReachedIn(a.runDir) ? { limitReached: true } : {}) });
   }
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be a non-negative integer');
-    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError('length', 'must be a non-negative integer');
+    checkReadRange(offset, length);
     const { runDir } = this.runDirOf(handle);
     try {
       return await readRange(join(runDir, stream === 'stdout' ? OUT_FILE : ERR_FILE), offset, length);
@@ -151,7 +145,7 @@ export class SlurmTransport implements Transport {
    * pending gets a plain `scancel` (signalling a pending job blocks until it starts).
    */
   async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
-    const a = await this.seen(handle);
+    const a = await this.poller.seen(this.track(handle));
     if (a.final) return;
     const first = (options.signal ?? 'SIGTERM').replace(/^SIG/, '');
     if (!/^[A-Z0-9]+$/.test(first)) throw new InvalidArgumentError('signal', `unknown signal ${JSON.stringify(options.signal)}`);
@@ -173,9 +167,7 @@ export class SlurmTransport implements Transport {
       this.poller.kick();
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([a.done.catch(noop), new Promise((r) => (timer = setTimeout(r, options.graceMs)))]);
-    clearTimeout(timer);
+    await endedOrAfter(a, options.graceMs);
     if (a.final) return;
     await this.scancel(['-f', '-s', 'KILL', id]);
     await this.scancel([id]);
@@ -192,9 +184,7 @@ export class SlurmTransport implements Transport {
 
   async cleanup(handle: TransportHandle): Promise<void> {
     const { runDir, leaf } = this.runDirOf(handle);
-    const a = this.poller.attempts.get(leaf);
-    this.poller.attempts.delete(leaf);
-    if (a && !a.final) this.poller.finalize(a, lostExit('cleaned_up'));
+    this.poller.drop(leaf);
     rmSync(runDir, { recursive: true, force: true });
   }
 
@@ -215,39 +205,15 @@ export class SlurmTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.poller.stop();
-    const err = new BgexecError('SHUTTING_DOWN', 'slurm transport closed');
-    for (const a of this.poller.attempts.values()) if (!a.final) a.reject(err);
-  }
-
-  // The attempt's record, after one poll round if this process has never looked at it.
-  private async seen(handle: TransportHandle): Promise<SlurmAttempt> {
-    const a = this.track(handle);
-    if (!a.seen && !a.final) await this.poller.nextRound();
-    return a;
+    this.poller.close('slurm transport closed');
   }
 
   private track(handle: TransportHandle): SlurmAttempt {
     const { runDir, leaf } = this.runDirOf(handle);
-    let a = this.poller.attempts.get(leaf);
-    if (a === undefined) {
+    return this.poller.watch(leaf, () => {
       if (this.closed) throw new BgexecError('SHUTTING_DOWN', 'slurm transport is closed');
-      a = newSlurmAttempt(handle, runDir, leaf);
-      this.poller.attempts.set(leaf, a);
-      this.evict();
-    }
-    this.poller.ensure();
-    return a;
-  }
-
-  // Bounded: the oldest ended attempts are forgotten; asked again, they are looked at again.
-  private evict(): void {
-    const attempts = this.poller.attempts;
-    if (attempts.size <= SETTLED_CACHE) return;
-    for (const [leaf, a] of attempts) {
-      if (attempts.size <= SETTLED_CACHE) break;
-      if (a.final) attempts.delete(leaf);
-    }
+      return newSlurmAttempt(handle, runDir, leaf);
+    });
   }
 
   // A handle of this kind whose run directory is `<sharedRoot>/jobs/<taskId>-<attempt>` (cleanup removes it).

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Socket } from 'node:net';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { deferred, type Deferred } from '../deferred.js';
 import { baseEnvFrame, decodeWaitStatus, encodeFrame, parseEvent, startFrame, type HelperEvent, type HelperLaunch } from './protocol.js';
 import { HELPER_SCRIPT } from './script.js';
 
@@ -73,24 +74,6 @@ export interface HelperAttempt {
    * itself after `drainMs`. Resolves then; rejects if the helper dies first.
    */
   release(marker: string, drainMs: number): Promise<HelperEnd>;
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: Error): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: Error) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Nobody may be listening when the helper dies; the owner reacts through its own chain.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
 }
 
 interface Slot {

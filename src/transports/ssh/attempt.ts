@@ -1,13 +1,11 @@
 import type { TransportHandle } from '../../task.js';
 import { exitInfoFromMarker, lostExit, parseExitFile } from '../job-protocol/markers.js';
 import type { ExitInfo } from '../types.js';
+import { newWatchedAttempt, type WatchedAttempt } from '../round-poller.js';
 import type { ReplyItem } from './reply.js';
 
 /** What this process knows about one remote attempt it watches. */
-export interface Attempt {
-  readonly leaf: string;
-  readonly runDir: string;
-  readonly handle: TransportHandle;
+export interface Attempt extends WatchedAttempt {
   /** Bytes mirrored locally per stream. */
   out: number;
   err: number;
@@ -16,34 +14,17 @@ export interface Attempt {
   remoteErr: number;
   /** The host reported a stream cut at maxOutputBytes. */
   limitReached?: boolean;
-  /** At least one poll (or the start) has answered for it. */
-  seen: boolean;
   /** The host reported its end; final once the mirror has every byte. */
   ended?: ExitInfo;
-  /** Its end as reported to callers: set once, with the mirror complete. */
-  final?: ExitInfo;
   /** The run directory was removed. */
   gone: boolean;
-  /** A kill is in progress: poll fast to see its end. */
-  killing: boolean;
   /** A kill that could not be delivered (host away), sent again once it answers. */
   pendingKill?: { signal: string; graceMs: number };
-  readonly done: Promise<ExitInfo>;
-  resolve(info: ExitInfo): void;
-  reject(err: Error): void;
 }
 
 /** A fresh record for an attempt, not yet seen by any poll. */
 export function newAttempt(handle: TransportHandle, runDir: string, leaf: string): Attempt {
-  let resolve!: (info: ExitInfo) => void;
-  let reject!: (err: Error) => void;
-  const done = new Promise<ExitInfo>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A rejection nobody awaits (close() with no waiter) must not become an unhandled one.
-  done.catch(() => {});
-  return { leaf, runDir, handle, out: 0, err: 0, remoteOut: 0, remoteErr: 0, seen: false, gone: false, killing: false, done, resolve, reject };
+  return { ...newWatchedAttempt(handle, runDir, leaf), out: 0, err: 0, remoteOut: 0, remoteErr: 0, gone: false };
 }
 
 /**

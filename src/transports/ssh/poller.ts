@@ -1,6 +1,6 @@
 import { errorMessage } from '../../args.js';
 import { lostExit } from '../job-protocol/markers.js';
-import type { ExitInfo } from '../types.js';
+import { RoundPoller } from '../round-poller.js';
 import { decideState, mirrorComplete, type Attempt } from './attempt.js';
 import type { OutputMirror } from './mirror.js';
 import { buildPollScript, type PollJob } from './remote-scripts.js';
@@ -26,26 +26,22 @@ const STREAM_MIN = 64 << 10;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
+// What a round saw: output or a state changed (`progress`), output left to fetch at once (`more`).
+interface RoundOutcome {
+  progress: boolean;
+  more: boolean;
+}
+
 /**
  * Polls all watched attempts of one host with ONE `sh -s` call per round: state first, then
  * sizes and the output bytes past what the mirror holds. Adaptive: the interval drops to
  * `minMs` while output flows or states change and doubles up to `maxMs` while nothing does;
  * a failed call (host away) is retried with its own backoff and noted in `unreachable`.
  */
-export class HostPoller {
-  readonly attempts = new Map<string, Attempt>();
-  /** Why the host could not be reached at the last try; undefined while it answers. */
-  unreachable: string | undefined;
+export class HostPoller extends RoundPoller<Attempt, RoundOutcome> {
   private unreachableSince: number | undefined;
   private interval: number;
   private retryDelay = RETRY_MIN_MS;
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight = false;
-  private again = false;
-  private stopped = false;
-  private started = 0;
-  private completed = 0;
-  private waiters: Array<{ round: number; resolve: () => void }> = [];
 
   constructor(
     private readonly client: SshClient,
@@ -54,99 +50,57 @@ export class HostPoller {
     /** Called after a round in which the host answered (re-sends kills that could not be delivered). */
     private readonly onReachable: () => void,
   ) {
+    super();
     this.interval = timing.minMs;
   }
 
-  /** Resolves after the next round that starts from now on has finished (answered or failed). */
-  nextRound(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    const round = this.started + 1;
-    const p = new Promise<void>((resolve) => this.waiters.push({ round, resolve }));
-    this.kick();
-    return p;
-  }
-
   /** Polls as soon as possible and resets the interval to its minimum. */
-  kick(): void {
-    if (this.stopped) return;
+  override kick(): void {
     this.interval = this.timing.minMs;
-    if (this.inFlight) this.again = true;
-    else this.schedule(0);
+    super.kick();
   }
 
-  /** Makes sure a round is scheduled while attempts need watching. */
-  ensure(): void {
-    if (!this.stopped && !this.inFlight && this.timer === undefined && this.active().length > 0) this.schedule(this.interval);
+  // A forgotten attempt's mirror goes too; asked again, its output is fetched again from the host.
+  protected override forgotten(leaf: string): void {
+    void this.mirror.remove(leaf).catch(() => {});
   }
 
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    for (const w of this.waiters.splice(0)) w.resolve();
+  protected idleDelay(): number {
+    return this.interval;
   }
 
-  /** Marks an attempt ended for callers: resolves its waiters once. */
-  finalize(a: Attempt, info: ExitInfo): void {
-    if (a.final) return;
-    a.final = info;
-    a.killing = false;
-    a.resolve(info);
-  }
-
-  private active(): Attempt[] {
-    return [...this.attempts.values()].filter((a) => a.final === undefined);
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.round();
-    }, ms);
-  }
-
-  private async round(): Promise<void> {
-    if (this.stopped || this.inFlight) return;
-    const targets = this.active();
-    const round = ++this.started;
-    this.inFlight = true;
-    this.again = false;
-    let progress = false;
-    let more = false;
-    if (targets.length > 0) {
-      try {
-        const per = Math.max(STREAM_MIN, Math.min(STREAM_MAX, Math.floor(REPLY_BUDGET / (2 * targets.length))));
-        const jobs: PollJob[] = targets.map((a) => ({ runDir: a.runDir, leaf: a.leaf, outOffset: a.out, errOffset: a.err, maxBytes: per }));
-        const reply = parseCompleteReply(await this.client.run(buildPollScript(jobs), this.timing.callTimeoutMs));
-        ({ progress, more } = await this.apply(reply));
-        this.unreachable = undefined;
-        this.unreachableSince = undefined;
-        this.retryDelay = RETRY_MIN_MS;
-        this.onReachable();
-      } catch (err) {
-        this.failed(targets, err);
-      }
+  protected async pass(targets: Attempt[]): Promise<RoundOutcome> {
+    if (targets.length === 0) return { progress: false, more: false };
+    try {
+      const per = Math.max(STREAM_MIN, Math.min(STREAM_MAX, Math.floor(REPLY_BUDGET / (2 * targets.length))));
+      const jobs: PollJob[] = targets.map((a) => ({ runDir: a.runDir, leaf: a.leaf, outOffset: a.out, errOffset: a.err, maxBytes: per }));
+      const reply = parseCompleteReply(await this.client.run(buildPollScript(jobs), this.timing.callTimeoutMs));
+      const result = await this.apply(reply);
+      this.unreachable = undefined;
+      this.unreachableSince = undefined;
+      this.retryDelay = RETRY_MIN_MS;
+      this.onReachable();
+      return result;
+    } catch (err) {
+      this.failed(targets, err);
+      return { progress: false, more: false };
     }
-    this.inFlight = false;
-    this.completed = round;
-    const ready = this.waiters.filter((w) => w.round <= round);
-    this.waiters = this.waiters.filter((w) => w.round > round);
-    for (const w of ready) w.resolve();
-    if (this.stopped) return;
-    const killing = targets.some((a) => a.killing && a.final === undefined);
+  }
+
+  protected nextDelay(targets: Attempt[], again: boolean, { progress, more }: RoundOutcome): number | undefined {
     if (this.unreachable !== undefined) {
-      this.schedule(this.again ? 0 : this.retryDelay);
+      const ms = again ? 0 : this.retryDelay;
       this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      return ms;
     }
-    else if (this.again || more) this.schedule(0);
-    else if (this.active().length > 0) {
-      this.interval = progress || killing ? this.timing.minMs : Math.min(this.interval * 2, this.timing.maxMs);
-      this.schedule(this.interval);
-    }
+    if (again || more) return 0;
+    if (this.active().length === 0) return undefined;
+    const killing = targets.some((a) => a.killing && a.final === undefined);
+    this.interval = progress || killing ? this.timing.minMs : Math.min(this.interval * 2, this.timing.maxMs);
+    return this.interval;
   }
 
-  private async apply(reply: Awaited<ReturnType<typeof parseCompleteReply>>): Promise<{ progress: boolean; more: boolean }> {
+  private async apply(reply: Awaited<ReturnType<typeof parseCompleteReply>>): Promise<RoundOutcome> {
     let bootId: string | undefined;
     let progress = false;
     const now = Date.now();

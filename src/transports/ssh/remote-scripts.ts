@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { EXIT_PLACEHOLDER, signalNumber } from '../job-protocol/markers.js';
 import { MAX_OUTPUT_ENV } from '../job-protocol/output-cap.js';
 import { assertValidId, isValidAttempt, shQuote } from '../job-protocol/quote.js';
-import { REAP_ENV, WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals } from '../job-protocol/wrapper.js';
+import { REAP_ENV, WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals, type ScriptedLaunch } from '../job-protocol/wrapper.js';
 
 // The scripts a remote host runs through the constant command `sh -s`. Every value is a
 // single-quoted literal (shQuote rejects NUL bytes). Each script is one brace group read with
@@ -136,18 +136,10 @@ export function buildPollScript(jobs: readonly PollJob[]): string {
 }
 
 /** What {@link buildStartScript} needs. */
-export interface StartParams {
+export interface StartParams extends ScriptedLaunch {
   root: string | undefined;
   leaf: string;
-  taskId: string;
-  attempt: number;
-  command: string;
-  args?: readonly string[] | undefined;
-  cwd?: string | undefined;
-  env: Readonly<Record<string, string>>;
   startedAt: number;
-  /** Per-stream cap the wrapper's output copiers enforce (`BGEXEC_MAX_OUTPUT`); undefined: none. */
-  maxOutputBytes?: number | undefined;
   /** The wrapper's leftover policy (`BGEXEC_REAP`: `keep` or `<lingerMs>:<graceMs>`); default `0:5000`. */
   reap?: string | undefined;
 }

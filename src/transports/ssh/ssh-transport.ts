@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BgexecError, InvalidArgumentError, SpawnError, TransportError } from '../../errors.js';
 import type { TransportHandle } from '../../task.js';
-import { lostExit } from '../job-protocol/markers.js';
 import { findLaunchProblem } from '../job-protocol/quote.js';
+import { checkReadRange } from '../job-protocol/run-dir.js';
 import { formatReapSetting } from '../job-protocol/wrapper.js';
 import { leftoverPolicy } from '../leftovers.js';
+import { endedOrAfter } from '../round-poller.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from '../types.js';
 import { newAttempt, type Attempt } from './attempt.js';
 import { ENV_NAME, leafOf, runDirOf } from './handles.js';
@@ -46,7 +47,6 @@ export function sshTransportWith(options: SshTransportOptions, internals: SshTra
   return new SshTransport({ ...options, [SSH_INTERNALS]: internals } as SshTransportOptions);
 }
 
-const SETTLED_CACHE = 1024;
 const noop = (): void => {};
 
 /**
@@ -132,25 +132,20 @@ export class SshTransport implements Transport {
 
   wait(handle: TransportHandle): Promise<ExitInfo> {
     try {
-      const a = this.track(handle);
-      return a.final ? Promise.resolve(a.final) : a.done;
+      return this.poller.outcome(this.track(handle));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   async poll(handle: TransportHandle): Promise<PollResult> {
-    const a = await this.seen(handle);
-    const sizes = { stdoutBytes: a.out, stderrBytes: a.err, ...(a.limitReached === true ? { limitReached: true } : {}) };
-    if (a.final) return { state: a.final.state, exit: a.final, ...sizes };
-    const note = this.poller.unreachable;
-    return note === undefined ? { state: 'running', ...sizes } : { state: 'running', ...sizes, unreachable: note };
+    const a = await this.poller.seen(this.track(handle));
+    return this.poller.pollResult(a, { stdoutBytes: a.out, stderrBytes: a.err, ...(a.limitReached === true ? { limitReached: true } : {}) });
   }
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be a non-negative integer');
-    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError('length', 'must be a non-negative integer');
-    const a = await this.seen(handle);
+    checkReadRange(offset, length);
+    const a = await this.poller.seen(this.track(handle));
     if (!a.seen && !a.final) throw this.unreachableError(handle);
     const isOut = stream === 'stdout';
     // Bytes the host has but the mirror lacks yet: fetch them before answering.
@@ -165,16 +160,14 @@ export class SshTransport implements Transport {
   }
 
   async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
-    const a = await this.seen(handle);
+    const a = await this.poller.seen(this.track(handle));
     if (a.final || a.ended) return;
     const first = options.signal ?? 'SIGTERM';
     a.killing = true;
     try {
       if (!(await this.sendKill(a, first, first))) return;
       this.poller.kick();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([a.done.catch(noop), new Promise((r) => (timer = setTimeout(r, options.graceMs)))]);
-      clearTimeout(timer);
+      await endedOrAfter(a, options.graceMs);
       if (a.final || a.ended) return;
       await this.sendKill(a, 'SIGKILL', first);
       this.poller.kick();
@@ -203,9 +196,7 @@ export class SshTransport implements Transport {
 
   async cleanup(handle: TransportHandle): Promise<void> {
     const { runDir, leaf } = runDirOf(handle, this.kind);
-    const a = this.poller.attempts.get(leaf);
-    this.poller.attempts.delete(leaf);
-    if (a && !a.final) this.poller.finalize(a, lostExit('cleaned_up'));
+    this.poller.drop(leaf);
     await this.mirror.remove(leaf);
     await this.client.run(buildCleanupScript(runDir));
   }
@@ -222,43 +213,16 @@ export class SshTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.poller.stop();
-    const err = new BgexecError('SHUTTING_DOWN', `${this.kind} transport closed`);
-    for (const a of this.poller.attempts.values()) if (!a.final) a.reject(err);
+    this.poller.close(`${this.kind} transport closed`);
     await this.client.close();
-  }
-
-  // The attempt's record, after one poll round if this process has never seen it.
-  private async seen(handle: TransportHandle): Promise<Attempt> {
-    const a = this.track(handle);
-    if (!a.seen && !a.final) await this.poller.nextRound();
-    return a;
   }
 
   private track(handle: TransportHandle): Attempt {
     const { runDir, leaf } = runDirOf(handle, this.kind);
-    let a = this.poller.attempts.get(leaf);
-    if (a === undefined) {
+    return this.poller.watch(leaf, () => {
       if (this.closed) throw new BgexecError('SHUTTING_DOWN', `${this.kind} transport is closed`);
-      a = newAttempt(handle, runDir, leaf);
-      this.poller.attempts.set(leaf, a);
-      this.evict();
-    }
-    this.poller.ensure();
-    return a;
-  }
-
-  // Bounded: the oldest ended attempts are forgotten (their mirror too); asked again, they are
-  // fetched again from the host.
-  private evict(): void {
-    const attempts = this.poller.attempts;
-    if (attempts.size <= SETTLED_CACHE) return;
-    for (const [leaf, a] of attempts) {
-      if (attempts.size <= SETTLED_CACHE) break;
-      if (!a.final) continue;
-      attempts.delete(leaf);
-      void this.mirror.remove(leaf).catch(noop);
-    }
+      return newAttempt(handle, runDir, leaf);
+    });
   }
 
   private unreachableError(handle: TransportHandle): TransportError {

@@ -1,0 +1,225 @@
+// What the agent tools resolve to: one result type per tool, and the error they all share.
+import type { TaskStatus } from '../index.js';
+
+/** Error codes of {@link AgentToolError}. */
+export type AgentErrorCode = 'invalid_input' | 'unknown_task' | 'start_failed' | 'executor_unavailable' | 'failed';
+
+/** A call that did not succeed. `message` is written for the model and says what to do next. */
+export interface AgentToolError {
+  /** Always false: the call did not succeed. */
+  ok: false;
+  /** What went wrong, as a stable code. */
+  error: AgentErrorCode;
+  /** What went wrong and what to do next, written for the model. */
+  message: string;
+}
+
+/** A slice of one output stream rendered within the output budget. */
+export interface OutputView {
+  /** The output; when capped, head + `[… N bytes omitted; next_cursor=X]` + tail. */
+  text: string;
+  /** Byte offset where `text` starts. */
+  cursor: number;
+  /** Byte offset to continue from; reading on from it visits every byte not yet shown in full. */
+  next_cursor: number;
+  /** Size of the stream when read. */
+  total_bytes: number;
+  /** Bytes between head and tail that were not shown (0 when nothing was left out). */
+  omitted_bytes: number;
+  /** More bytes exist after `next_cursor`. */
+  truncated: boolean;
+  /** Bytes passed over (and marked) because an earlier result showed them as its tail. */
+  skipped_bytes?: number;
+}
+
+/** Result of `bg_start`. */
+export interface BgStartResult {
+  /** Always true: the task was started. */
+  ok: true;
+  /** Id of the new task, for the other tools. */
+  task_id: string;
+  /** Its status when the call returned (`running` unless it ended within `wait_ms`). */
+  status: TaskStatus;
+  /** Exit code, if it has ended (null when killed by a signal). */
+  exit_code?: number | null;
+  /** Signal that ended it, if any. */
+  signal?: string | null;
+  /** Why it ended other than by its own exit (`timeout`, `spawn_failed`, …). */
+  reason?: string;
+  /** Why it could not start or failed, when bgexec knows (e.g. a missing cwd). */
+  error_message?: string;
+  /** Run time so far (or in total, if it ended). */
+  duration_ms?: number;
+  /** Output so far (or all of it, if the task ended within `wait_ms`). */
+  stdout?: OutputView;
+  /** Error output so far, like `stdout`. */
+  stderr?: OutputView;
+  /** Parameters that were out of range and what was used instead. */
+  clamped?: string[];
+  /** What the model should do next. */
+  hint: string;
+}
+
+/** Result of `bg_read`. */
+export interface BgReadResult {
+  /** Always true: the output was read. */
+  ok: true;
+  /** The task read. */
+  task_id: string;
+  /** Its status now. */
+  status: TaskStatus;
+  /** Exit code, if it has ended. */
+  exit_code?: number | null;
+  /** The stream read. */
+  stream: 'stdout' | 'stderr';
+  /** The attempt whose output this is (retries start a new output). */
+  attempt: number;
+  /** The output; when capped, head + `[… N bytes omitted; next_cursor=X]` + tail. */
+  text: string;
+  /** Byte offset where `text` starts. */
+  cursor: number;
+  /** Byte offset to pass as `cursor` to read on. */
+  next_cursor: number;
+  /** Size of the stream when read. */
+  total_bytes: number;
+  /** The task has ended and everything up to `next_cursor` = end was read. */
+  eof: boolean;
+  /** More bytes exist after `next_cursor`. */
+  truncated: boolean;
+  /** Bytes between head and tail that were not shown (0 when nothing was left out). */
+  omitted_bytes: number;
+  /**
+   * Bytes after `text` that an earlier result already showed as a tail preview: `next_cursor`
+   * passes over them rather than sending them again.
+   */
+  skipped_bytes?: number;
+  /** With `tail_lines`: lines asked for, found, and shown within the budget. */
+  tail?: {
+    /** `tail_lines` as used. */
+    lines_requested: number;
+    /** Lines the stream has within the scanned range (fewer when the output is short). */
+    lines_available: number;
+    /** Lines shown in `text`, the latest ones. */
+    lines_shown: number;
+  };
+  /** The text is the raw bytes (`raw: true`), not the readable rendering. */
+  raw?: boolean;
+  /** With `grep`: lines read, lines shown and lines filtered out (all passed by the cursor). */
+  grep?: {
+    /** The pattern, as given. */
+    pattern: string;
+    /** Whole lines read. */
+    lines_read: number;
+    /** Lines that matched (shown in `text`). */
+    lines_matched: number;
+    /** Lines that did not match (left out). */
+    lines_filtered: number;
+  };
+  /** Bytes on the other stream, when it has any. */
+  other_stream_bytes?: number;
+  /** Parameters that were out of range and what was used instead. */
+  clamped?: string[];
+  /** What the model should do next, when there is advice. */
+  hint?: string;
+}
+
+/** State of one task in a `bg_wait` result. */
+export interface WaitTaskState {
+  /** The task. */
+  task_id: string;
+  /** Its status now. */
+  status: TaskStatus;
+  /** Exit code, if it has ended. */
+  exit_code?: number | null;
+}
+
+/** Result of `bg_wait`. */
+export interface BgWaitResult {
+  /** Always true: the wait ended normally (see `outcome`). */
+  ok: true;
+  /** A task ended (`exited`), the pattern appeared (`matched`), or `timeout_ms` passed. */
+  outcome: 'exited' | 'matched' | 'timeout';
+  /** The task that exited or matched (or the only task waited on). */
+  task_id?: string;
+  /** Status of that task. */
+  status?: TaskStatus;
+  /** Its exit code, if it has ended. */
+  exit_code?: number | null;
+  /** Signal that ended it, if any. */
+  signal?: string | null;
+  /** Why it ended other than by its own exit (`timeout`, `cancelled`, …). */
+  reason?: string;
+  /** Its run time. */
+  duration_ms?: number;
+  /** `matched`: the stream, the matching line and the byte offset just past it. */
+  stream?: 'stdout' | 'stderr';
+  /** `matched`: the line that matched. */
+  match?: string;
+  /** `matched`: byte offset just past the matching line. */
+  match_cursor?: number;
+  /** `exited`: output not read yet by these tools. */
+  stdout?: OutputView;
+  /** `exited`: error output not read yet by these tools. */
+  stderr?: OutputView;
+  /** How long the call waited. */
+  waited_ms: number;
+  /** Every task waited on, with its status now. */
+  tasks: WaitTaskState[];
+  /** Parameters that were out of range and what was used instead. */
+  clamped?: string[];
+  /** What the model should do next. */
+  hint: string;
+}
+
+/** Result of `bg_kill`. */
+export interface BgKillResult {
+  /** Always true: the task is no longer running. */
+  ok: true;
+  /** The task. */
+  task_id: string;
+  /** Its final status (`cancelled`, or how it had ended already). */
+  status: TaskStatus;
+  /** Its exit code (null when killed by a signal). */
+  exit_code?: number | null;
+  /** Signal that ended it, if any. */
+  signal?: string | null;
+  /** Why it ended (`cancelled`, …). */
+  reason?: string;
+  /** It had already ended before the call; nothing was killed. */
+  already_finished: boolean;
+  /** Parameters that were out of range and what was used instead. */
+  clamped?: string[];
+  /** What the model should do next. */
+  hint: string;
+}
+
+/** One row of `bg_list`. */
+export interface BgListRow {
+  /** The task. */
+  task_id: string;
+  /** Its status now. */
+  status: TaskStatus;
+  /** Its exit code, if it has ended. */
+  exit_code?: number | null;
+  /** Run time so far (running) or in total (ended). */
+  duration_ms?: number;
+  /** The command, cut to 80 characters. */
+  command: string;
+}
+
+/** Result of `bg_list`. */
+export interface BgListResult {
+  /** Always true: the list was read. */
+  ok: true;
+  /** Newest first. */
+  tasks: BgListRow[];
+  /** Tasks matching the filter (may exceed `tasks.length`). */
+  total: number;
+  /** Parameters that were out of range and what was used instead. */
+  clamped?: string[];
+  /** What the model should do next, when there is advice. */
+  hint?: string;
+}
+
+/** Anything a handler resolves to. */
+export type AgentToolResult = BgStartResult | BgReadResult | BgWaitResult | BgKillResult | BgListResult | AgentToolError;
