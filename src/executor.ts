@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { random, urlAlphabet } from 'nanoid';
 import { errorMessage, isInstance, msArg, optionsArg, readArgs, signalArg, stringArg, stringListArg } from './args.js';
 import type { Clock } from './clock.js';
 import { trace, tracing } from './debug.js';
@@ -404,31 +404,25 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   };
 }
 
-// Ids are nanoid-compatible (21 characters of the URL-safe alphabet, 126 random bits) but built
-// here from a pooled random buffer with one String.fromCharCode: nanoid's `id += …` leaves a
-// 20-node rope that V8 keeps (~325 bytes) even as a Map key, and flattening it costs a Buffer
-// per id. One fromCharCode call gives a flat 21-byte string directly.
+// Ids are nanoid's (its URL-safe alphabet and its pooled random bytes, 21 characters, 126 bits),
+// assembled here with one String.fromCharCode: nanoid()'s `id += …` leaves a 20-node rope that
+// V8 keeps (~325 bytes) even as a Map key, and flattening it costs a Buffer per id.
 // An id never starts with '-': on a command line (`bgexec logs <id>`, `kill <id>`) it would
-// read as an option. A first character '-' is drawn again, so ids stay uniform over the others.
-const ID_ALPHABET = 'useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict';
+// read as an option. Such an id is drawn again, so ids stay uniform over the other first letters.
 const ID_LENGTH = 21;
 const DASH = 45;
-const idPool = Buffer.allocUnsafe(ID_LENGTH * 128);
-let idPoolAt = idPool.length;
 const idCodes = new Array<number>(ID_LENGTH).fill(0);
 
-function randomIdChar(): number {
-  if (idPoolAt >= idPool.length) {
-    randomFillSync(idPool);
-    idPoolAt = 0;
-  }
-  return ID_ALPHABET.charCodeAt((idPool[idPoolAt++] as number) & 63);
-}
-
 function newId(): string {
-  let first = randomIdChar();
-  for (let i = 0; i < 64 && first === DASH; i++) first = randomIdChar();
-  idCodes[0] = first === DASH ? 120 /* x */ : first;
-  for (let i = 1; i < ID_LENGTH; i++) idCodes[i] = randomIdChar();
+  for (let tries = 0; ; tries++) {
+    const bytes = random(ID_LENGTH);
+    for (let i = 0; i < ID_LENGTH; i++) idCodes[i] = urlAlphabet.charCodeAt((bytes[i] as number) & 63);
+    if (idCodes[0] !== DASH) break;
+    // 64 dashes in a row do not happen with a working random source; never loop forever.
+    if (tries >= 64) {
+      idCodes[0] = 120; // x
+      break;
+    }
+  }
   return String.fromCharCode(...idCodes);
 }
