@@ -100,9 +100,10 @@ describe('recovery after the executor process was SIGKILLed', () => {
     const log = join(dir, 'log');
     const command = `${logged(log)}; [ "$BGEXEC_ATTEMPT" -ge 2 ] && exit 0; trap '' TERM; sleep 30`;
     const { proc, ids } = await runChild(dir, [
-      // Room for attempt 2 (`exit 0`) to end in time on a busy machine, its wrapper's reap included.
-      { command, detached: true, timeoutMs: 1500, graceMs: 1500 },
-      { command, detached: true, timeoutMs: 1500, graceMs: 1500, retry: { attempts: 2, retryOn: ['timed_out'] } },
+      // Room for attempt 2 (`exit 0`) to end in time on a busy machine, its wrapper's reap included
+      // (at a load of 15 on 2 cores it took 1.53 s: 1.5 s was too little).
+      { command, detached: true, timeoutMs: 5000, graceMs: 1500 },
+      { command, detached: true, timeoutMs: 5000, graceMs: 1500, retry: { attempts: 2, retryOn: ['timed_out'] } },
     ]);
     const [once, again] = ids as [string, string];
     expect(await eventually(() => stored(dir, once).reason === 'timeout' && stored(dir, again).reason === 'timeout', 20_000)).toBe(true);
