@@ -1,4 +1,7 @@
-import type { Comparator } from './heap.js';
+/**
+ * Orders two items: negative when `a` comes out first, positive when `b` does, 0 when equal.
+ */
+export type Comparator<T> = (a: T, b: T) => number;
 
 /** An item an {@link IndexedHeap} can hold: it carries its own position (-1 while in no heap). */
 export interface HeapSlot {
@@ -8,9 +11,9 @@ export interface HeapSlot {
 
 /**
  * A binary min-heap whose items record their own position (an intrusive heap): removal and
- * re-positioning are O(log n) like {@link BinaryHeap}'s, without the position Map. That map
- * cost one `Map.set` per sift step (about 17 per pop at a 100k backlog) and an entry of
- * roughly 40 bytes per held item; here a sift step writes one field.
+ * re-positioning are O(log n) without a position Map. Such a map costs one `Map.set` per sift
+ * step (about 17 per pop at a 100k backlog) and an entry of roughly 40 bytes per held item;
+ * here a sift step writes one field.
  *
  * An item may be held by at most one IndexedHeap at a time (its single `heapIndex` says where);
  * pushing an item some heap holds throws.
