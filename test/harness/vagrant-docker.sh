@@ -69,6 +69,8 @@ ensure_dockerd() {
   setsid "$DOCKERD" --host "$DOCKER_HOST" --data-root "$BASE/docker/data" --exec-root "$BASE/docker/exec" \
     --pidfile "$BASE/docker/dockerd.pid" --bridge "$BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
     --storage-driver overlay2 </dev/null >"$BASE/docker/dockerd.log" 2>&1 9>&- &
+  # Which test run started dockerd: only its end stops it (test/harness/run-token.ts).
+  printf '%s\n' "${BGEXEC_TEST_RUN:-}" > "$BASE/docker/started-by"
   for _ in $(seq 1 300); do
     docker_ok && return 0
     kill -0 $! 2>/dev/null || break

@@ -5,9 +5,11 @@
 // the run began (a developer keeping the machine up, BGEXEC_VAGRANT_KEEP=1) is left alone.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { runToken } from './run-token.js';
 import { VAGRANT_DOCKER_SCRIPT } from './vagrant-docker.js';
 
 const PIDFILE = `${process.env['BGEXEC_VAGRANT_DIR'] ?? '/tmp/bgexec-vagrant'}/docker/dockerd.pid`;
+const STARTED_BY = `${process.env['BGEXEC_VAGRANT_DIR'] ?? '/tmp/bgexec-vagrant'}/docker/started-by`;
 
 function dockerdRunning(): boolean {
   try {
@@ -23,8 +25,17 @@ function dockerdRunning(): boolean {
 /** Remembers whether the machine was up before the run; the returned teardown stops what the run started. */
 export default function setup(): () => void {
   const upBefore = dockerdRunning();
+  const token = runToken();
   return () => {
     if (upBefore || process.env['BGEXEC_VAGRANT_KEEP'] === '1' || !existsSync(PIDFILE) || !dockerdRunning()) return;
+    // Started by another run going on at the same time: not ours to stop.
+    let startedBy = '';
+    try {
+      startedBy = readFileSync(STARTED_BY, 'utf8').trim();
+    } catch {
+      // no mark: an older harness; stop it as before
+    }
+    if (startedBy !== '' && startedBy !== token) return;
     try {
       execFileSync('bash', [VAGRANT_DOCKER_SCRIPT, 'down'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
     } catch (err) {
