@@ -7,10 +7,11 @@
 // `sleep 5` ended `completed` with exit 0 (1–8 of 66 per run, in 3 of 4 runs).
 //
 // Reproduced here deterministically: a transport whose start() takes 60 ms of synchronous work
-// (what one spawn costs under contention) and a burst of 30 delayed tasks that fall due together,
-// so the burst runs inside the executor's wake timer. The timed task's deadline passes during the
-// burst; its process exits before the burst ends; the exit is then processed before the overdue
-// timeout timer, and the task is recorded `completed`.
+// (what one spawn costs under contention) and a burst of 30 delayed tasks that fall due together
+// with the timed task, so the burst runs inside the executor's wake timer right after the timed
+// task started. Its deadline passes during the burst; its process exits before the burst ends;
+// the exit could then be processed before the overdue timeout timer, and the task recorded
+// `completed`.
 import { describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
@@ -38,9 +39,11 @@ describe('timeouts under load', () => {
       scheduler: new PriorityScheduler({ concurrency: 40 }),
     });
     try {
-      const timed = await ex.submit({ command: 'sleep 0.4', timeoutMs: 100, graceMs: 100 });
-      await new Promise<void>((resolve) => ex.once('task:started', () => resolve()));
-      for (let i = 0; i < 30; i++) await ex.submit({ command: 'true', delayMs: 50 });
+      // All fall due in one wake: the timed task (highest priority) starts first, then the burst
+      // of 30 slow starts blocks the event loop for ≥ 1.8 s, past its deadline and its exit.
+      // Arranged this way the burst follows the start whatever the machine's load.
+      const timed = await ex.submit({ command: 'sleep 0.4', timeoutMs: 100, graceMs: 100, delayMs: 300, priority: 10 });
+      for (let i = 0; i < 30; i++) await ex.submit({ command: 'true', delayMs: 300 });
       const done = await ex.wait(timed.id);
       await ex.onIdle();
       // It ran about 4 times its timeout (the burst takes ~1.8 s).
