@@ -76,8 +76,6 @@ async function freePath(dir: string, prefix: string): Promise<string> {
   throw new Error(`no free name for ${prefix} in ${dir}`);
 }
 
-const errText = (err: unknown): string => errorMessage(err);
-
 /**
  * Makes sure `quarantineDir` is a real directory (not a symlink, which would send quarantined
  * files out of the store). Anything else found at that path is moved aside, never followed
@@ -119,7 +117,7 @@ export async function quarantine(layout: QuarantineLayout, bad: readonly BadEntr
   try {
     await ensureQuarantineDir(layout.quarantineDir, stamp, layout.fsync, problems);
   } catch (err) {
-    unavailable = `quarantine directory ${layout.quarantineDir} unusable: ${errText(err)}`;
+    unavailable = `quarantine directory ${layout.quarantineDir} unusable: ${errorMessage(err)}`;
   }
   let moved = false;
   // One at a time: each picks a free name, and there are few of them.
@@ -134,7 +132,7 @@ export async function quarantine(layout: QuarantineLayout, bad: readonly BadEntr
         moved = true;
       } catch (err) {
         target = undefined;
-        leftBecause = `cannot move it: ${errText(err)}`;
+        leftBecause = `cannot move it: ${errorMessage(err)}`;
       }
     }
     const what = target !== undefined ? `moved to ${target}` : `left in place (${leftBecause})`;
