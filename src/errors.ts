@@ -3,6 +3,8 @@
  * `CALLBACK_FAILED`: a function of a spec (`retry.backoff`, `retry.retryOn`) threw or returned
  * an unusable value (reported on `error`; the task is not retried). `CALLBACK_UNAVAILABLE`: a
  * task recovered after a restart had such a function, which could not be stored.
+ * `TASK_NOT_RUNNING`, `STDIN_NOT_PIPED`, `STDIN_CLOSED`, `STDIN_FULL`: a write to a task's
+ * stdin was refused (see {@link StdinError}).
  */
 export type ErrorCode =
   | 'INVALID_SPEC'
@@ -22,7 +24,11 @@ export type ErrorCode =
   | 'OUTPUT_GONE'
   | 'LISTENER_FAILED'
   | 'CALLBACK_FAILED'
-  | 'CALLBACK_UNAVAILABLE';
+  | 'CALLBACK_UNAVAILABLE'
+  | 'TASK_NOT_RUNNING'
+  | 'STDIN_NOT_PIPED'
+  | 'STDIN_CLOSED'
+  | 'STDIN_FULL';
 
 /** Options accepted by every {@link BgexecError} constructor. */
 export interface BgexecErrorOptions {
@@ -169,6 +175,20 @@ export class CallbackError extends BgexecError {
 export class ShuttingDownError extends BgexecError {
   constructor(message = 'executor is shutting down') {
     super('SHUTTING_DOWN', message);
+  }
+}
+
+/**
+ * A write to a task's standard input (`write()`, `closeStdin()`) was refused; nothing of it was
+ * delivered. `TASK_NOT_RUNNING`: the task is not running (queued, waiting, pending in a
+ * cluster's queue, or ended, also when it ended before a queued write got through);
+ * `STDIN_NOT_PIPED`: it was not started with `stdin: 'pipe'`; `STDIN_CLOSED`: its input was
+ * closed (by `closeStdin()`, or the attempt's input end is gone); `STDIN_FULL`: more bytes than the
+ * in-flight cap would be waiting to be delivered — await earlier writes first.
+ */
+export class StdinError extends BgexecError {
+  constructor(code: 'TASK_NOT_RUNNING' | 'STDIN_NOT_PIPED' | 'STDIN_CLOSED' | 'STDIN_FULL', message: string, options: BgexecErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 

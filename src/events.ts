@@ -78,6 +78,12 @@ export interface ExecutorEvents {
   'task:pending': (event: TaskEventBase) => void;
   /** An attempt started running. */
   'task:started': (event: TaskEventBase) => void;
+  /**
+   * A running attempt seems to wait for input: all its processes block reading stdin (or the
+   * terminal) and it printed nothing since the last look (`record.awaitingInput` is true until
+   * output grows, input is written, or it ends). Only on transports that can tell (Linux hosts).
+   */
+  'task:input_wanted': (event: TaskEventBase) => void;
   /** An attempt's output grew (coalesced: one event per poll, not per write). */
   'task:output': (event: TaskOutputEvent) => void;
   /** An attempt ended and another will follow after `delayMs`. */

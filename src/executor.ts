@@ -22,6 +22,7 @@ import {
 } from './executor-options.js';
 import { checkFollowOptions, cleanupCandidates, listRecords, unackedCompletions } from './executor-queries.js';
 import { cancelTask, removeTask, retryTaskNow, setTaskPriority } from './executor-steer.js';
+import { checkInputSupport, closeStdin, writeStdin } from './executor-stdin.js';
 import { openControl } from './control/index.js';
 import type { ControlListener } from './control/listener.js';
 import { shutdownArgs, ShutdownSequence, type ShutdownMode } from './executor-shutdown.js';
@@ -173,11 +174,16 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     let normalized: ReturnType<typeof normalizeSpec>;
     try {
       normalized = normalizeSpec(applyDefaults(spec, o.defaults), o.transportNames, o.defaultTransport);
+      // The task's transport may refuse up front what it can never run (Slurm: secretEnv).
+      o.transports[normalized.stored.transport ?? o.defaultTransport]?.validate?.(normalized.stored);
     } catch (err) {
       // A getter or Proxy trap of the caller's spec that throws is bad input like any other.
       throw isInstance(err, BgexecError) ? err : new InvalidSpecError('spec', `could not be read: ${errorMessage(err)}`);
     }
     if (normalized.signal?.aborted) throw abortRejection(normalized.signal, 'signal already aborted; task not submitted');
+    if (normalized.stored.stdin !== undefined || normalized.stored.tty !== undefined) {
+      checkInputSupport(normalized.stored, o.transports[normalized.stored.transport ?? o.defaultTransport]);
+    }
     if (this.#closing) throw new ShuttingDownError();
     // Once running, no await: each one is a promise hop on the path of every submit.
     if (this.#runner.state !== 'running') {
@@ -271,6 +277,26 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
    */
   async cancel(id: string, options?: { graceMs?: number; by?: string }): Promise<TaskRecord> {
     return cancelTask(this.#runner, this.#o, id, options);
+  }
+
+  /**
+   * Writes to the stdin of a running task started with `stdin: 'pipe'`. Writes arrive in the
+   * order they were made; the promise resolves once the bytes are in the task's input pipe (not
+   * necessarily read yet). At most 1 MiB may wait to be delivered at once: a write beyond that
+   * rejects with `STDIN_FULL` (await earlier writes first). Rejects with a {@link StdinError}:
+   * `TASK_NOT_RUNNING` (not running, still pending in a cluster's queue, or ended before the
+   * bytes got through), `STDIN_NOT_PIPED`, `STDIN_CLOSED`; `NOT_FOUND` for an unknown id.
+   */
+  write(id: string, data: string | Uint8Array): Promise<void> {
+    return writeStdin(this.#runner, id, data);
+  }
+
+  /**
+   * Closes the stdin of a running task started with `stdin: 'pipe'`, after the writes made
+   * before: the task reads end-of-file. Closing twice is a no-op; errors as for {@link write}.
+   */
+  closeStdin(id: string): Promise<void> {
+    return closeStdin(this.#runner, id);
   }
 
   /** Reads a slice of a task's output by byte cursor, or its last/first lines. */

@@ -33,6 +33,7 @@ export {
   QueueFullError,
   ShuttingDownError,
   SpawnError,
+  StdinError,
   StoreError,
   TransportError,
   WaitTimeoutError,

@@ -111,6 +111,26 @@ export interface TaskResources {
   extraArgs?: readonly string[];
 }
 
+/**
+ * Input given up front, as stored in a record: text (`utf8`) or bytes (`base64`). Also accepted
+ * in a spec, so that a stored spec can be submitted again as is, and to send text that reads
+ * `pipe` or `ignore`.
+ */
+export interface StdinData {
+  /** The input, encoded as `encoding` says. */
+  data: string;
+  /** `utf8`: `data` is the text itself; `base64`: `data` holds bytes in base64. Default `utf8`. */
+  encoding?: 'utf8' | 'base64';
+}
+
+/** Size of the pseudo-terminal a `tty` task runs on. */
+export interface TtySize {
+  /** Columns, 1–4096; default 80. */
+  cols: number;
+  /** Rows, 1–4096; default 24. */
+  rows: number;
+}
+
 /** What to run and how. Only `command` is required. */
 export interface TaskSpec {
   /** Shell command line run by `/bin/sh -c`, or the program when `args` is given. */
@@ -182,13 +202,33 @@ export interface TaskSpec {
   maxOutputBytes?: number;
   /** Aborting cancels the task. Not persisted. */
   signal?: AbortSignal;
+  /**
+   * The task's standard input. `ignore` (default): `/dev/null`. `pipe`: the caller writes with
+   * `executor.write()` and ends it with `executor.closeStdin()`; the task sees end-of-file only
+   * then (or when it ends), not between writes. A string (UTF-8), a `Uint8Array`, or a
+   * {@link StdinData}: that input, given up front (at most 1 MiB; it is kept in the record, so each
+   * attempt, a retry too, reads it from the start), then end-of-file. The transport must support
+   * input (`Transport.capabilities.stdin`), else submit refuses the task with `INVALID_SPEC`.
+   */
+  stdin?: 'ignore' | 'pipe' | string | Uint8Array | StdinData;
+  /**
+   * Run the command on a pseudo-terminal (`true`: 80×24), so that programs that check
+   * `isatty()` behave as in a terminal (prompts, REPLs, colours, progress bars). On a terminal,
+   * stdout and stderr are one stream: everything is in stdout and stderr stays empty. The
+   * transport must support it (`Transport.capabilities.tty`).
+   */
+  tty?: boolean | Partial<TtySize>;
 }
 
 /**
  * The JSON-safe part of a spec kept in a record: no AbortSignal, and a retry policy whose
  * function-valued `backoff`/`retryOn` are kept only in memory (they cannot be persisted).
  */
-export type StoredSpec = Omit<TaskSpec, 'signal' | 'retry' | 'secretEnv'> & {
+export type StoredSpec = Omit<TaskSpec, 'signal' | 'retry' | 'secretEnv' | 'stdin' | 'tty'> & {
+  /** `pipe`, or the input given up front; absent for `ignore`. */
+  stdin?: 'pipe' | Required<StdinData>;
+  /** The terminal's size, when the task runs on one. */
+  tty?: TtySize;
   /** Names (never values) of the task's secret environment variables. */
   secretEnvKeys?: readonly string[];
   /** The retry policy, with what can be stored. */
@@ -213,7 +253,10 @@ export interface AttemptInfo {
   attempt: number;
   /** How the attempt ended (`failed` for an attempt that was retried after failing). */
   status: TerminalStatus;
-  /** Clock time it started (ms). */
+  /**
+   * Clock time it started (ms). One that never ran (it ended while it still waited in a
+   * cluster's queue, e.g. reason `cancelled_before_start`) has its end time here: it ran for 0 ms.
+   */
   startedAt: number;
   /** Clock time it ended (ms). */
   endedAt: number;
@@ -271,7 +314,10 @@ export interface TaskRecord {
   createdAt: number;
   /** When the task may next start (delay or backoff), if it is `waiting`. */
   runAt?: number;
-  /** Clock time the current or last attempt started (ms). */
+  /**
+   * Clock time the current or last attempt started (ms). Absent once an attempt ended without
+   * ever running (cancelled while it waited in a cluster's queue).
+   */
   startedAt?: number;
   /** Clock time the task ended (ms), once terminal. */
   endedAt?: number;
@@ -289,6 +335,13 @@ export interface TaskRecord {
   handle?: TransportHandle;
   /** Set while the attempt's host cannot be reached (e.g. `unreachable: connection refused`). */
   note?: string;
+  /**
+   * True while the running attempt seems to wait for input: every process of it is blocked
+   * reading its stdin (or terminal) and it has printed nothing since the last look. Set by
+   * transports that can tell (Linux hosts); cleared when output grows, input is written, or the
+   * attempt ends. `task:input_wanted` fires when it becomes true.
+   */
+  awaitingInput?: boolean;
   /** Byte counts of the last attempt's output as last observed. */
   stdoutBytes: number;
   /** Like `stdoutBytes`, for stderr. */

@@ -2,6 +2,7 @@ import { InvalidSpecError } from './errors.js';
 import { setOwn } from './args.js';
 import { validateBackoff } from './scheduler/backoff.js';
 import { checkResources } from './validate-resources.js';
+import { checkStdin, checkTty } from './validate-stdin.js';
 import {
   deepFreeze,
   type BackoffSpec,
@@ -23,7 +24,7 @@ export interface NormalizedSpec {
 const SPEC_KEYS = new Set([
   'command', 'args', 'cwd', 'env', 'secretEnv', 'transport', 'priority', 'group', 'timeoutMs', 'graceMs', 'retry',
   'delayMs', 'detached', 'session', 'tags', 'metadata', 'idempotencyKey', 'maxOutputBytes', 'signal', 'orphans', 'lingerMs',
-  'resources', 'timeoutFrom',
+  'resources', 'timeoutFrom', 'stdin', 'tty',
 ]);
 // `functions` is accepted (and recomputed) so that a stored spec can be submitted again as is.
 const RETRY_KEYS = new Set(['attempts', 'backoff', 'retryOn', 'functions']);
@@ -201,6 +202,14 @@ export function normalizeSpec(input: unknown, transports: ReadonlySet<string>, d
   }
   if (input.maxOutputBytes !== undefined) {
     s.maxOutputBytes = checkNumber('maxOutputBytes', input.maxOutputBytes, { min: 1, integer: true, max: Number.MAX_SAFE_INTEGER });
+  }
+  if (input.stdin !== undefined) {
+    const stdin = checkStdin(input.stdin);
+    if (stdin !== undefined) s.stdin = stdin;
+  }
+  if (input.tty !== undefined) {
+    const tty = checkTty(input.tty);
+    if (tty !== undefined) s.tty = tty;
   }
   if (input.signal !== undefined) {
     if (!(input.signal instanceof AbortSignal)) throw new InvalidSpecError('signal', 'must be an AbortSignal');

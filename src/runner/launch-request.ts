@@ -1,5 +1,6 @@
 import type { TaskRecord } from '../task.js';
 import type { LaunchRequest } from '../transports/types.js';
+import { stdinBytes } from '../validate-stdin.js';
 
 /** Grace between SIGTERM and SIGKILL when neither the kill nor the spec names one. */
 export const DEFAULT_GRACE_MS = 5000;
@@ -30,5 +31,7 @@ export function launchRequest(record: TaskRecord, secretEnv: Readonly<Record<str
   if (spec.resources !== undefined) req.resources = spec.resources;
   // Names only: a transport that cannot keep values out of its own records refuses them.
   if (spec.secretEnvKeys?.length) req.secretEnvKeys = spec.secretEnvKeys;
+  if (spec.stdin !== undefined) req.stdin = spec.stdin === 'pipe' ? 'pipe' : stdinBytes(spec.stdin);
+  if (spec.tty !== undefined) req.tty = spec.tty;
   return req;
 }

@@ -1,6 +1,7 @@
 import type { TimerHandle } from '../clock.js';
 import type { TaskRecord, TransportHandle } from '../task.js';
 import type { Transport } from '../transports/types.js';
+import type { StdinChannel } from './stdin-channel.js';
 
 /** Why the executor is ending an attempt itself. */
 export type KillReason = 'cancelled' | 'timeout' | 'output_limit' | 'shutdown' | 'executor_restart';
@@ -19,6 +20,10 @@ export class Live {
   timeoutTimer: TimerHandle | undefined = undefined;
   /** Submitted to a queueing transport and not yet running (see `Transport.whenRunning`). */
   pending = false;
+  /** The input side of a `stdin: 'pipe'` attempt, made on its first write. */
+  stdin: StdinChannel | undefined = undefined;
+  /** Polls in a row that found the attempt waiting for input (see `applySizes`). */
+  inputWantedPolls = 0;
   done = false;
   #ended: Promise<void> | undefined = undefined;
   #resolveEnded: (() => void) | undefined = undefined;

@@ -29,6 +29,19 @@ export function applySizes(runner: TaskRunner, sink: RunnerSink, record: TaskRec
     sink.task('task:output', record, { stream, bytes: total - before, totalBytes: total });
   }
   if (grew) runner.notify(record.id);
+  // Waiting for input: all of the attempt's processes block reading stdin and it printed nothing
+  // since the last look. Output growth clears it at once, whatever the transport said.
+  // Seen on two looks in a row (one poll interval apart), so a reader caught between two bursts
+  // of its input is not reported.
+  if (live) live.inputWantedPolls = p.awaitingInput === true && !grew ? live.inputWantedPolls + 1 : 0;
+  const awaiting = live !== undefined && live.inputWantedPolls >= 2;
+  if (awaiting !== (record.awaitingInput === true)) {
+    if (awaiting) record.awaitingInput = true;
+    else delete record.awaitingInput;
+    runner.persist(record);
+    runner.notify(record.id);
+    if (awaiting) sink.task('task:input_wanted', record);
+  }
   const limit = record.spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   // limitReached: the transport cut a stream at the limit (its file holds exactly `limit`
   // bytes); the size test covers transports that do not cut.

@@ -19,10 +19,16 @@ const REFUSED_MAX_MS = 30_000;
 /** Reports a fault of a user callback (the runner's `sink.error`). */
 type ReportError = (err: unknown, taskId?: string) => void;
 
-/** The terminal status and reason an ended attempt counts as, given why the executor killed it (if it did). */
+/**
+ * The terminal status and reason an ended attempt counts as, given why the executor killed it (if
+ * it did). A kill that came after the attempt had ended by itself (`exit.endedBeforeKill`) changed
+ * nothing: its own end counts. One cancelled while it waited in a cluster's queue keeps the
+ * transport's `cancelled_before_start` (it never ran).
+ */
 export function classify(exit: ExitInfo, killReason: KillReason | undefined, error: unknown): { status: TerminalStatus; reason: string | undefined } {
-  switch (killReason) {
+  switch (exit.endedBeforeKill === true ? undefined : killReason) {
     case 'cancelled':
+      return { status: 'cancelled', reason: exit.reason === 'cancelled_before_start' ? exit.reason : killReason };
     case 'shutdown':
     case 'executor_restart':
       return { status: 'cancelled', reason: killReason };

@@ -308,6 +308,9 @@ export class TaskRunner {
 
   async #endAttempt(record: TaskRecord, live: Live, exit: ExitInfo, error?: unknown): Promise<void> {
     live.done = true;
+    // Writes still queued for its stdin can no longer be delivered.
+    live.stdin?.end();
+    if (record.awaitingInput !== undefined) delete record.awaitingInput;
     const { scheduler, clock } = this.#o;
     if (live.timeoutTimer !== undefined) clock.clearTimeout(live.timeoutTimer);
     if (this.state !== 'stopped' && live.handle) {
@@ -333,6 +336,10 @@ export class TaskRunner {
       live.killReason = 'timeout';
     }
     const { status, reason } = classify(exit, live.killReason, error);
+    // A kill that came after the attempt had ended by itself leaves no reason (kill() set one early).
+    if (exit.endedBeforeKill === true && live.killReason !== undefined) delete record.reason;
+    // An attempt that never left a cluster's queue has no start time: its submission is not one.
+    if (live.pending || exit.reason === 'cancelled_before_start') delete record.startedAt;
     const errorInfo = error === undefined ? undefined : deepFreeze(toErrorInfo(error, 'SPAWN_FAILED'));
     const endedAt = exit.endedAt;
     // Optional fields assigned, not spread: a conditional spread allocates a temporary object each.

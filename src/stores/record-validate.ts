@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { validateBackoff } from '../scheduler/backoff.js';
 import { MAX_TIMER_MS } from '../validate-spec.js';
 import { checkResources } from '../validate-resources.js';
+import { checkStdin, checkTty } from '../validate-stdin.js';
 import { RECORD_VERSION, TASK_STATUSES, TERMINAL_STATUSES, type TaskRecord } from '../task.js';
 
 /** Task ids a durable store accepts: they become file names, so no dots and no separators. */
@@ -24,6 +25,23 @@ const STATUSES = new Set<string>(TASK_STATUSES);
 const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 
 type Obj = Record<string, unknown>;
+
+// A stored stdin or tty reaches the transport: it must pass the same checks as at submit.
+function validStdin(v: unknown): boolean {
+  try {
+    return v === 'pipe' || (isObject(v) && checkStdin(v) !== undefined && (v.encoding === 'utf8' || v.encoding === 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+function validTty(v: unknown): boolean {
+  try {
+    return isObject(v) && typeof v.cols === 'number' && typeof v.rows === 'number' && checkTty(v) !== undefined;
+  } catch {
+    return false;
+  }
+}
 
 function validResources(v: unknown): boolean {
   try {
@@ -72,7 +90,9 @@ function checkSpec(spec: unknown): string | undefined {
     optional(spec, 'tags', (v) => Array.isArray(v) && v.every(str), 'an array of strings') ??
     optional(spec, 'timeoutFrom', (v) => v === 'start' || v === 'submit', "'start' or 'submit'") ??
     // A stored resources list reaches sbatch: it must pass the same checks as at submit.
-    optional(spec, 'resources', validResources, 'resources as submit accepts them');
+    optional(spec, 'resources', validResources, 'resources as submit accepts them') ??
+    optional(spec, 'stdin', validStdin, "'pipe' or { data, encoding } of at most 1 MiB") ??
+    optional(spec, 'tty', validTty, '{ cols, rows } from 1 to 4096');
   if (reason !== undefined) return `spec.${reason}`;
   const backoff = isObject(spec.retry) ? spec.retry.backoff : undefined;
   if (backoff !== undefined) {

@@ -1,4 +1,5 @@
-import type { TaskResources, TransportHandle } from '../task.js';
+import type { StoredSpec, TaskResources, TransportHandle } from '../task.js';
+import type { StdinError } from '../errors.js';
 
 /** Output stream of an attempt. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -38,6 +39,27 @@ export interface LaunchRequest {
   resources?: TaskResources;
   /** Names of the `env` entries that came from `secretEnv` (their values are in `env`). */
   secretEnvKeys?: readonly string[];
+  /**
+   * Standard input: absent for `/dev/null`; `pipe` for input written later through
+   * {@link Transport.writeStdin} (end-of-file only after {@link Transport.closeStdin} or the attempt's
+   * end, never between writes, also when the starting process dies for a detached attempt);
+   * bytes for input given up front, then end-of-file. Only sent to transports whose
+   * `capabilities.stdin` is true.
+   */
+  stdin?: 'pipe' | Uint8Array;
+  /**
+   * Run the command on a pseudo-terminal of this size (stdout and stderr merge into `out`).
+   * Only sent to transports whose `capabilities.tty` is true.
+   */
+  tty?: { cols: number; rows: number };
+}
+
+/** Optional features of a transport; absent ones are refused at submit with `INVALID_SPEC`. */
+export interface TransportCapabilities {
+  /** `stdin: 'pipe'` and input given up front; requires `writeStdin()` and `closeStdin()`. */
+  stdin?: boolean;
+  /** `tty`: the command runs on a pseudo-terminal. */
+  tty?: boolean;
 }
 
 /** How an attempt ended, as far as the transport can tell. */
@@ -52,6 +74,13 @@ export interface ExitInfo {
   reason?: string;
   /** When it ended, as far as the transport knows (clock ms). */
   endedAt: number;
+  /**
+   * True when the transport knows the attempt ended by itself before any kill of its was sent
+   * (its exit marker was there first). A cancel or timeout that raced that end changed nothing:
+   * the executor records the attempt's own end, not the kill's reason (a cancelled task is still
+   * not retried). Transports that cannot tell leave it undefined.
+   */
+  endedBeforeKill?: boolean;
 }
 
 /** One look at an attempt: its state and how much output it has written so far. */
@@ -70,10 +99,21 @@ export interface PollResult {
    */
   limitReached?: boolean;
   /**
+   * The attempt seems to wait for input: all its processes are blocked reading their stdin or
+   * terminal. Transports that cannot tell leave it undefined.
+   */
+  awaitingInput?: boolean;
+  /**
    * Set while the host cannot be reached: the attempt is still considered running (a transport
    * fault is not a task failure), sizes are the last known ones, and this says why.
    */
   unreachable?: string;
+  /**
+   * For an attempt still waiting in a cluster's queue (see {@link Transport.whenRunning}): the
+   * transport's current word on why it waits (e.g. Slurm's reason), which replaces the note of
+   * the task's record. Transports without a queue leave it undefined.
+   */
+  pendingNote?: string;
 }
 
 /** Bytes read from an output stream, with that stream's size at the time of the read. */
@@ -103,6 +143,8 @@ export interface KillOptions {
 export interface Transport {
   /** Kind written into handles (`local`, `ssh`, `fake`, …). */
   readonly kind: string;
+  /** Optional features (stdin, tty); absent: none. */
+  readonly capabilities?: TransportCapabilities;
   /**
    * Starts one attempt. Resolves once the process exists (pid known).
    * Rejects with a `SPAWN_FAILED` error when it cannot start (missing cwd or program).
@@ -137,6 +179,27 @@ export interface Transport {
    * runs, or with `false` when it ended without ever running (its end comes from `wait()`).
    */
   whenRunning?(handle: TransportHandle): Promise<boolean>;
+  /**
+   * Refuses at `submit()` a task this transport can never run, by throwing an `InvalidSpecError`
+   * (`INVALID_SPEC`, naming the field), so that nothing is accepted that would only fail at start
+   * (e.g. Slurm and `secretEnv`). Called with the validated spec before it is stored; must be
+   * synchronous and cheap (it is on the path of every submit). Absent: every valid spec is accepted.
+   */
+  validate?(spec: Readonly<StoredSpec>): void;
+  /**
+   * Writes bytes to the stdin of an attempt started with `stdin: 'pipe'`. Resolves once all of
+   * them are in the attempt's input pipe (the task may not have read them yet); waits while the
+   * pipe is full. The executor never calls it concurrently for one handle, so writes arrive in
+   * order. Rejects with a {@link StdinError}: `STDIN_CLOSED` once the input was closed,
+   * `TASK_NOT_RUNNING` once the attempt has ended; a `TransportError` when the host cannot be
+   * reached.
+   */
+  writeStdin?(handle: TransportHandle, data: Uint8Array): Promise<void>;
+  /**
+   * Ends the input of an attempt started with `stdin: 'pipe'`: the task reads end-of-file once it
+   * has read what was written. Idempotent; a no-op for an ended attempt.
+   */
+  closeStdin?(handle: TransportHandle): Promise<void>;
   /** Releases connections and watchers. Does not kill detached attempts. */
   close(): Promise<void>;
 }

@@ -21,6 +21,18 @@ export const META_FILE = 'meta';
 export const OUT_FILE = 'out';
 /** The attempt's stderr. */
 export const ERR_FILE = 'err';
+/**
+ * The attempt's standard input, when it has one: with `stdin: 'pipe'` a FIFO the task reads, which
+ * writers open, write and close (any number of times); with input given up front, a regular
+ * file holding it. Absent for `/dev/null`.
+ */
+export const IN_FILE = 'in';
+/**
+ * `"<pid>\n"` of the process that holds the FIFO `in` open for writing while the attempt runs,
+ * so that the task sees end-of-file only when its input is closed, not whenever a writer closes.
+ * Closing the input is ending that process; it is ended with the attempt in any case.
+ */
+export const IN_HOLDER_FILE = 'in.pid';
 
 const SIGNALS = constants.signals as Readonly<Record<string, number>>;
 const SIGNAL_NAMES = new Map<number, string>();

@@ -1,0 +1,71 @@
+import { StdinError } from '../errors.js';
+import type { TransportHandle } from '../task.js';
+import type { Transport } from '../transports/types.js';
+
+/** Most bytes that may wait to be delivered to one task's stdin at any moment (1 MiB). */
+export const MAX_STDIN_IN_FLIGHT = 1_048_576;
+
+/**
+ * The input side of one attempt started with `stdin: 'pipe'`: writes go to the transport one at
+ * a time, in the order they were made, and the bytes not yet delivered are capped, so a caller
+ * that writes faster than the task reads learns it (`STDIN_FULL`) instead of filling memory.
+ */
+export class StdinChannel {
+  readonly #transport: Transport;
+  readonly #handle: TransportHandle;
+  #tail: Promise<void> = Promise.resolve();
+  #inFlight = 0;
+  #closed = false;
+  #ended: StdinError | undefined;
+
+  constructor(transport: Transport, handle: TransportHandle) {
+    this.#transport = transport;
+    this.#handle = handle;
+  }
+
+  /** Bytes accepted by `write()` and not yet delivered. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Queues `data` after every earlier write; resolves once the transport has delivered it. */
+  write(data: Uint8Array): Promise<void> {
+    const taskId = this.#handle.taskId;
+    if (this.#ended) return Promise.reject(this.#ended);
+    if (this.#closed) return Promise.reject(new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId }));
+    if (this.#inFlight + data.byteLength > MAX_STDIN_IN_FLIGHT) {
+      return Promise.reject(new StdinError('STDIN_FULL', `${this.#inFlight} bytes still wait to reach task ${taskId}; with ${data.byteLength} more that is over the cap of ${MAX_STDIN_IN_FLIGHT}: await earlier writes first`, { taskId }));
+    }
+    if (data.byteLength === 0) return this.#tail;
+    this.#inFlight += data.byteLength;
+    const run = async (): Promise<void> => {
+      try {
+        if (this.#ended) throw this.#ended;
+        await this.#transport.writeStdin!(this.#handle, data);
+      } finally {
+        this.#inFlight -= data.byteLength;
+      }
+    };
+    const result = this.#tail.then(run, run);
+    // The chain goes on after a failed write; each caller sees its own write's outcome.
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+
+  /** Closes the input once earlier writes are delivered; the task then reads end-of-file. */
+  close(): Promise<void> {
+    if (this.#ended) return Promise.reject(this.#ended);
+    if (this.#closed) return this.#tail;
+    this.#closed = true;
+    const run = (): Promise<void> => this.#transport.closeStdin!(this.#handle);
+    const result = this.#tail.then(run, run);
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+
+  /** The attempt ended: writes not yet begun fail with `TASK_NOT_RUNNING`. */
+  end(): void {
+    const taskId = this.#handle.taskId;
+    this.#ended ??= new StdinError('TASK_NOT_RUNNING', `task ${taskId} ended before its input was delivered`, { taskId });
+  }
+}
