@@ -8,6 +8,7 @@ const GLOBAL: Options = {
   dir: { type: 'string', short: 'd' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 };
 
 /** Options of each command (besides the global ones), and how many positionals it takes. */
@@ -26,10 +27,12 @@ export const COMMANDS = {
       priority: { type: 'string', short: 'p' }, group: { type: 'string', short: 'g' }, timeout: { type: 'string' },
       retries: { type: 'string', short: 'r' }, backoff: { type: 'string' }, delay: { type: 'string' }, tag: { type: 'string', short: 't', multiple: true },
       cwd: { type: 'string' }, env: { type: 'string', multiple: true }, session: { type: 'string' }, detached: { type: 'boolean' }, grace: { type: 'string' },
+      interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean' },
     },
     min: 1,
     max: Infinity,
   },
+  send: { options: { close: { type: 'boolean' }, 'no-newline': { type: 'boolean', short: 'N' } }, min: 1, max: Infinity },
   prune: { options: { 'older-than': { type: 'string' }, keep: { type: 'string' }, status: { type: 'string', short: 's', multiple: true } }, min: 0, max: 0 },
   run: { options: { concurrency: { type: 'string', short: 'c' }, 'exit-when-idle': { type: 'boolean' }, grace: { type: 'string' } }, min: 0, max: 0 },
   mcp: { options: { session: { type: 'string' }, 'max-output-chars': { type: 'string' }, 'max-wait': { type: 'string' }, timeout: { type: 'string' }, strict: { type: 'boolean' } }, min: 0, max: 0 },
@@ -48,6 +51,8 @@ export interface ParsedCli {
   json: boolean;
   /** `--help`. */
   help: boolean;
+  /** `--version` alone. */
+  version?: boolean;
   /** The command's own options. */
   values: Record<string, string | boolean | string[] | undefined>;
   /** Positional arguments (task ids, a group, the command to submit). */
@@ -67,13 +72,14 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   while (index < argv.length) {
     const a = argv[index]!;
     if (a === '--dir' || a === '-d') index += 2;
-    else if (a.startsWith('--dir=') || a === '--json' || a === '--help' || a === '-h') index += 1;
+    else if (a.startsWith('--dir=') || a === '--json' || a === '--help' || a === '-h' || a === '--version' || a === '-V') index += 1;
     else break;
   }
   const word = argv[index];
   if (word === undefined || word === '--') {
     const { values } = parseOrThrow(argv.slice(0, index), GLOBAL);
     if (values.help === true) return { command: undefined, dir: undefined, json: false, help: true, values: {}, positionals: [] };
+    if (values.version === true) return { command: undefined, dir: undefined, json: false, help: false, version: true, values: {}, positionals: [] };
     throw usage('a command is required');
   }
   if (!isCommand(word)) throw usage(word.startsWith('-') ? `unknown option ${word}` : `unknown command ${JSON.stringify(word)}`);
@@ -83,7 +89,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (!help && positionals.length < spec.min) throw usage(`${word} needs ${spec.min === 1 ? 'an argument' : `${spec.min} arguments`}`);
   if (!help && positionals.length > spec.max) throw usage(`${word} takes at most ${spec.max} argument${spec.max === 1 ? '' : 's'}, got ${positionals.length}`);
   const dir = typeof values.dir === 'string' ? values.dir : env.BGEXEC_DIR || undefined;
-  const { dir: _d, json, help: _h, ...own } = values;
+  const { dir: _d, json, help: _h, version: _v, ...own } = values;
   return { command: word, dir, json: json === true, help, values: own, positionals };
 }
 

@@ -18,6 +18,8 @@ export interface CliIo {
   cwd: string;
   /** The clock of relative times (ms since the epoch). */
   now: () => number;
+  /** Standard input, for `send ID -`; absent: there is none. */
+  stdin?: AsyncIterable<Uint8Array>;
 }
 
 const CODES = { red: 31, green: 32, yellow: 33, blue: 34, cyan: 36, dim: 2, bold: 1 } as const;

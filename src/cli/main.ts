@@ -30,6 +30,7 @@ const code = await runCli(
     env: process.env,
     cwd: process.cwd(),
     now: () => Date.now(),
+    stdin: process.stdin,
   },
   controller.signal,
 );

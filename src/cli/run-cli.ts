@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BgexecError } from '../errors.js';
 import { JsonDirReader } from '../stores/json-dir-reader.js';
 import { parseCli, type CommandName } from './args.js';
 import * as read from './commands/read.js';
+import { send } from './commands/send.js';
 import * as serve from './commands/serve.js';
 import * as steer from './commands/steer.js';
 import type { CliContext } from './context.js';
@@ -21,10 +23,21 @@ const HANDLERS: Record<CommandName, (ctx: CliContext) => Promise<number>> = {
   pause: (ctx) => steer.pauseResume(ctx, 'pause'),
   resume: (ctx) => steer.pauseResume(ctx, 'resume'),
   submit: steer.submit,
+  send,
   prune: steer.prune,
   run: serve.run,
   mcp: serve.mcp,
 };
+
+// The version of the installed package: package.json sits two levels above dist/cli/ (and src/cli/).
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /**
  * Runs the `bgexec` command line `argv` (without `node` and the script) and resolves with the
@@ -34,6 +47,10 @@ export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSi
   let reader: JsonDirReader | undefined;
   try {
     const parsed = parseCli(argv, io.env);
+    if (parsed.version === true) {
+      io.out(`${packageVersion()}\n`);
+      return EXIT.OK;
+    }
     if (parsed.help || parsed.command === undefined) {
       io.out(USAGE);
       return EXIT.OK;

@@ -21,6 +21,9 @@ Steering (needs a live owner)
                                              /bin/sh -c; several run the program directly
       -p N priority   -g GROUP   --timeout D   -r N retries   --backoff D   --delay D
       -t TAG...   --cwd DIR (default: here)   --env K=V...   --session S   --detached   --grace D
+      -i, --interactive  its stdin is a pipe fed by 'send'    --tty  run it on a terminal
+  send ID TEXT... [-N] [--close]             type a line into a task started with -i (-N: no newline);
+  send ID - [--close]                        send this command's stdin as is; --close: end its input
   prune [--older-than DURATION] [--keep N] [-s STATUS]...   forget finished tasks and their output
 
 Serving
@@ -28,7 +31,7 @@ Serving
   mcp [--session S] [--strict] [--max-output-chars N] [--max-wait D] [--timeout D]
                                              serve the agent tools for this store over MCP (stdio)
 
-Durations: 500ms, 30s, 5m, 2h, 1d (a bare number is ms). --json prints the records as JSON.
+--version prints the version. Durations: 500ms, 30s, 5m, 2h, 1d (a bare number is ms). --json prints the records as JSON.
 Exit codes: 0 ok, 1 error, 2 usage, 3 no owner running, 4 no such task, 5 refused by the owner,
 6 no answer from the owner; wait: the task's exit code, 128+N for signal N, 124 timeout,
 125 no exit code. Colours only on a terminal, never with NO_COLOR. Details: docs/cli.md.

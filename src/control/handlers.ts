@@ -13,6 +13,8 @@ export interface ControlTarget {
   pause(group?: string): void;
   resume(group?: string): void;
   cleanup(options?: CleanupOptions): Promise<number>;
+  write(id: string, data: string | Uint8Array): Promise<void>;
+  closeStdin(id: string): Promise<void>;
 }
 
 // Spec fields that must not be copied into a new task: the key would return the old task,
@@ -66,6 +68,13 @@ export async function serveControlRequest(target: ControlTarget, request: Contro
     case 'submit':
       if ('signal' in request.spec) throw new InvalidArgumentError('spec.signal', 'cannot be sent in a request');
       return target.submit(request.spec as unknown as TaskSpec);
+    case 'input': {
+      // Answered once the bytes are in the task's input pipe, so the sender's next request
+      // (the next chunk, or the close) comes after them.
+      if (request.data !== undefined && request.data !== '') await target.write(request.taskId, Buffer.from(request.data, 'base64'));
+      if (request.close === true) await target.closeStdin(request.taskId);
+      return { taskId: request.taskId, bytes: request.data === undefined ? 0 : Buffer.from(request.data, 'base64').length, closed: request.close === true };
+    }
     case 'prune': {
       const { op: _op, ...options } = request;
       return { removed: await target.cleanup(options as CleanupOptions) };

@@ -21,6 +21,8 @@ export const RESPONSES_DIR = 'responses';
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Largest request file the owner reads (64 KiB); a larger one is refused unread. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
+/** Most bytes of input one `input` request carries (base64 in the request file). */
+export const MAX_INPUT_BYTES = 32 * 1024;
 /** Longest `by` label kept. */
 export const MAX_BY_CHARS = 200;
 
@@ -38,6 +40,7 @@ export type ControlRequest =
   | { op: 'pause'; group?: string }
   | { op: 'resume'; group?: string }
   | { op: 'submit'; spec: Record<string, unknown> }
+  | { op: 'input'; taskId: string; data?: string; close?: boolean }
   | { op: 'prune'; olderThanMs?: number; keep?: number; statuses?: TerminalStatus[] };
 
 /** Every request op. */
@@ -75,6 +78,7 @@ const KEYS: Record<ControlOp, readonly string[]> = {
   pause: ['group'],
   resume: ['group'],
   submit: ['spec'],
+  input: ['taskId', 'data', 'close'],
   prune: ['olderThanMs', 'keep', 'statuses'],
 };
 
@@ -130,6 +134,18 @@ export function parseControlRequest(value: unknown): { request: ControlRequest; 
         throw new InvalidArgumentError('statuses', `must be an array of strings, got ${describeValue(value.statuses)}`);
       }
       break;
+    case 'input': {
+      str('taskId', false);
+      str('data', true);
+      const data = value.data as string | undefined;
+      // base64 of at most MAX_INPUT_BYTES; Buffer.from would skip anything else silently.
+      const bytes = data === undefined ? 0 : (data.length / 4) * 3 - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0);
+      if (data !== undefined && (data.length % 4 !== 0 || bytes > MAX_INPUT_BYTES || !/^[A-Za-z0-9+/]*={0,2}$/.test(data))) {
+        throw new InvalidArgumentError('data', `must be base64 of at most ${MAX_INPUT_BYTES} bytes`);
+      }
+      if (value.close !== undefined && typeof value.close !== 'boolean') throw new InvalidArgumentError('close', `must be a boolean, got ${describeValue(value.close)}`);
+      break;
+    }
     case 'ping':
       break;
   }

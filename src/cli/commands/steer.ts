@@ -13,7 +13,7 @@ const ANSWER_MS = 15_000;
 type Outcome = { ok: true; result: unknown } | { ok: false; exitCode: number; message: string };
 
 /** Sends one request to the store's owner; refuses at once when no owner runs. */
-async function ask(ctx: CliContext, request: ControlRequest, timeoutMs = ANSWER_MS): Promise<Outcome> {
+export async function ask(ctx: CliContext, request: ControlRequest, timeoutMs = ANSWER_MS): Promise<Outcome> {
   let response: ControlResponse;
   try {
     response = await sendControlRequest(ctx.dir, request, {
@@ -39,12 +39,12 @@ async function ask(ctx: CliContext, request: ControlRequest, timeoutMs = ANSWER_
 }
 
 /** Fails with `NO_OWNER` (and the offer to run the tasks here) unless a live process owns the store. */
-async function needOwner(ctx: CliContext): Promise<void> {
+export async function needOwner(ctx: CliContext): Promise<void> {
   const owner = await ctx.reader.owner();
   if (!owner?.alive) throw noOwner(ctx.dir, owner ? `its last owner, pid ${owner.pid}, is gone` : undefined);
 }
 
-function unwrap(outcome: Outcome): unknown {
+export function unwrap(outcome: Outcome): unknown {
   if (!outcome.ok) throw new CliError(outcome.exitCode, outcome.message);
   return outcome.result;
 }
@@ -129,6 +129,9 @@ export function submitSpec(ctx: CliContext): TaskSpec {
     delayMs: durationArg('delay', v.delay),
     session: typeof v.session === 'string' ? v.session : undefined,
     detached: v.detached === true ? true : undefined,
+    // Fed later by `bgexec send`.
+    stdin: v.interactive === true ? 'pipe' : undefined,
+    tty: v.tty === true ? true : undefined,
     tags: tags.length > 0 ? tags : undefined,
     env: Object.keys(env).length > 0 ? env : undefined,
     retry: retries === undefined ? undefined : { attempts: retries + 1, ...(backoff !== undefined ? { backoff: { type: 'fixed', delayMs: backoff } } : {}) },
