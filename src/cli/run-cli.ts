@@ -9,6 +9,7 @@ import * as serve from './commands/serve.js';
 import * as steer from './commands/steer.js';
 import type { CliContext } from './context.js';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.js';
+import { expandIdPrefixes } from './ids.js';
 import type { CliIo } from './format.js';
 import { USAGE } from './usage.js';
 
@@ -58,7 +59,9 @@ export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSi
     if (parsed.dir === undefined || parsed.dir === '') throw new CliError(EXIT.USAGE, 'which store? give --dir DIR or set BGEXEC_DIR');
     const dir = resolve(io.cwd, parsed.dir);
     reader = new JsonDirReader({ dir });
-    return await HANDLERS[parsed.command]({ io, parsed, dir, reader, signal });
+    const ctx: CliContext = { io, parsed, dir, reader, signal };
+    await expandIdPrefixes(ctx);
+    return await HANDLERS[parsed.command](ctx);
   } catch (err) {
     const code = exitCodeOf(err);
     const message = err instanceof CliError || err instanceof BgexecError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -126,3 +126,35 @@ describe('bgexec --version and the input request', () => {
     expect(() => parseControlRequest({ version: 1, op: 'input', taskId: 't', close: 'yes' })).toThrow(expect.objectContaining({ field: 'close' }));
   });
 });
+
+describe('task ids by prefix', () => {
+  function ctxWith(ids: string[], command: 'show' | 'kill', positionals: string[]) {
+    const records = ids.map((id) => ({ id }));
+    return {
+      parsed: { command, dir: '/x', json: false, help: false, values: {}, positionals },
+      reader: {
+        get: async (id: string) => records.find((r) => r.id === id),
+        snapshot: async () => ({ records, skipped: [] }),
+      },
+    } as unknown as Parameters<typeof import('../../src/cli/ids.js').expandIdPrefixes>[0];
+  }
+
+  it('a unique prefix becomes its id; a whole id, an unknown one and other positionals stay', async () => {
+    const { expandIdPrefixes } = await import('../../src/cli/ids.js');
+    const ids = ['Abc123xxxxxxxxxxxxxxx', 'Abd999xxxxxxxxxxxxxxx', 'Zed000xxxxxxxxxxxxxxx'];
+    const one = ctxWith(ids, 'kill', ['Abc', 'Z', 'Abd999xxxxxxxxxxxxxxx', 'nope']);
+    await expandIdPrefixes(one);
+    expect(one.parsed.positionals).toEqual(['Abc123xxxxxxxxxxxxxxx', 'Zed000xxxxxxxxxxxxxxx', 'Abd999xxxxxxxxxxxxxxx', 'nope']);
+    const ambiguous = ctxWith(ids, 'show', ['Ab']);
+    await expect(expandIdPrefixes(ambiguous)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('start of 2 task ids') });
+  });
+
+  it('show and send accept a prefix against a live owner', { timeout: 60_000 }, async () => {
+    const sub = await cli('submit', '-i', '--', 'read a; echo "got $a"');
+    const id = sub.stdout.trim();
+    const prefix = id.slice(0, 12);
+    expect(await until(async () => (await show(prefix)).status === 'running', 20_000)).toBe(true);
+    expect((await cli('send', prefix, 'it')).code).toBe(0);
+    expect(await until(async () => (await outputOf(prefix)) === 'got it\n', 20_000)).toBe(true);
+  });
+});

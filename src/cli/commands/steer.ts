@@ -65,7 +65,12 @@ export async function kill(ctx: CliContext): Promise<number> {
   const records: TaskRecord[] = [];
   let code: number = EXIT.OK;
   outcomes.forEach((o, i) => {
-    if (o.ok) records.push(o.result as TaskRecord);
+    if (o.ok) {
+      const record = o.result as TaskRecord;
+      records.push(record);
+      // Killing a finished task changes nothing: say so rather than look like a kill.
+      if (record.status !== 'cancelled' && !ctx.parsed.json) ctx.io.err(`bgexec: kill ${record.id}: it had already ended (${record.status})\n`);
+    }
     else {
       ctx.io.err(`bgexec: kill ${ids[i]}: ${o.message}\n`);
       if (code === EXIT.OK) code = o.exitCode;
