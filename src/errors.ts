@@ -202,16 +202,39 @@ export interface ErrorInfo {
   message: string;
   /** The offending field, for `INVALID_*` errors. */
   field?: string;
+  /**
+   * Why it failed, for errors that say so beyond their code (a `VagrantError`'s
+   * `machine_not_running`, a `SlurmError`'s `slurm_not_installed`, …); branch on it. Taken from
+   * the error's own `reason` property, for any error that has one.
+   */
+  reason?: string;
+  /** Further facts a transport error carries, as strings (a `VagrantError`'s `vagrantErrorType` and machine `state`). */
+  details?: Readonly<Record<string, string>>;
 }
 
-/** Turns anything thrown into an {@link ErrorInfo} without losing a bgexec code. */
+// A reason a program can branch on: a short snake_case word, not prose.
+const REASON = /^[a-z][a-z0-9_]{0,63}$/;
+
+function reasonOf(err: object): string | undefined {
+  const reason = (err as { reason?: unknown }).reason;
+  return typeof reason === 'string' && REASON.test(reason) ? reason : undefined;
+}
+
+/** Turns anything thrown into an {@link ErrorInfo} without losing a bgexec code or the error's `reason` (a snake_case word). */
 export function toErrorInfo(err: unknown, fallbackCode: ErrorCode = 'TRANSPORT_FAILED'): ErrorInfo {
   // Anything can be thrown at us, including values that `String()` or `instanceof` throw on.
   try {
-    if (err instanceof BgexecError) return err.toJSON();
+    if (err instanceof BgexecError) {
+      const info: ErrorInfo = err.toJSON();
+      const reason = info.reason ?? reasonOf(err);
+      return reason === undefined ? info : { ...info, reason };
+    }
     if (err instanceof Error) {
       const { name, code, message } = err as { name: unknown; code?: unknown; message: unknown };
-      return { name: typeof name === 'string' ? name : 'Error', code: typeof code === 'string' ? code : fallbackCode, message: typeof message === 'string' ? message : 'an error without a message' };
+      const info: ErrorInfo = { name: typeof name === 'string' ? name : 'Error', code: typeof code === 'string' ? code : fallbackCode, message: typeof message === 'string' ? message : 'an error without a message' };
+      const reason = reasonOf(err);
+      if (reason !== undefined) info.reason = reason;
+      return info;
     }
     if (typeof err !== 'object' && typeof err !== 'function') return { name: 'Error', code: fallbackCode, message: String(err) };
   } catch {

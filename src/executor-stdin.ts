@@ -38,12 +38,32 @@ function channelOf(runner: TaskRunner, id: unknown): { record: TaskRecord; chann
     throw new StdinError('STDIN_NOT_PIPED', `task ${taskId} was not started with stdin 'pipe'`, { taskId });
   }
   const live: Live | undefined = runner.live.get(taskId);
-  if (record.status !== 'running' || !live || !live.handle || live.done || live.pending) {
+  if (record.status !== 'running' || !live || live.done || live.pending) {
     const why = live?.pending ? 'is waiting in its transport\'s queue' : `is ${record.status}`;
     throw new StdinError('TASK_NOT_RUNNING', `task ${taskId} ${why}: input goes only to a running task`, { taskId });
   }
-  live.stdin ??= new StdinChannel(live.transport, live.handle);
+  if (!live.stdin) {
+    live.stdin = new StdinChannel(live.transport, taskId, live.handle);
+    // Running, but its transport's start() has not resolved yet: the input waits for the start.
+    if (!live.handle) void attachWhenStarted(runner, taskId, live, live.stdin);
+  }
   return { record, channel: live.stdin };
+}
+
+// Changes a starting attempt sees before it runs or fails: its start, its end, little else.
+const MAX_START_CHANGES = 1000;
+
+async function attachWhenStarted(runner: TaskRunner, taskId: string, live: Live, channel: StdinChannel): Promise<void> {
+  for (let i = 0; i < MAX_START_CHANGES; i++) {
+    if (live.done) return channel.end('ended');
+    if (live.handle) {
+      // Submitted to a cluster's queue: not running, and it may wait there long.
+      if (live.pending) return channel.end('went to its transport\'s queue');
+      return channel.attach(live.handle);
+    }
+    await runner.nextChange(taskId);
+  }
+  channel.end('did not start');
 }
 
 // Input written: whatever the task was waiting for may have come.

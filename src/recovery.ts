@@ -222,6 +222,6 @@ async function recoverRunning(host: RecoveryHost, record: TaskRecord): Promise<v
     return;
   }
   // Alive: a non-detached attempt lived only as long as its executor (it cannot report its exit).
-  const detached = handle.detached ?? record.spec.detached ?? false;
+  const detached = handle.outlivesExecutor === true || (handle.detached ?? record.spec.detached ?? false);
   host.reattach(record, transport, handle, killReason ?? (detached ? undefined : 'executor_restart'));
 }

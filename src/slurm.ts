@@ -5,3 +5,4 @@
  */
 export { SlurmTransport } from './transports/slurm/slurm-transport.js';
 export type { SlurmTransportOptions } from './transports/slurm/options.js';
+export { SlurmError, type SlurmFailureReason } from './transports/slurm/errors.js';

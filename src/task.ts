@@ -288,8 +288,14 @@ export interface TransportHandle {
   pgid?: number;
   /** Boot id of the host when it started: a different boot means the process is gone. */
   bootId?: string;
-  /** It runs under the wrapper and survives the Node process. */
+  /** The attempt is detached (`spec.detached`): locally, it runs under the wrapper and survives the Node process. */
   detached?: boolean;
+  /**
+   * It runs on and reports its own end without this process whatever `detached` says (SSH and
+   * Vagrant attempts run under the wrapper on their host): an executor that restarts re-attaches
+   * it instead of killing it as a non-detached attempt.
+   */
+  outlivesExecutor?: boolean;
   /** Clock time it started (ms). */
   startedAt: number;
   /** Further transport-specific fields. */

@@ -57,7 +57,7 @@ describe('examples', () => {
 
   it('openai-tools.ts: the openai client (offline fetch) drives a strict tool-call loop that ends with the answer', async () => {
     const out = await runExample('openai-tools.ts');
-    expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list$/m);
+    expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list, bg_write$/m);
     // The SDK serialized the tools into the request body, every one strict.
     expect(out).toMatch(/^request: model=gpt-4\.1-mini, tools=bg_start\(strict\),bg_read\(strict\),bg_wait\(strict\),bg_kill\(strict\),bg_list\(strict\)$/m);
     // Strict arguments: every property, null where not chosen, timeout_ms 0 for "no timeout".
@@ -81,7 +81,7 @@ describe('examples', () => {
 
   it('vercel-ai-tools.ts: tools built with ai tool()/jsonSchema() run directly and inside generateText', async () => {
     const out = await runExample('vercel-ai-tools.ts');
-    expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list$/m);
+    expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list, bg_write$/m);
     expect(out).toMatch(/^bg_wait input schema: \["task_ids","timeout_ms"\] required$/m);
     expect(out).toMatch(/"outcome":"matched".*"match":"listening on http:\/\/localhost:4321"/);
     expect(out).toMatch(/\(server ready: true\)/);

@@ -17,6 +17,7 @@ const DEFAULT_LIMITS: AgentLimits = {
   maxWaitMs: 300_000,
   maxStartWaitMs: 30_000,
   defaultStartWaitMs: 1000,
+  defaultWriteWaitMs: 2000,
   maxTimeoutMs: 86_400_000,
   maxGraceMs: 60_000,
 };

@@ -1,6 +1,6 @@
 /**
  * Tools for language-model agents (`bgexec/agent`): {@link createAgentTools} turns an executor
- * into `bg_start`, `bg_read`, `bg_wait`, `bg_kill` and `bg_list`, each a JSON Schema plus a
+ * into `bg_start`, `bg_read`, `bg_wait`, `bg_kill`, `bg_list` and `bg_write`, each a JSON Schema plus a
  * handler whose results stay within an output budget and whose errors tell the model what to do
  * next. {@link completionNotices} reports tasks that ended since the model last heard of them.
  * The schemas work as they are with MCP, OpenAI function calling and the Vercel AI SDK; with
@@ -38,6 +38,7 @@ export type {
   BgReadResult,
   BgStartResult,
   BgWaitResult,
+  BgWriteResult,
   JsonSchema,
   JsonSchemaType,
   OutputView,

@@ -11,6 +11,7 @@ const BLANK: Record<AgentToolName, Record<string, (v: unknown) => boolean>> = {
     timeout_ms: (v) => v === 0,
     transport: (v) => v === '',
     env: (v) => (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0),
+    stdin: (v) => v === '',
   },
   bg_read: {
     grep: (v) => v === '',
@@ -24,6 +25,7 @@ const BLANK: Record<AgentToolName, Record<string, (v: unknown) => boolean>> = {
     stream: (v) => v === '',
   },
   bg_kill: {},
+  bg_write: {},
   bg_list: {
     status: (v) => v === '',
     limit: (v) => v === 0,

@@ -76,6 +76,7 @@ export function bgList(ctx: ToolContext, input: ListInput): BgListResult | Agent
         status: r.status,
         ...(isTerminal(r.status) ? { exit_code: r.exitCode ?? null } : {}),
         ...(d !== undefined ? { duration_ms: d } : {}),
+        ...(r.awaitingInput === true && !isTerminal(r.status) ? { awaiting_input: true as const } : {}),
         command: cmd.length > MAX_COMMAND_CHARS ? `${cmd.slice(0, MAX_COMMAND_CHARS - 1)}…` : cmd,
       };
     });

@@ -5,7 +5,7 @@ import { compilePattern, matchingLines, PatternTooSlowError } from './pattern.js
 import { readPage, readTail, type Shaping } from './page.js';
 import { shownEarlierMarker } from './render.js';
 import { MAX_TAIL_LINES, maxReadChars, MIN_READ_CHARS } from './schemas.js';
-import { endText } from './start.js';
+import { endText, inputWantedHint } from './start.js';
 import type { AgentToolError, BgReadResult } from './types.js';
 
 /** Input of `bg_read` after validation. */
@@ -93,6 +93,8 @@ async function pageBody(ctx: ToolContext, p: ReadPlan, record: TaskRecord, from:
 }
 
 function hintFor(record: TaskRecord, body: Body, from: number, budget: number): string | undefined {
+  if (body.truncated) return `More output follows: call bg_read again (it continues at next_cursor=${body.next_cursor}).`;
+  if (!isTerminal(record.status) && record.awaitingInput === true && body.tail === undefined) return inputWantedHint(record);
   if (body.tail) {
     const { lines_requested: asked, lines_available: found, lines_shown: shown } = body.tail;
     const fit = shown < Math.min(asked, found) ? `Showing the last ${shown} of ${asked} requested lines: no more fit the budget of ${budget} characters. ` : '';
@@ -165,6 +167,7 @@ export async function bgRead(ctx: ToolContext, input: ReadInput): Promise<BgRead
       status: now.status,
       ...(isTerminal(now.status) ? { exit_code: now.exitCode ?? null } : {}),
       stream,
+      ...(!isTerminal(now.status) && now.awaitingInput === true ? { awaiting_input: true as const } : {}),
       attempt: body.attempt,
       cursor: body.cursor,
       next_cursor: body.next_cursor,

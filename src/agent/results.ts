@@ -2,9 +2,13 @@
 import type { TaskStatus } from '../index.js';
 
 /** Error codes of {@link AgentToolError}. */
-export type AgentErrorCode = 'invalid_input' | 'unknown_task' | 'start_failed' | 'executor_unavailable' | 'failed';
+export type AgentErrorCode = 'invalid_input' | 'unknown_task' | 'start_failed' | 'executor_unavailable' | 'input_refused' | 'failed';
 
-/** A call that did not succeed. `message` is written for the model and says what to do next. */
+/**
+ * A call that did not succeed. `message` is written for the model and says what to do next.
+ * `input_refused`: `bg_write` could not write (the task is not running, was not started with
+ * stdin "pipe", its input was closed, or earlier input still waits to be read).
+ */
 export interface AgentToolError {
   /** Always false: the call did not succeed. */
   ok: false;
@@ -50,6 +54,8 @@ export interface BgStartResult {
   error_message?: string;
   /** Run time so far (or in total, if it ended). */
   duration_ms?: number;
+  /** The task is waiting for input (see {@link BgWriteResult.awaiting_input}). */
+  awaiting_input?: true;
   /** Output so far (or all of it, if the task ended within `wait_ms`). */
   stdout?: OutputView;
   /** Error output so far, like `stdout`. */
@@ -72,6 +78,8 @@ export interface BgReadResult {
   exit_code?: number | null;
   /** The stream read. */
   stream: 'stdout' | 'stderr';
+  /** The task is waiting for input: `bg_write` answers it. */
+  awaiting_input?: true;
   /** The attempt whose output this is (retries start a new output). */
   attempt: number;
   /** The output; when capped, head + `[… N bytes omitted; next_cursor=X]` + tail. */
@@ -131,14 +139,19 @@ export interface WaitTaskState {
   status: TaskStatus;
   /** Exit code, if it has ended. */
   exit_code?: number | null;
+  /** It is waiting for input. */
+  awaiting_input?: true;
 }
 
 /** Result of `bg_wait`. */
 export interface BgWaitResult {
   /** Always true: the wait ended normally (see `outcome`). */
   ok: true;
-  /** A task ended (`exited`), the pattern appeared (`matched`), or `timeout_ms` passed. */
-  outcome: 'exited' | 'matched' | 'timeout';
+  /**
+   * A task ended (`exited`), the pattern appeared (`matched`), a task waits for input
+   * (`input_wanted`: it will not go on until `bg_write` answers it), or `timeout_ms` passed.
+   */
+  outcome: 'exited' | 'matched' | 'input_wanted' | 'timeout';
   /** The task that exited or matched (or the only task waited on). */
   task_id?: string;
   /** Status of that task. */
@@ -157,9 +170,11 @@ export interface BgWaitResult {
   match?: string;
   /** `matched`: byte offset just past the matching line. */
   match_cursor?: number;
-  /** `exited`: output not read yet by these tools. */
+  /** `input_wanted`: the task waits for input. */
+  awaiting_input?: true;
+  /** `exited`, `input_wanted`: output not read yet by these tools (for `input_wanted`, usually ending with the prompt). */
   stdout?: OutputView;
-  /** `exited`: error output not read yet by these tools. */
+  /** `exited`, `input_wanted`: error output not read yet by these tools. */
   stderr?: OutputView;
   /** How long the call waited. */
   waited_ms: number;
@@ -203,6 +218,8 @@ export interface BgListRow {
   exit_code?: number | null;
   /** Run time so far (running) or in total (ended). */
   duration_ms?: number;
+  /** It is waiting for input (`bg_write` answers it). */
+  awaiting_input?: true;
   /** The command, cut to 80 characters. */
   command: string;
 }
@@ -221,5 +238,42 @@ export interface BgListResult {
   hint?: string;
 }
 
+/** Result of `bg_write`. */
+export interface BgWriteResult {
+  /** Always true: the input was written (and closed, with `close`). */
+  ok: true;
+  /** The task written to. */
+  task_id: string;
+  /** Its status when the call returned. */
+  status: TaskStatus;
+  /** Bytes of input written (UTF-8). */
+  bytes_written: number;
+  /** The input was closed: the task reads end-of-file once it has read it. */
+  closed?: true;
+  /**
+   * The task is waiting for input again (its processes all block reading their input, and it
+   * printed nothing new for two looks), usually after printing its next prompt.
+   */
+  awaiting_input?: true;
+  /** Exit code, if it ended. */
+  exit_code?: number | null;
+  /** Signal that ended it, if any. */
+  signal?: string | null;
+  /** Why it ended other than by its own exit. */
+  reason?: string;
+  /** Run time so far (or in total, if it ended). */
+  duration_ms?: number;
+  /** How long the call waited for the reply. */
+  waited_ms: number;
+  /** Output not read yet by these tools: what the task printed in reply (and anything unread before it). */
+  stdout?: OutputView;
+  /** Error output not read yet by these tools, like `stdout`. */
+  stderr?: OutputView;
+  /** Parameters that were out of range and what was used instead. */
+  clamped?: string[];
+  /** What the model should do next. */
+  hint: string;
+}
+
 /** Anything a handler resolves to. */
-export type AgentToolResult = BgStartResult | BgReadResult | BgWaitResult | BgKillResult | BgListResult | AgentToolError;
+export type AgentToolResult = BgStartResult | BgReadResult | BgWaitResult | BgKillResult | BgListResult | BgWriteResult | AgentToolError;

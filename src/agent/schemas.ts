@@ -31,6 +31,12 @@ export const PRIORITY_RANGE = 10;
 export const MIN_TIMEOUT_MS = 100;
 /** Longest regular expression accepted by `grep` and `pattern`. */
 export const MAX_PATTERN_LENGTH = 1000;
+/** Longest `bg_start` `stdin` text and `bg_write` `input`, in characters. */
+export const MAX_INPUT_CHARS = 100_000;
+
+// How model text reaches a task, said once for bg_start's stdin and bg_write's input.
+const AS_GIVEN =
+  'Sent exactly as given, with no escape processing: end a line with a newline character (\\n in the JSON string), as pressing Enter would; a backslash followed by n is sent as those two characters.';
 
 const NO_POLL =
   'Do not poll: call bg_wait to block until it exits or prints a pattern, or end your turn and a completion notice will arrive when it finishes.';
@@ -68,6 +74,18 @@ function startSchema(c: SchemaConfig): JsonSchema {
     wait_ms: {
       type: 'integer',
       description: `Wait up to this many ms for the command to finish (0..${c.limits.maxStartWaitMs}, default ${c.limits.defaultStartWaitMs}). If it finishes in time you get its exit code and output right away; otherwise it keeps running in the background.`,
+    },
+    stdin: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_INPUT_CHARS,
+      description:
+        `"pipe": keep the command's input open so that you can answer its prompts with bg_write (REPLs, questions, filters). Any other text: given as its whole input, then end-of-file. ${AS_GIVEN} Omit it (or null or "") for no input (/dev/null).`,
+    },
+    tty: {
+      type: 'boolean',
+      description:
+        'true: run the command on a terminal (80x24), for programs that behave differently without one (REPLs, password-style prompts, colours, progress bars). stdout and stderr are then one stream (stdout). Default false.',
     },
   };
   const transports = c.allowedTransports;
@@ -185,6 +203,24 @@ function fullSchemas(c: SchemaConfig): Record<AgentToolName, JsonSchema> {
       required: ['task_id'],
       additionalProperties: false,
     },
+    bg_write: {
+      type: 'object',
+      properties: {
+        task_id: taskId,
+        input: {
+          type: 'string',
+          maxLength: MAX_INPUT_CHARS,
+          description: `Text to write to the task's input, e.g. "y\\n" or "print(2+2)\\n". ${AS_GIVEN} May be "" with close=true.`,
+        },
+        close: { type: 'boolean', description: 'true: after the input, close it (end-of-file, like Ctrl-D), for programs that read until the input ends. Default false.' },
+        wait_ms: {
+          type: 'integer',
+          description: `Wait up to this many ms for the reply (0..${c.limits.maxStartWaitMs}, default ${c.limits.defaultWriteWaitMs}); returns earlier when the task ends, asks for input again, or its output pauses.`,
+        },
+      },
+      required: ['task_id', 'input'],
+      additionalProperties: false,
+    },
     bg_list: {
       type: 'object',
       properties: {
@@ -208,7 +244,8 @@ export function descriptions(c: SchemaConfig): Record<AgentToolName, string> {
     bg_start:
       `Start a shell command in the background and get its task id. Use it for anything that may take long (builds, tests, servers, downloads). ` +
       `If the command finishes within wait_ms, the result already holds its exit code and output (within ${budget} characters, head and tail). ` +
-      `Otherwise it keeps running: ${NO_POLL} stdout and stderr are kept apart; append 2>&1 to merge them. Stdin is /dev/null, so interactive prompts cannot be answered.`,
+      `Otherwise it keeps running: ${NO_POLL} stdout and stderr are kept apart; append 2>&1 to merge them. ` +
+      `Stdin is /dev/null unless you pass stdin: "pipe" (then answer prompts with bg_write) or the input text itself; tty: true runs it on a terminal.`,
     bg_read:
       `Read a background task's output incrementally by byte cursor, whole lines, within ${budget} characters per call. ` +
       `Each result gives next_cursor; without a cursor the read continues where your last one stopped, so you never see the same bytes twice ` +
@@ -218,10 +255,16 @@ export function descriptions(c: SchemaConfig): Record<AgentToolName, string> {
     bg_wait:
       `Block until one of the given tasks exits (until="exit") or prints a line matching a regular expression (until="pattern", e.g. "listening on|ready"), or until timeout_ms passes. ` +
       `This is the way to wait: never call bg_read or bg_list in a loop. On exit you get the exit code and the output you have not read yet (within the budget). ` +
+      `A task that waits for input ends the wait too (outcome "input_wanted"): answer it with bg_write. ` +
       `On timeout the tasks keep running: wait again, do other work, or end your turn and a completion notice will arrive.`,
     bg_kill:
       'Stop a background task: SIGTERM to its whole process tree, SIGKILL after grace_ms. Returns the final status. Killing a task that already ended is harmless.',
     bg_list:
       'List your background tasks, newest first, as compact rows (id, status, exit code, duration, command). Use it to recover task ids, not to watch progress: use bg_wait for that.',
+    bg_write:
+      `Write to the input of a running task started with stdin: "pipe" (answer a prompt, drive a REPL, feed a filter), then wait up to wait_ms for its reply: ` +
+      `returns what it printed since your last read (within ${budget} characters) as soon as it ends, asks for input again (awaiting_input), or its output pauses. ` +
+      `Results of bg_read, bg_wait and bg_list say awaiting_input when a task waits for input. ` +
+      `On a terminal (tty: true) the input is typed: "\\u0003" is Ctrl-C, and what you type is echoed to the output. close=true ends the input (end-of-file).`,
   };
 }

@@ -4,7 +4,7 @@ import { clamp, durationOf, fail, fromError, type ToolContext } from './context.
 import { outputBudgetAfter, renderUnread } from './render.js';
 import { MIN_TIMEOUT_MS, PRIORITY_RANGE } from './schemas.js';
 import type { AgentToolError, BgStartResult } from './types.js';
-import { race, watchExits } from './waiting.js';
+import { race, watchExits, watchInput } from './waiting.js';
 
 /** Input of `bg_start` after validation. */
 export interface StartInput {
@@ -15,6 +15,8 @@ export interface StartInput {
   transport?: string;
   priority?: number;
   wait_ms?: number;
+  stdin?: string;
+  tty?: boolean;
 }
 
 function specOf(ctx: ToolContext, input: StartInput, notes: string[]): TaskSpec {
@@ -26,6 +28,9 @@ function specOf(ctx: ToolContext, input: StartInput, notes: string[]): TaskSpec 
   if (input.timeout_ms !== undefined) spec.timeoutMs = clamp('timeout_ms', input.timeout_ms, MIN_TIMEOUT_MS, ctx.limits.maxTimeoutMs, notes);
   if (input.priority !== undefined) spec.priority = clamp('priority', input.priority, -PRIORITY_RANGE, PRIORITY_RANGE, notes);
   if (ctx.allowedTransports) spec.transport = input.transport ?? ctx.allowedTransports[0]!;
+  // "pipe" keeps the input open for bg_write; any other text is the whole input.
+  if (input.stdin !== undefined) spec.stdin = input.stdin === 'pipe' ? 'pipe' : { data: input.stdin, encoding: 'utf8' };
+  if (input.tty !== undefined) spec.tty = input.tty;
   if (ctx.session !== undefined) spec.session = ctx.session;
   return spec;
 }
@@ -55,7 +60,11 @@ export async function bgStart(ctx: ToolContext, input: StartInput, signal?: Abor
     return e.error === 'failed' ? fail('start_failed', e.message) : e;
   }
   const id = submitted.id;
-  const outcome = await race(ctx, waitMs, signal, (inner, settle) => watchExits(ctx, [id], inner, settle));
+  // A task that asks for input will not finish by itself: stop waiting then.
+  const outcome = await race(ctx, waitMs, signal, (inner, settle) => {
+    watchExits(ctx, [id], inner, settle);
+    watchInput(ctx, [id], inner, settle);
+  });
   const record = outcome.kind === 'exit' ? outcome.record : (ctx.ex.get(id) ?? submitted);
   const result: Omit<BgStartResult, 'hint'> = { ok: true, task_id: id, status: record.status };
   const terminal = isTerminal(record.status);
@@ -67,6 +76,8 @@ export async function bgStart(ctx: ToolContext, input: StartInput, signal?: Abor
   }
   const duration = durationOf(record, ctx.clock.now());
   if (duration !== undefined) result.duration_ms = duration;
+  const awaiting = !terminal && record.awaitingInput === true;
+  if (awaiting) result.awaiting_input = true;
   if (notes.length > 0) result.clamped = notes;
   Object.assign(result, await renderUnread(ctx, record, outputBudgetAfter(ctx, result)).catch(() => ({})));
   let hint: string;
@@ -74,11 +85,23 @@ export async function bgStart(ctx: ToolContext, input: StartInput, signal?: Abor
     const more = result.stdout?.truncated || result.stderr?.truncated ? ' Output was capped: bg_read continues at next_cursor.' : '';
     hint = `Finished: ${endText(record)}.${more}`;
     ctx.reported(record);
+  } else if (awaiting) {
+    hint = inputWantedHint(record);
   } else {
     const state = record.status === 'running' ? 'Running' : `${record.status[0]!.toUpperCase()}${record.status.slice(1)}`;
+    const piped = record.spec.stdin === 'pipe' ? ` Its input is open: answer prompts with bg_write {"task_id":"${id}","input":"…\\n"}.` : '';
     hint =
       `${state} in the background as task ${id}. Do not poll: call bg_wait {"task_ids":["${id}"]} to wait for it ` +
-      `(until="pattern" to wait for a line such as "ready"), bg_read to see new output, or end your turn and a completion notice will arrive.`;
+      `(until="pattern" to wait for a line such as "ready"), bg_read to see new output, or end your turn and a completion notice will arrive.${piped}`;
   }
   return { ...result, hint };
+}
+
+/** What to do about a task that waits for input: answer it, or (if it cannot be answered) kill it. */
+export function inputWantedHint(record: TaskRecord): string {
+  const id = record.id;
+  if (record.spec.stdin === 'pipe') {
+    return `Task ${id} is waiting for input (the output above likely ends with its prompt). Answer with bg_write {"task_id":"${id}","input":"…\\n"}; close=true ends its input.`;
+  }
+  return `Task ${id} seems to wait for input, but it was not started with stdin "pipe", so it cannot be answered: bg_kill it and start it again with stdin "pipe" (or give the input up front as stdin text).`;
 }

@@ -10,6 +10,7 @@ import { bgStart, type StartInput } from './start.js';
 import type { AgentExecutor, AgentTool, AgentToolContext, AgentToolName, AgentToolOutput, AgentToolResult, AgentToolsOptions, JsonSchema } from './types.js';
 import { describeParameters, validateInput } from './validate.js';
 import { bgWait, type WaitInput } from './wait.js';
+import { bgWrite, type WriteInput } from './write.js';
 
 type Run = (ctx: ToolContext, input: Record<string, unknown>, call: AgentToolContext) => Promise<AgentToolResult> | AgentToolResult;
 
@@ -20,9 +21,11 @@ const RUNS: Record<AgentToolName, Run> = {
   bg_wait: (ctx, input, call) => bgWait(ctx, input as unknown as WaitInput, call.signal),
   bg_kill: (ctx, input) => bgKill(ctx, input as unknown as KillInput),
   bg_list: (ctx, input) => bgList(ctx, input as unknown as ListInput),
+  bg_write: (ctx, input, call) => bgWrite(ctx, input as unknown as WriteInput, call.signal),
 };
 
-const ORDER: readonly AgentToolName[] = ['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list'];
+// bg_write comes last, so that code which took the first five by position keeps working.
+const ORDER: readonly AgentToolName[] = ['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list', 'bg_write'];
 
 // Notices are appended only when at least this many characters of the budget are left.
 const MIN_NOTICE_CHARS = 300;
@@ -62,8 +65,8 @@ function makeTool(ctx: ToolContext, name: AgentToolName, description: string, in
 }
 
 /**
- * Creates the five agent tools over an executor: `bg_start`, `bg_read`, `bg_wait`, `bg_kill`
- * and `bg_list`, each with a description for the model, a JSON Schema of its input and an async
+ * Creates the six agent tools over an executor: `bg_start`, `bg_read`, `bg_wait`, `bg_kill`,
+ * `bg_list` and `bg_write` (input to a task started with `stdin: "pipe"`), each with a description for the model, a JSON Schema of its input and an async
  * handler. Hand them to any framework (MCP, OpenAI function calling, the Vercel AI SDK): see
  * `docs/agent-tools.md`.
  *

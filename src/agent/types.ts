@@ -3,12 +3,15 @@ import type { AgentToolResult } from './results.js';
 
 /**
  * The part of {@link BackgroundExecutor} the agent tools use. Any executor satisfies it; a test
- * double only needs these methods.
+ * double only needs the required methods. Without `write`/`closeStdin`, `bg_write` answers
+ * that input cannot be written; without `on`/`off`, waits do not end early when a task asks for
+ * input, and `bg_write` waits for the task's end or `wait_ms` only.
  */
 export type AgentExecutor = Pick<
   BackgroundExecutor,
   'submit' | 'get' | 'list' | 'wait' | 'cancel' | 'readOutput' | 'follow' | 'completions' | 'ack'
->;
+> &
+  Partial<Pick<BackgroundExecutor, 'write' | 'closeStdin' | 'on' | 'off'>>;
 
 /** A JSON Schema type name. */
 export type JsonSchemaType = 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null';
@@ -57,7 +60,7 @@ export interface AgentToolContext {
 }
 
 /** Names of the tools {@link createAgentTools} returns, in that order. */
-export type AgentToolName = 'bg_start' | 'bg_read' | 'bg_wait' | 'bg_kill' | 'bg_list';
+export type AgentToolName = 'bg_start' | 'bg_read' | 'bg_wait' | 'bg_kill' | 'bg_list' | 'bg_write';
 
 /** One tool: what a framework shows the model, and the function that runs a call. */
 export interface AgentTool {
@@ -118,6 +121,12 @@ export interface AgentLimits {
   maxStartWaitMs: number;
   /** `bg_start` `wait_ms` when the model gives none (default 1000). */
   defaultStartWaitMs: number;
+  /**
+   * `bg_write` `wait_ms` when the model gives none (default 2000): how long it waits for the
+   * reply (it returns earlier when the task ends, asks for input again, or its output pauses).
+   * The longest is `maxStartWaitMs`.
+   */
+  defaultWriteWaitMs: number;
   /** Longest `bg_start` `timeout_ms` (default 86400000 = 24 h). */
   maxTimeoutMs: number;
   /** Longest `bg_kill` `grace_ms` (default 60000). */

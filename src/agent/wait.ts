@@ -1,10 +1,10 @@
-import { AbortedError, type TaskRecord } from '../index.js';
+import { AbortedError, isTerminal, type TaskRecord } from '../index.js';
 import { clamp, durationOf, fail, fromError, type ToolContext } from './context.js';
 import { compilePattern, PatternTooSlowError } from './pattern.js';
 import { outputBudgetAfter, renderUnread } from './render.js';
-import { endText } from './start.js';
+import { endText, inputWantedHint } from './start.js';
 import type { AgentToolError, BgWaitResult, WaitTaskState } from './types.js';
-import { race, watchExits, watchPattern } from './waiting.js';
+import { race, watchExits, watchInput, watchPattern } from './waiting.js';
 
 /** Input of `bg_wait` after validation. */
 export interface WaitInput {
@@ -21,6 +21,7 @@ const MAX_MATCH_SHOWN = 500;
 function stateOf(record: TaskRecord): WaitTaskState {
   const s: WaitTaskState = { task_id: record.id, status: record.status };
   if (record.exitCode !== undefined && record.exitCode !== null) s.exit_code = record.exitCode;
+  if (record.awaitingInput === true && !isTerminal(record.status)) s.awaiting_input = true;
   return s;
 }
 
@@ -56,6 +57,8 @@ export async function bgWait(ctx: ToolContext, input: WaitInput, signal?: AbortS
   const outcome = await race(ctx, timeoutMs, signal, (inner, settle) => {
     if (re) watchPattern(ctx, ids, streams, from, re, inner, settle);
     else watchExits(ctx, ids, inner, settle);
+    // A task that waits for input makes no progress until answered: waiting on would only time out.
+    watchInput(ctx, ids, inner, settle);
   });
   if (outcome.kind === 'aborted') throw new AbortedError('bg_wait aborted');
   if (outcome.kind === 'error') {
@@ -66,7 +69,8 @@ export async function bgWait(ctx: ToolContext, input: WaitInput, signal?: AbortS
   const tasks = ids.map((id) => ctx.ex.get(id)).filter((r): r is TaskRecord => r !== undefined).map(stateOf);
   const extra = notes.length > 0 ? { clamped: notes } : {};
 
-  if (outcome.kind === 'timeout') {
+  // ('quiet' is bg_write's; no watcher here reports it.)
+  if (outcome.kind === 'timeout' || outcome.kind === 'quiet') {
     const which = ids.length === 1 ? `Task ${ids[0]} is` : 'The tasks are';
     const what = until === 'pattern' ? 'No matching line and no exit' : 'No task ended';
     return {
@@ -78,6 +82,23 @@ export async function bgWait(ctx: ToolContext, input: WaitInput, signal?: AbortS
       ...extra,
       hint: `${what} within ${timeoutMs} ms. ${which} still going. Call bg_wait again, do other work, or end your turn: a completion notice will arrive when a task finishes.`,
     };
+  }
+  if (outcome.kind === 'input') {
+    const record = ctx.ex.get(outcome.record.id) ?? outcome.record;
+    const duration = durationOf(record, ctx.clock.now());
+    const result: Omit<BgWaitResult, 'hint'> = {
+      ok: true,
+      outcome: 'input_wanted',
+      task_id: record.id,
+      status: record.status,
+      awaiting_input: true,
+      ...(duration !== undefined ? { duration_ms: duration } : {}),
+      waited_ms: waited,
+      tasks,
+      ...extra,
+    };
+    Object.assign(result, await renderUnread(ctx, record, outputBudgetAfter(ctx, result)).catch(() => ({})));
+    return { ...result, hint: inputWantedHint(record) };
   }
   if (outcome.kind === 'match') {
     const record = ctx.ex.get(outcome.id);

@@ -10,6 +10,8 @@ type Stream = 'stdout' | 'stderr';
 export type WaitOutcome =
   | { kind: 'exit'; record: TaskRecord }
   | { kind: 'match'; id: string; stream: Stream; line: string; matchCursor: number }
+  | { kind: 'input'; record: TaskRecord }
+  | { kind: 'quiet' }
   | { kind: 'timeout' }
   | { kind: 'aborted' }
   | { kind: 'error'; error: unknown };
@@ -143,4 +145,64 @@ async function followLines(
     return { kind: 'match', id, stream, line: last, matchCursor: carryStart + Buffer.byteLength(carry) };
   }
   return undefined;
+}
+
+/**
+ * Settles with the first of `ids` that waits for input (`record.awaitingInput`): at once for one
+ * that already does, else on the executor's `task:input_wanted`. Without `on`/`off` on the
+ * executor it never settles.
+ */
+export function watchInput(ctx: ToolContext, ids: readonly string[], inner: AbortSignal, settle: Settle): void {
+  for (const id of ids) {
+    const record = ctx.ex.get(id);
+    if (record?.awaitingInput === true && record.status === 'running') return settle({ kind: 'input', record });
+  }
+  const ex = ctx.ex;
+  if (!ex.on || !ex.off) return;
+  const wanted = new Set(ids);
+  const listener = (e: { taskId: string }): void => {
+    if (!wanted.has(e.taskId)) return;
+    const record = ctx.ex.get(e.taskId);
+    if (record?.awaitingInput === true) settle({ kind: 'input', record });
+  };
+  ex.on('task:input_wanted', listener);
+  inner.addEventListener('abort', () => ex.off?.('task:input_wanted', listener), { once: true });
+}
+
+/**
+ * Settles once the task's output has grown past `baseline` bytes (both streams) and then stayed
+ * the same for `quietMs` on the tools' clock (a reply that has been printed), or when it asks for
+ * input again (`task:input_wanted`).
+ * Needs `on`/`off` on the executor; without them it never settles.
+ */
+export function watchReply(ctx: ToolContext, id: string, quietMs: number, baseline: number, inner: AbortSignal, settle: Settle): void {
+  const ex = ctx.ex;
+  if (!ex.on || !ex.off) return;
+  let timer: unknown;
+  const arm = (): void => {
+    if (timer !== undefined) ctx.clock.clearTimeout(timer);
+    timer = ctx.clock.setTimeout(() => settle({ kind: 'quiet' }), quietMs);
+  };
+  const onOutput = (e: { taskId: string }): void => {
+    if (e.taskId === id) arm();
+  };
+  const onInput = (e: { taskId: string }): void => {
+    if (e.taskId !== id) return;
+    const record = ctx.ex.get(id);
+    if (record?.awaitingInput === true) settle({ kind: 'input', record });
+  };
+  ex.on('task:output', onOutput);
+  ex.on('task:input_wanted', onInput);
+  // Output seen since `baseline` (the sizes before the input was written) counts as a reply begun.
+  const now = ex.get(id);
+  if (now && now.stdoutBytes + now.stderrBytes > baseline) arm();
+  inner.addEventListener(
+    'abort',
+    () => {
+      if (timer !== undefined) ctx.clock.clearTimeout(timer);
+      ex.off?.('task:output', onOutput);
+      ex.off?.('task:input_wanted', onInput);
+    },
+    { once: true },
+  );
 }

@@ -24,7 +24,7 @@ export interface McpCliConfig {
 /** Usage text of `bgexec-mcp`. */
 export const USAGE = `Usage: bgexec-mcp [options]
 
-A stdio MCP server: background shell commands (bg_start, bg_read, bg_wait, bg_kill, bg_list).
+A stdio MCP server: background shell commands (bg_start, bg_read, bg_wait, bg_kill, bg_list, bg_write).
 It runs until stdin closes, then kills its tasks.
 
 Options (environment variable in brackets):

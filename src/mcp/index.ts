@@ -1,6 +1,6 @@
 /**
  * An MCP server for the agent tools (`bgexec/mcp`): {@link createMcpServer} serves `bg_start`,
- * `bg_read`, `bg_wait`, `bg_kill` and `bg_list` with tool annotations, output schemas and
+ * `bg_read`, `bg_wait`, `bg_kill`, `bg_list` and `bg_write` with tool annotations, output schemas and
  * structured results, progress notifications while a call blocks, and a log notification when
  * a task ends; {@link serveMcpStdio} runs it over stdio for an MCP host, as the `bgexec-mcp`
  * command does. Needs

@@ -17,13 +17,17 @@ export interface McpToolAnnotations {
 // bg_start runs any shell command: it may change or delete anything and reach any network, so
 // hosts should treat it as destructive and open-world. The read-only tools touch only bgexec's
 // own state (bg_read and bg_wait move the tools' read position, which is not the environment).
-// Killing a task again has no further effect, so bg_kill is idempotent.
+// Killing a task again has no further effect, so bg_kill is idempotent. bg_write types into a
+// running command, which may act on it in any way (answer "y" to "delete everything?", send a
+// query to a remote database): destructive, not idempotent (a second "y" is another answer) and
+// open-world, like bg_start.
 const ANNOTATIONS: Record<AgentToolName, McpToolAnnotations> = {
   bg_start: { title: 'Start a background command', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   bg_read: { title: 'Read a background task’s output', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   bg_wait: { title: 'Wait for background tasks', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   bg_kill: { title: 'Kill a background task', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   bg_list: { title: 'List background tasks', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  bg_write: { title: 'Write to a background task’s input', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
 };
 
 /** The MCP annotations of one agent tool. */
@@ -68,6 +72,7 @@ const OUTPUT_SCHEMAS: Record<AgentToolName, JsonSchema> = {
     reason: str,
     error_message: str,
     duration_ms: ms,
+    awaiting_input: bool,
     stdout: view,
     stderr: view,
   }),
@@ -76,6 +81,7 @@ const OUTPUT_SCHEMAS: Record<AgentToolName, JsonSchema> = {
     status: str,
     exit_code: exitCode,
     stream: { type: 'string', enum: ['stdout', 'stderr'] },
+    awaiting_input: bool,
     attempt: int,
     text: str,
     cursor: int,
@@ -91,7 +97,8 @@ const OUTPUT_SCHEMAS: Record<AgentToolName, JsonSchema> = {
     other_stream_bytes: int,
   }),
   bg_wait: result({
-    outcome: { type: 'string', enum: ['exited', 'matched', 'timeout'] },
+    outcome: { type: 'string', enum: ['exited', 'matched', 'input_wanted', 'timeout'] },
+    awaiting_input: bool,
     task_id: str,
     status: str,
     exit_code: exitCode,
@@ -106,7 +113,7 @@ const OUTPUT_SCHEMAS: Record<AgentToolName, JsonSchema> = {
     waited_ms: ms,
     tasks: {
       type: 'array',
-      items: { type: 'object', properties: { task_id: str, status: str, exit_code: exitCode }, required: ['task_id', 'status'] },
+      items: { type: 'object', properties: { task_id: str, status: str, exit_code: exitCode, awaiting_input: bool }, required: ['task_id', 'status'] },
     },
   }),
   bg_kill: result({ task_id: str, status: str, exit_code: exitCode, signal, reason: str, already_finished: bool }),
@@ -115,11 +122,25 @@ const OUTPUT_SCHEMAS: Record<AgentToolName, JsonSchema> = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { task_id: str, status: str, exit_code: exitCode, duration_ms: ms, command: str },
+        properties: { task_id: str, status: str, exit_code: exitCode, duration_ms: ms, awaiting_input: bool, command: str },
         required: ['task_id', 'status', 'command'],
       },
     },
     total: int,
+  }),
+  bg_write: result({
+    task_id: str,
+    status: str,
+    bytes_written: int,
+    closed: bool,
+    awaiting_input: bool,
+    exit_code: exitCode,
+    signal,
+    reason: str,
+    duration_ms: ms,
+    waited_ms: ms,
+    stdout: view,
+    stderr: view,
   }),
 };
 

@@ -84,7 +84,8 @@ export interface BgexecMcpServer {
 
 const DEFAULT_INSTRUCTIONS =
   'Run shell commands in the background with bg_start; wait for them with bg_wait (not by polling), ' +
-  'read their output with bg_read, stop them with bg_kill, find them with bg_list. ' +
+  'read their output with bg_read, stop them with bg_kill, find them with bg_list, ' +
+  'and answer a task started with stdin "pipe" with bg_write when it waits for input. ' +
   'When a task ends, a log message (logger "bgexec") says so, and a notice comes with the next tool result.';
 
 // package.json sits two levels up from both src/mcp and dist/mcp. A bundle that dropped it
@@ -123,7 +124,7 @@ function finishedData(event: TaskEndEvent): McpTaskFinishedData {
 }
 
 /**
- * Creates an MCP server over an executor, serving the five agent tools of `createAgentTools`
+ * Creates an MCP server over an executor, serving the six agent tools of `createAgentTools`
  * with what MCP offers beyond plain tools:
  *
  * - **annotations** (`readOnlyHint`, `destructiveHint`, `idempotentHint`, `openWorldHint`, `title`);
@@ -131,7 +132,7 @@ function finishedData(event: TaskEndEvent): McpTaskFinishedData {
  * - **content** as separate plain-text items: the status as JSON, each output stream, then
  *   completion notices of other tasks (`tool.call()`);
  * - **progress**: `notifications/progress` every `progressIntervalMs` while a call runs
- *   (`bg_wait`, `bg_start` with `wait_ms`), when the request carries a `progressToken`;
+ *   (`bg_wait`, `bg_start` and `bg_write` with `wait_ms`), when the request carries a `progressToken`;
  * - **completion notifications**: `notifications/message` (logger `bgexec`, data
  *   {@link McpTaskFinishedData}) when a task of the session ends, even between turns;
  * - **cancellation**: a cancelled `bg_wait` request stops waiting (tasks keep running).

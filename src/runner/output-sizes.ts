@@ -11,7 +11,7 @@ import type { RunnerSink, TaskRunner } from './task-runner.js';
 export function applySizes(runner: TaskRunner, sink: RunnerSink, record: TaskRecord, p: PollResult, live?: Live): void {
   // A host that cannot be reached leaves the task running, with a note saying so; an attempt
   // waiting in a cluster's queue keeps the note that says so.
-  const note = p.unreachable ?? (live?.pending === true && record.handle ? pendingNote(record.handle) : undefined);
+  const note = p.unreachable ?? (live?.pending === true && record.handle ? (p.pendingNote ?? pendingNote(record.handle)) : undefined);
   if (note !== record.note) {
     if (note === undefined) delete record.note;
     else record.note = note;

@@ -143,6 +143,10 @@ export function requeueRefused(runner: TaskRunner, o: ResolvedOptions, sink: Run
   runner.live.delete(record.id);
   const delayMs = Math.min(REFUSED_BASE_MS * 2 ** (refused - 1), REFUSED_MAX_MS);
   record.attempt -= 1;
+  // It never started: `startedAt` is again that of the attempt before it, if any.
+  const previous = record.history[record.history.length - 1]?.startedAt;
+  if (previous === undefined) delete record.startedAt;
+  else record.startedAt = previous;
   record.note = `start refused: ${errorMessage(err)}`.slice(0, 500);
   record.runAt = clock.now() + delayMs;
   runner.setStatus(record, 'waiting');

@@ -12,15 +12,30 @@ export const MAX_STDIN_IN_FLIGHT = 1_048_576;
  */
 export class StdinChannel {
   readonly #transport: Transport;
-  readonly #handle: TransportHandle;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #taskId: string;
+  #handle: TransportHandle | undefined;
+  #tail: Promise<void>;
   #inFlight = 0;
   #closed = false;
   #ended: StdinError | undefined;
+  #ready: (() => void) | undefined;
 
-  constructor(transport: Transport, handle: TransportHandle) {
+  /**
+   * Without a handle, the attempt is still starting (its transport's `start()` has not resolved):
+   * writes queue until {@link StdinChannel.attach} gives the handle, or fail once {@link StdinChannel.end} is called.
+   */
+  constructor(transport: Transport, taskId: string, handle?: TransportHandle) {
     this.#transport = transport;
+    this.#taskId = taskId;
     this.#handle = handle;
+    this.#tail = handle ? Promise.resolve() : new Promise<void>((resolve) => { this.#ready = resolve; });
+  }
+
+  /** The attempt has started: queued writes go to it. */
+  attach(handle: TransportHandle): void {
+    this.#handle ??= handle;
+    this.#ready?.();
+    this.#ready = undefined;
   }
 
   /** Bytes accepted by `write()` and not yet delivered. */
@@ -30,7 +45,7 @@ export class StdinChannel {
 
   /** Queues `data` after every earlier write; resolves once the transport has delivered it. */
   write(data: Uint8Array): Promise<void> {
-    const taskId = this.#handle.taskId;
+    const taskId = this.#taskId;
     if (this.#ended) return Promise.reject(this.#ended);
     if (this.#closed) return Promise.reject(new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId }));
     if (this.#inFlight + data.byteLength > MAX_STDIN_IN_FLIGHT) {
@@ -41,7 +56,7 @@ export class StdinChannel {
     const run = async (): Promise<void> => {
       try {
         if (this.#ended) throw this.#ended;
-        await this.#transport.writeStdin!(this.#handle, data);
+        await this.#transport.writeStdin!(this.#handle!, data);
       } finally {
         this.#inFlight -= data.byteLength;
       }
@@ -57,15 +72,19 @@ export class StdinChannel {
     if (this.#ended) return Promise.reject(this.#ended);
     if (this.#closed) return this.#tail;
     this.#closed = true;
-    const run = (): Promise<void> => this.#transport.closeStdin!(this.#handle);
+    // Like a write, a close still queued when the attempt ends fails: the transport is not asked
+    // (for a remote one that is a round trip to a task that is gone).
+    const run = (): Promise<void> => (this.#ended ? Promise.reject(this.#ended) : this.#transport.closeStdin!(this.#handle!));
     const result = this.#tail.then(run, run);
     this.#tail = result.catch(() => {});
     return result;
   }
 
-  /** The attempt ended: writes not yet begun fail with `TASK_NOT_RUNNING`. */
-  end(): void {
-    const taskId = this.#handle.taskId;
-    this.#ended ??= new StdinError('TASK_NOT_RUNNING', `task ${taskId} ended before its input was delivered`, { taskId });
+  /** The attempt ended (or never started, or waits in a queue): writes not yet begun fail with `TASK_NOT_RUNNING`. */
+  end(why = 'ended'): void {
+    const taskId = this.#taskId;
+    this.#ended ??= new StdinError('TASK_NOT_RUNNING', `task ${taskId} ${why} before its input was delivered`, { taskId });
+    this.#ready?.();
+    this.#ready = undefined;
   }
 }

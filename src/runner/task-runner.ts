@@ -1,6 +1,6 @@
 import { errorMessage, isInstance } from '../args.js';
 import { trace, tracing } from '../debug.js';
-import { BgexecError, toErrorInfo } from '../errors.js';
+import { BgexecError, toErrorInfo, TransportError } from '../errors.js';
 import type { ExecutorEventName } from '../events.js';
 import type { ResolvedOptions } from '../executor-options.js';
 import { MetricsTracker } from '../metrics.js';
@@ -176,7 +176,9 @@ export class TaskRunner {
         (err: unknown) => {
           if (isRefusedStart(err) && requeueRefused(this, this.#o, this.#sink, record, live, err)) return;
           const error = isInstance(err, BgexecError) ? err : new BgexecError('SPAWN_FAILED', errorMessage(err), { cause: err, taskId: id });
-          const exit: ExitInfo = { state: 'exited', exitCode: null, signal: null, reason: 'spawn_failed', endedAt: clock.now() };
+          // A transport error that says why (a VagrantError's `machine_not_running`, …) names the attempt's end.
+          const reason = (isInstance(err, TransportError) ? toErrorInfo(err).reason : undefined) ?? 'spawn_failed';
+          const exit: ExitInfo = { state: 'exited', exitCode: null, signal: null, reason, endedAt: clock.now() };
           // No task:started for an attempt that never started: the next event is task:retrying or its end.
           void this.endAttempt(record, live, exit, error);
         },

@@ -1,10 +1,36 @@
 import { Buffer } from 'node:buffer';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import { BgexecError, InvalidArgumentError, SpawnError, TransportError } from '../errors.js';
+import { BgexecError, InvalidArgumentError, SpawnError, StdinError, TransportError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
 import type {
-  ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport,
+  ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport, TransportCapabilities,
 } from '../transports/types.js';
+
+/**
+ * A running fake attempt, as the input hooks of a {@link FakeOutcome} see it: what it was sent,
+ * and how it answers.
+ */
+export interface FakeTask {
+  /** The task's id. */
+  readonly taskId: string;
+  /** The attempt's number. */
+  readonly attempt: number;
+  /** Every byte of input the attempt received so far (a copy). */
+  readonly input: Buffer;
+  /** Its input was closed (end-of-file reached). */
+  readonly inputClosed: boolean;
+  /** The attempt has ended. */
+  readonly ended: boolean;
+  /** Appends output (on a `tty` attempt, stderr goes to stdout, as on a terminal). */
+  write(stream: OutputStream, data: string | Uint8Array): void;
+  /** Ends the attempt with this exit code (default 0); a no-op once it ended. */
+  exit(code?: number): void;
+  /** Sets what `poll()` reports as `awaitingInput` (default true). */
+  awaitInput(on?: boolean): void;
+}
+
+/** Called with each chunk written to a fake attempt's stdin; a returned promise holds the write until it settles. */
+export type FakeInputHandler = (chunk: Buffer, task: FakeTask) => void | Promise<void>;
 
 /** How a fake attempt behaves. Every field is optional: `{}` exits 0 on the next macrotask. */
 export interface FakeOutcome {
@@ -26,6 +52,22 @@ export interface FakeOutcome {
   lost?: boolean;
   /** Survives the first signal of `kill()` and dies by SIGKILL after `graceMs` on the clock. */
   ignoreTerm?: boolean;
+  /** What `poll()` reports as `awaitingInput` from the start (default false); see {@link FakeTask.awaitInput}. */
+  awaitingInput?: boolean;
+  /**
+   * Called with each chunk of input, in order: every `writeStdin()` of a `stdin: 'pipe'` attempt,
+   * or the input given up front (one chunk, on the next macrotask after the start). If it returns
+   * a promise, the write resolves only once that settles (a task that reads slowly: the
+   * executor's bytes in flight stay counted) and rejects if it rejects.
+   */
+  onInput?: FakeInputHandler;
+  /**
+   * Called with each complete line of input (without its `\n`), after `onInput`; at end-of-file
+   * a last line without `\n` is passed too.
+   */
+  onLine?: (line: string, task: FakeTask) => void;
+  /** Called once when the input reaches end-of-file (`closeStdin()`, or after input given up front). */
+  onEof?: (task: FakeTask) => void;
 }
 
 /** Selects launches for {@link FakeTransport.script}: exact command or task id, a RegExp on the command, or a predicate. */
@@ -39,10 +81,27 @@ export interface FakeTransportOptions {
   defaultOutcome?: FakeOutcome;
   /** Kind written into handles; default `fake`. */
   kind?: string;
+  /**
+   * What the fake declares it supports; default `{ stdin: true, tty: true }`. Turn a feature off
+   * (`{ stdin: false }`) to test that submit refuses it (`INVALID_SPEC`).
+   */
+  capabilities?: TransportCapabilities;
+}
+
+/** What a fake attempt was sent on its stdin, from {@link FakeTransport.input}. */
+export interface FakeInput {
+  /** Every byte received, in order. */
+  data: Buffer;
+  /** The same bytes as UTF-8 text. */
+  text: string;
+  /** Each write as it came (input given up front is one chunk). */
+  chunks: Buffer[];
+  /** The input reached end-of-file. */
+  closed: boolean;
 }
 
 /** Transport methods recorded in {@link FakeTransport.calls}. */
-export type FakeMethod = 'start' | 'wait' | 'poll' | 'read' | 'kill' | 'cleanup' | 'probe' | 'close';
+export type FakeMethod = 'start' | 'wait' | 'poll' | 'read' | 'kill' | 'cleanup' | 'probe' | 'close' | 'writeStdin' | 'closeStdin';
 
 /** One recorded call. */
 export interface FakeCall {
@@ -74,6 +133,12 @@ interface Attempt {
   timers: TimerHandle[];
   immediate: NodeJS.Immediate | undefined;
   cleaned: boolean;
+  chunks: Buffer[];
+  inputClosed: boolean;
+  awaitingInput: boolean;
+  /** Text after the last newline of the input, for `onLine`. */
+  partialLine: string;
+  control: FakeTask;
 }
 
 type EndState = Omit<ExitInfo, 'endedAt'>;
@@ -109,11 +174,14 @@ export class FakeTransport implements Transport {
   readonly #ghosts = new Map<string, ExitInfo>();
   #live = 0;
   #maxConcurrent = 0;
+  /** Features declared to the executor (see {@link FakeTransportOptions.capabilities}). */
+  readonly capabilities: TransportCapabilities;
 
   constructor(options: FakeTransportOptions = {}) {
     this.kind = options.kind ?? 'fake';
     this.#clock = options.clock ?? systemClock;
     this.#defaultOutcome = options.defaultOutcome ?? {};
+    this.capabilities = { stdin: true, tty: true, ...options.capabilities };
   }
 
   /** Highest number of attempts seen running at the same time (since construction or `reset()`). */
@@ -144,10 +212,33 @@ export class FakeTransport implements Transport {
       : { state: 'exited', exitCode: result.exitCode ?? 0, signal: null });
   }
 
-  /** Appends output to the running attempt of `taskId`. Throws if none runs. */
+  /** Appends output to the running attempt of `taskId` (stderr to stdout on a `tty` attempt). Throws if none runs. */
   write(taskId: string, stream: OutputStream, data: string | Uint8Array): void {
-    const a = this.#runningAttempt(taskId, 'write');
-    a.out[stream] = Buffer.concat([a.out[stream], toBuffer(data)]);
+    this.#append(this.#runningAttempt(taskId, 'write'), stream, data);
+  }
+
+  /**
+   * Sets what `poll()` reports as `awaitingInput` for the running attempt of `taskId` (default
+   * true). The executor marks the task `awaitingInput` after two such polls without new output.
+   * Throws if none runs.
+   */
+  awaitInput(taskId: string, on = true): void {
+    this.#runningAttempt(taskId, 'awaitInput').awaitingInput = on;
+  }
+
+  /**
+   * What the latest attempt of `taskId` (or attempt `attempt`) was sent on its stdin so far;
+   * undefined if no such attempt was started.
+   */
+  input(taskId: string, attempt?: number): FakeInput | undefined {
+    let found: Attempt | undefined;
+    for (const a of this.#attempts.values()) {
+      if (a.request.taskId !== taskId) continue;
+      if (attempt === undefined ? found === undefined || a.request.attempt > found.request.attempt : a.request.attempt === attempt) found = a;
+    }
+    if (found === undefined) return undefined;
+    const data = Buffer.concat(found.chunks);
+    return { data, text: data.toString('utf8'), chunks: found.chunks.map((c) => Buffer.from(c)), closed: found.inputClosed };
   }
 
   /** Ends the running attempt of `taskId` as `lost`. Throws if none runs. */
@@ -188,18 +279,31 @@ export class FakeTransport implements Transport {
     };
     let resolve!: (exit: ExitInfo) => void;
     const ended = new Promise<ExitInfo>((r) => { resolve = r; });
+    if (request.stdin instanceof Uint8Array) copy.stdin = Buffer.from(request.stdin);
+    if (request.tty !== undefined) copy.tty = { ...request.tty };
     const a: Attempt = {
       request: copy, handle, outcome, exit: undefined, ended, resolve, timers: [], immediate: undefined, cleaned: false,
-      out: {
-        stdout: outcome.stdout === undefined ? Buffer.alloc(0) : toBuffer(outcome.stdout),
-        stderr: outcome.stderr === undefined ? Buffer.alloc(0) : toBuffer(outcome.stderr),
-      },
+      out: { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) },
+      chunks: [], inputClosed: false, awaitingInput: outcome.awaitingInput === true, partialLine: '',
+      control: undefined as unknown as FakeTask,
     };
+    a.control = this.#control(a);
+    if (outcome.stdout !== undefined) this.#append(a, 'stdout', outcome.stdout);
+    if (outcome.stderr !== undefined) this.#append(a, 'stderr', outcome.stderr);
     this.#attempts.set(key, a);
     this.started.push(copy);
     this.#live++;
     this.#maxConcurrent = Math.max(this.#maxConcurrent, this.#live);
 
+    // Input given up front reaches the hooks before a scripted end on the next macrotask
+    // (immediates run in order), as a real task reads its input before it exits.
+    if (copy.stdin instanceof Uint8Array) {
+      const data = copy.stdin;
+      setImmediate(() => {
+        if (a.exit !== undefined) return;
+        void this.#deliver(a, Buffer.from(data)).then(() => this.#eof(a), () => this.#eof(a));
+      });
+    }
     if (!outcome.hang) {
       const finish = (): void => this.#end(a, outcome.lost ? LOST : outcome.signal !== undefined
         ? { state: 'exited', exitCode: null, signal: outcome.signal }
@@ -222,7 +326,8 @@ export class FakeTransport implements Transport {
     const a = this.#find(handle);
     if (a === undefined) return { state: 'lost', exit: this.#ghost(handle), stdoutBytes: 0, stderrBytes: 0 };
     const sizes = { stdoutBytes: a.out.stdout.length, stderrBytes: a.out.stderr.length };
-    return a.exit === undefined ? { state: 'running', ...sizes } : { state: a.exit.state, exit: a.exit, ...sizes };
+    if (a.exit !== undefined) return { state: a.exit.state, exit: a.exit, ...sizes };
+    return a.awaitingInput ? { state: 'running', ...sizes, awaitingInput: true } : { state: 'running', ...sizes };
   }
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
@@ -256,6 +361,30 @@ export class FakeTransport implements Transport {
     await a.ended;
   }
 
+  /**
+   * Records the bytes as input of the attempt and hands them to its `onInput`/`onLine` hooks;
+   * resolves once `onInput` has taken them. Rejects with `StdinError`: `TASK_NOT_RUNNING` for an
+   * ended or unknown attempt, `STDIN_NOT_PIPED` for one not started with `stdin: 'pipe'`,
+   * `STDIN_CLOSED` once its input was closed.
+   */
+  async writeStdin(handle: TransportHandle, data: Uint8Array): Promise<void> {
+    this.#record('writeStdin', handle.taskId, handle.attempt);
+    const a = this.#find(handle);
+    const taskId = handle.taskId;
+    if (a === undefined || a.exit !== undefined) throw new StdinError('TASK_NOT_RUNNING', `attempt ${handle.attempt} of task ${taskId} is not running`, { taskId });
+    if (a.request.stdin !== 'pipe') throw new StdinError('STDIN_NOT_PIPED', `attempt ${handle.attempt} of task ${taskId} was not started with stdin 'pipe'`, { taskId });
+    if (a.inputClosed) throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId });
+    await this.#deliver(a, Buffer.from(data));
+  }
+
+  /** Closes the attempt's input (its `onEof` hook runs). Idempotent; a no-op for an ended or unknown attempt. */
+  async closeStdin(handle: TransportHandle): Promise<void> {
+    this.#record('closeStdin', handle.taskId, handle.attempt);
+    const a = this.#find(handle);
+    if (a === undefined || a.exit !== undefined || a.request.stdin !== 'pipe') return;
+    this.#eof(a);
+  }
+
   async cleanup(handle: TransportHandle): Promise<void> {
     this.#record('cleanup', handle.taskId, handle.attempt);
     const a = this.#find(handle);
@@ -270,6 +399,58 @@ export class FakeTransport implements Transport {
 
   async close(): Promise<void> {
     this.#record('close');
+  }
+
+  // On a terminal there is one stream: what goes to stderr lands in stdout.
+  #append(a: Attempt, stream: OutputStream, data: string | Uint8Array): void {
+    const to = a.request.tty !== undefined ? 'stdout' : stream;
+    a.out[to] = Buffer.concat([a.out[to], toBuffer(data)]);
+  }
+
+  #control(a: Attempt): FakeTask {
+    const fake = this;
+    return {
+      taskId: a.request.taskId,
+      attempt: a.request.attempt,
+      get input() { return Buffer.concat(a.chunks); },
+      get inputClosed() { return a.inputClosed; },
+      get ended() { return a.exit !== undefined; },
+      write(stream, data) {
+        if (a.exit === undefined) fake.#append(a, stream, data);
+      },
+      exit(code = 0) {
+        fake.#end(a, { state: 'exited', exitCode: code, signal: null });
+      },
+      awaitInput(on = true) {
+        a.awaitingInput = on;
+      },
+    };
+  }
+
+  async #deliver(a: Attempt, chunk: Buffer): Promise<void> {
+    a.chunks.push(chunk);
+    const { onInput, onLine } = a.outcome;
+    if (onInput) await onInput(Buffer.from(chunk), a.control);
+    if (!onLine) return;
+    const text = a.partialLine + chunk.toString('utf8');
+    const lines = text.split('\n');
+    a.partialLine = lines.pop()!;
+    for (const line of lines) {
+      if (a.exit !== undefined) return;
+      onLine(line, a.control);
+    }
+  }
+
+  #eof(a: Attempt): void {
+    if (a.inputClosed) return;
+    a.inputClosed = true;
+    if (a.exit !== undefined) return;
+    if (a.partialLine !== '' && a.outcome.onLine) {
+      const last = a.partialLine;
+      a.partialLine = '';
+      a.outcome.onLine(last, a.control);
+    }
+    if (a.exit === undefined) a.outcome.onEof?.(a.control);
   }
 
   #record(method: FakeMethod, taskId?: string, attempt?: number): void {

@@ -1,14 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, openSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { SpawnError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
-import { ERR_FILE, OUT_FILE, PID_FILE, formatExitCode, formatPidFile, lostExit } from './job-protocol/markers.js';
+import { ERR_FILE, IN_FILE, OUT_FILE, PID_FILE, formatExitCode, formatPidFile, lostExit } from './job-protocol/markers.js';
 import { MAX_OUTPUT_ENV, captureOutput } from './job-protocol/output-cap.js';
 import { killRequested, markFailure, readExitInfo, writeExitMarker } from './job-protocol/run-dir.js';
 import { REAP_ENV, formatReapSetting, launchWrapper } from './job-protocol/wrapper.js';
 import { leftoverPolicy, reapLeftovers } from './leftovers.js';
-import { HelperStartError, type HelperAttempt, type HelperEnd, type SpawnHelper } from './spawn-helper/client.js';
+import { HelperStartError, findOnPath, type HelperAttempt, type HelperEnd, type SpawnHelper } from './spawn-helper/client.js';
+import type { HelperLaunch } from './spawn-helper/protocol.js';
+import { fromFifoArgv, startDirectHolder, ttyLaunch, type DirectHolder } from './local-stdin.js';
 import type { ExitInfo, LaunchRequest } from './types.js';
 
 // The three ways LocalTransport starts an attempt (directly from Node, under the wrapper, through
@@ -34,6 +36,17 @@ export interface LaunchContext {
   settle(runDir: string, info: ExitInfo, end?: HelperEnd): void;
   /** Watches an attempt whose starter is gone, by its markers. */
   adoptOrphan(handle: TransportHandle, runDir: string): Promise<ExitInfo>;
+  /** The environment every task starts from (`SHELL` and `TERM` of a terminal come from it). */
+  readonly baseEnv: Readonly<Record<string, string | undefined>>;
+  /** util-linux `script`, which runs attempts with `tty`; undefined where it is not installed. */
+  readonly scriptPath: string | undefined;
+}
+
+/** The `script` launch of a request with `tty` (see {@link ttyLaunch}). */
+function ttyOf(ctx: LaunchContext, req: LaunchRequest): { argv: string[]; env: Record<string, string> } {
+  if (ctx.scriptPath === undefined) throw new SpawnError('tty: util-linux `script` is not installed', { taskId: req.taskId });
+  const pick = (k: string): string | undefined => (req.env !== undefined && Object.hasOwn(req.env, k) ? req.env[k] : ctx.baseEnv[k]);
+  return ttyLaunch(req, ctx.scriptPath, { SHELL: pick('SHELL'), TERM: pick('TERM') });
 }
 
 const noop = (): void => {};
@@ -54,22 +67,34 @@ function closeStreamsAfter(child: ChildProcess, ms: number): void {
 
 /** Spawns a non-detached attempt from Node (no wrapper), its output copied into the run directory. */
 export async function startDirect(ctx: LaunchContext, req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
+  const input = req.stdin === undefined && req.tty === undefined ? undefined : await directInput(ctx, req, runDir, cwd, env);
   const outFd = openSync(join(runDir, OUT_FILE), 'a', 0o600);
   const errFd = openSync(join(runDir, ERR_FILE), 'a', 0o600);
   let child: ChildProcess;
   try {
     // Output comes through pipes that captureOutput copies into out/err, cut at
     // maxOutputBytes: only the writer of the files can bound them (see output-cap.ts).
-    const opts = { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
-    child = req.args ? spawn(req.command, req.args, opts) : spawn('/bin/sh', ['-c', req.command], opts);
+    if (input === undefined) {
+      const opts = { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
+      child = req.args ? spawn(req.command, req.args, opts) : spawn('/bin/sh', ['-c', req.command], opts);
+    } else {
+      child = spawn(input.argv[0]!, input.argv.slice(1), { cwd, env: input.env, detached: true, stdio: [input.stdin, 'pipe', 'pipe'] });
+    }
   } catch (err) {
     closeSync(outFd);
     closeSync(errFd);
+    input?.abort();
     throw spawnFailure(err as NodeJS.ErrnoException, req, runDir, cwd);
+  } finally {
+    input?.spawned();
   }
   const capture = captureOutput(child, runDir, outFd, errFd, req.maxOutputBytes ?? Infinity);
   const pid = child.pid;
-  if (pid === undefined) throw spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
+  if (pid === undefined) {
+    input?.abort();
+    throw spawnFailure(await new Promise((r) => child.once('error', r)), req, runDir, cwd);
+  }
+  input?.attach(pid);
   try {
     writeFileSync(join(runDir, PID_FILE), formatPidFile(pid, pid), { mode: 0o600 });
   } catch {
@@ -86,6 +111,8 @@ export async function startDirect(ctx: LaunchContext, req: LaunchRequest, runDir
   let reaped: Promise<unknown> = Promise.resolve();
   child.once('exit', () => {
     own.leaderExited = true;
+    // The input ends with the leader (the holder would also notice, within a second).
+    input?.abort();
     const target = { taskId: req.taskId, attempt: req.attempt, pgid: pid, startedAt: base.startedAt };
     reaped = reapLeftovers(target, leftoverPolicy(req)).then(() => closeStreamsAfter(child, DRAIN_MS));
   });
@@ -112,13 +139,89 @@ export async function startDirect(ctx: LaunchContext, req: LaunchRequest, runDir
   return { ...base, pid, pgid: pid };
 }
 
+/** What a directly spawned attempt with input or a terminal runs, and its input's lifecycle. */
+interface DirectInput {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  /** The child's stdin: a descriptor of the data file, or nothing (the FIFO is opened by the child). */
+  stdin: number | 'ignore';
+  /** Called once the spawn was tried: closes this process's descriptor of the data file. */
+  spawned(): void;
+  /** Tells the holder the leader's pid and writes `in.pid`. */
+  attach(pid: number): void;
+  /** Ends the holder (the spawn failed, or the leader exited). */
+  abort(): void;
+}
+
+/**
+ * Prepares the input of a directly spawned attempt: the data file `in` (input given up front),
+ * or the FIFO `in` and its holder (`stdin: 'pipe'`), and the `script` launch of a terminal.
+ * The FIFO is opened by the child through `/bin/sh` (an open that waits, waits there): a program
+ * that cannot be found is looked up here first, so that it still fails the start.
+ */
+async function directInput(ctx: LaunchContext, req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv): Promise<DirectInput> {
+  let argv = req.args ? [req.command, ...req.args] : ['/bin/sh', '-c', req.command];
+  let childEnv = env;
+  if (req.tty !== undefined) {
+    const tty = ttyOf(ctx, req);
+    argv = tty.argv;
+    childEnv = { ...env, ...tty.env };
+  }
+  let stdin: number | 'ignore' = 'ignore';
+  let holder: DirectHolder | undefined;
+  if (req.stdin instanceof Uint8Array) {
+    const path = join(runDir, IN_FILE);
+    try {
+      writeFileSync(path, req.stdin, { mode: 0o600, flag: 'wx' });
+      stdin = openSync(path, 'r');
+    } catch (err) {
+      throw new SpawnError(`cannot write the input of ${req.taskId}-${req.attempt}`, { taskId: req.taskId, cause: err });
+    }
+  } else if (req.stdin === 'pipe') {
+    if (req.tty === undefined && req.args && !programExists(req.command, cwd, env['PATH'])) {
+      throw spawnFailure(Object.assign(new Error(`${req.command}: not found`), { code: 'ENOENT' }), req, runDir, cwd);
+    }
+    try {
+      holder = await startDirectHolder(runDir, env);
+    } catch (err) {
+      throw new SpawnError(`cannot set up the input pipe of ${req.taskId}-${req.attempt}: ${(err as Error).message}`, { taskId: req.taskId, cause: err });
+    }
+    argv = fromFifoArgv(join(runDir, IN_FILE), argv);
+  }
+  const fd = stdin;
+  return {
+    argv,
+    env: childEnv,
+    stdin,
+    spawned: () => {
+      if (typeof fd === 'number') closeSync(fd);
+    },
+    attach: (pid) => holder?.attach(pid),
+    abort: () => holder?.end(),
+  };
+}
+
+// Whether `program` would be found by an exec with a PATH search (`/` in it: that path, from cwd).
+function programExists(program: string, cwd: string | undefined, path: string | undefined): boolean {
+  if (!program.includes('/')) return findOnPath(program, path) !== undefined;
+  try {
+    accessSync(resolvePath(cwd ?? '.', program), fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Starts a detached attempt under the job-protocol wrapper, so that its status outlives this process. */
 export async function startDetached(ctx: LaunchContext, req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
   const meta = { bootId: ctx.bootId, startedAt: base.startedAt, detached: true };
   const wrapperEnv: NodeJS.ProcessEnv = { ...env, [REAP_ENV]: formatReapSetting(leftoverPolicy(req)) };
   // The wrapper's output copiers cut each stream there (output-cap.ts).
   if (req.maxOutputBytes !== undefined) wrapperEnv[MAX_OUTPUT_ENV] = String(req.maxOutputBytes);
-  const { child, pid, pgid, exited } = await launchWrapper({ runDir, cwd, command: req.command, args: req.args }, req.taskId, wrapperEnv, meta);
+  // Input and terminal are the wrapper's (job-protocol/input.ts): the FIFO, its holder and `script`
+  // are processes of the attempt, so they outlive this process like the command does.
+  const params = { runDir, cwd, command: req.command, args: req.args, stdin: req.stdin, tty: req.tty };
+  const { child, pid, pgid, exited } = await launchWrapper(params, req.taskId, wrapperEnv, meta);
   const policy = leftoverPolicy(req);
   const done = exited.then(async (endedAt) => {
     // The wrapper reaps leftovers itself before its exit marker (so that holds with no
@@ -149,9 +252,16 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
   const env: Record<string, string> = { ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };
   const argv = req.args ? [req.command, ...req.args] : ['/bin/sh', '-c', req.command];
   const cwd = req.cwd === undefined ? undefined : resolvePath(req.cwd);
+  const launch: HelperLaunch = { runDir, cwd, maxOutputBytes: req.maxOutputBytes, env, argv };
+  if (req.tty !== undefined) {
+    const tty = ttyOf(ctx, req);
+    launch.argv = tty.argv;
+    Object.assign(env, tty.env);
+  }
+  if (req.stdin !== undefined) launch.input = req.stdin;
   let started: HelperAttempt;
   try {
-    started = await helper.start({ runDir, cwd, maxOutputBytes: req.maxOutputBytes, env, argv });
+    started = await helper.start(launch);
   } catch (err) {
     if (!(err instanceof HelperStartError)) throw err;
     const cause = Object.assign(new Error(err.message), { code: err.errno });

@@ -2,19 +2,21 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { BgexecError, InvalidArgumentError, SpawnError } from '../errors.js';
+import { BgexecError, InvalidArgumentError, SpawnError, StdinError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
-import { ERR_FILE, OUT_FILE } from './job-protocol/markers.js';
+import { ERR_FILE, IN_FILE, OUT_FILE } from './job-protocol/markers.js';
 import { limitReachedIn } from './job-protocol/output-cap.js';
 import {
   checkReadRange, inspectRunDir, markFailure, outputSizes, probeRunDir, readPidMarker, readRange, watchRunDir,
   writeKillRequest, type RunDirWatch,
 } from './job-protocol/run-dir.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from './job-protocol/quote.js';
-import { attemptTreeAlive, isAttemptProcess, readBootId, signalAttemptTree, type AttemptTarget } from './process-tree.js';
+import { attemptTreeAlive, isAttemptProcess, isRunning, readBootId, signalAttemptTree, type AttemptTarget } from './process-tree.js';
+import { awaitsInput } from './input-wait.js';
+import { endInputHolder, findInputHolder, holderAlive, inputHandleFields, writeFifo, type InputHolder } from './local-stdin.js';
 import { isDirectory, startDetached, startDirect, startViaHelper, type LaunchContext, type OwnAttempt } from './local-launch.js';
-import { SpawnHelper, type HelperEnd } from './spawn-helper/client.js';
-import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from './types.js';
+import { SpawnHelper, findOnPath, type HelperEnd } from './spawn-helper/client.js';
+import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport, TransportCapabilities } from './types.js';
 
 /** Options of {@link LocalTransport}. */
 export interface LocalTransportOptions {
@@ -42,6 +44,13 @@ export class LocalTransport implements Transport {
   readonly kind = 'local';
   // Snapshot taken once: process.env is backed by getenv() accessors, a plain copy spreads faster.
   private readonly baseEnv: Record<string, string | undefined> = { ...process.env };
+  // util-linux `script` runs attempts on a terminal; without it `tty` is refused at submit.
+  private readonly scriptPath = findOnPath('script', this.baseEnv['PATH']);
+  /**
+   * Input written later (`stdin: 'pipe'`) and input given up front, attached and detached alike;
+   * a terminal (`tty`) where util-linux `script` is installed.
+   */
+  readonly capabilities: TransportCapabilities = { stdin: true, tty: this.scriptPath !== undefined };
   private readonly bootId = readBootId();
   private readonly rootOption: string | undefined;
   private rootDir: string | undefined;
@@ -54,6 +63,10 @@ export class LocalTransport implements Transport {
   private readonly foreign = new Map<string, RunDirWatch<ExitInfo>>();
   /** Output sizes at the end of attempts the spawn helper ran (answers poll() without stats). */
   private readonly endSizes = new Map<string, HelperEnd>();
+  /** Holders of input FIFOs, by run directory, as first verified (null: none found). */
+  private readonly holders = new Map<string, InputHolder | null>();
+  /** Run directories whose input this instance closed. */
+  private readonly inputClosed = new Set<string>();
   private readonly helper: SpawnHelper | undefined;
   // What the start paths (local-launch.ts) report back to.
   private readonly launch: LaunchContext = {
@@ -61,6 +74,8 @@ export class LocalTransport implements Transport {
     own: this.own,
     settle: (runDir, info, end) => this.settle(runDir, info, end),
     adoptOrphan: (handle, runDir) => this.adoptOrphan(handle, runDir),
+    baseEnv: this.baseEnv,
+    scriptPath: this.scriptPath,
   };
 
   constructor(options: LocalTransportOptions = {}) {
@@ -86,7 +101,8 @@ export class LocalTransport implements Transport {
     if (problem !== undefined) throw new SpawnError(problem, { taskId });
     const runDir = join(this.jobsDir ?? this.ensureRoot(), `${taskId}-${attempt}`);
     const startedAt = Date.now();
-    const base = { kind: this.kind, taskId, attempt, runDir, bootId: this.bootId, detached: req.detached, startedAt };
+    const base: TransportHandle = { kind: this.kind, taskId, attempt, runDir, bootId: this.bootId, detached: req.detached, startedAt };
+    if (req.stdin === 'pipe' || req.tty !== undefined) Object.assign(base, inputHandleFields(req));
     if (!req.detached && this.helper !== undefined && this.helper.usable) {
       const viaHelper = await startViaHelper(this.launch, this.helper, req, runDir, base);
       if (viaHelper !== undefined) return viaHelper;
@@ -158,6 +174,8 @@ export class LocalTransport implements Transport {
   private settle(runDir: string, info: ExitInfo, end?: HelperEnd): void {
     this.own.delete(runDir);
     this.deadSince.delete(runDir);
+    this.holders.delete(runDir);
+    this.inputClosed.delete(runDir);
     this.settled.set(runDir, info);
     // Bounded: an evicted attempt is answered from its exit marker instead.
     const oldest = this.settled.size > SETTLED_CACHE ? this.settled.keys().next() : undefined;
@@ -183,7 +201,78 @@ export class LocalTransport implements Transport {
     }
     const sizes: Omit<PollResult, 'state'> = outputSizes(runDir);
     if (limitReachedIn(runDir)) sizes.limitReached = true;
-    return exit ? { state: exit.state, exit, ...sizes } : { state: 'running', ...sizes };
+    if (exit) return { state: exit.state, exit, ...sizes };
+    // Only attempts with an input pipe or a terminal can wait for input: the others cost nothing.
+    if (handle.stdin === 'pipe' || handle.tty === true) {
+      const waiting = this.awaitingInput(handle, runDir);
+      if (waiting !== undefined) sizes.awaitingInput = waiting;
+    }
+    return { state: 'running', ...sizes };
+  }
+
+  /** Whether the attempt's processes all wait for input (see input-wait.ts); undefined: cannot tell. */
+  private awaitingInput(handle: TransportHandle, runDir: string): boolean | undefined {
+    const root = handle.pid;
+    if (root === undefined || this.own.get(runDir)?.leaderExited === true) return undefined;
+    // A foreign root is trusted only once /proc says it is still this attempt's process.
+    if (!this.own.has(runDir) && !isAttemptProcess(root, handle.taskId, handle.attempt, handle.startedAt)) return undefined;
+    const holder = handle.stdin === 'pipe' ? this.holderOf(handle, runDir) : undefined;
+    return awaitsInput({ root, exclude: typeof holder === 'object' ? [holder.pid] : [], skipScript: handle.tty === true });
+  }
+
+  /** The holder of the attempt's input FIFO, verified once and then remembered; see {@link findInputHolder}. */
+  private holderOf(handle: TransportHandle, runDir: string): InputHolder | 'gone' | 'unknown' {
+    const known = this.holders.get(runDir);
+    if (known !== undefined) return known ?? 'gone';
+    const found = findInputHolder(runDir, handle.taskId, handle.attempt);
+    // `unknown` is not remembered: a detached attempt's wrapper may not have written `in.pid`
+    // yet, and a holder between its fork and its exec does not carry the markers yet.
+    if (found !== 'unknown') this.holders.set(runDir, found === 'gone' ? null : found);
+    return found;
+  }
+
+  /**
+   * The live holder, waiting a little (≤ 2 s) for one that is not there or not verifiable yet
+   * (an attempt that just started). Undefined once the input is closed or the attempt ended.
+   */
+  private async liveHolder(handle: TransportHandle, runDir: string): Promise<InputHolder | undefined> {
+    for (let i = 0; i < 40; i++) {
+      const holder = this.holderOf(handle, runDir);
+      if (holder === 'gone') return undefined;
+      if (holder !== 'unknown') return holderAlive(holder) ? holder : undefined;
+      if (this.inputClosed.has(runDir) || this.endedNow(handle, runDir) || !existsSync(join(runDir, IN_FILE))) return undefined;
+      await sleep(50);
+    }
+    return undefined;
+  }
+
+  // The error of a write that found no way into the task: its end, or its input closed.
+  private stdinGone(handle: TransportHandle, runDir: string): StdinError {
+    const { taskId } = handle;
+    // The leader's end is the attempt's: its input is ended with it, whoever noticed first.
+    const leaderGone = this.own.get(runDir)?.leaderExited === true || (handle.pid !== undefined && !isRunning(handle.pid));
+    if (leaderGone || this.endedNow(handle, runDir)) return new StdinError('TASK_NOT_RUNNING', `task ${taskId} is not running`, { taskId });
+    return new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId });
+  }
+
+  async writeStdin(handle: TransportHandle, data: Uint8Array): Promise<void> {
+    const runDir = this.runDirOf(handle);
+    const { taskId } = handle;
+    if (this.endedNow(handle, runDir)) throw new StdinError('TASK_NOT_RUNNING', `task ${taskId} is not running`, { taskId });
+    if (this.inputClosed.has(runDir)) throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId });
+    // No live holder: the input was closed (here or by another process) or the attempt ends.
+    if ((await this.liveHolder(handle, runDir)) === undefined) throw this.stdinGone(handle, runDir);
+    if (data.byteLength === 0) return;
+    const result = await writeFifo(join(runDir, IN_FILE), data);
+    if (result !== 'ok') throw this.stdinGone(handle, runDir);
+  }
+
+  async closeStdin(handle: TransportHandle): Promise<void> {
+    const runDir = this.runDirOf(handle);
+    if (this.endedNow(handle, runDir) || this.inputClosed.has(runDir)) return;
+    const holder = await this.liveHolder(handle, runDir);
+    this.inputClosed.add(runDir);
+    if (holder !== undefined) await endInputHolder(holder);
   }
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
@@ -230,6 +319,8 @@ export class LocalTransport implements Transport {
     this.settled.delete(runDir);
     this.endSizes.delete(runDir);
     this.deadSince.delete(runDir);
+    this.holders.delete(runDir);
+    this.inputClosed.delete(runDir);
     await rm(runDir, { recursive: true, force: true });
   }
 

@@ -10,6 +10,9 @@ import { TransportError } from '../errors.js';
  * - `unknown_machine`: the Vagrantfile defines no machine of that name;
  * - `machine_not_created`: the machine is defined but does not exist (never brought up, or destroyed);
  * - `machine_not_running`: the machine exists but is not up (`poweroff`, `stopped`, `saved`, …);
+ * - `machine_locked`: another vagrant process holds the machine (a `vagrant up`, `halt` or
+ *   `reload` in progress, or another transport asking about it) for longer than the transport
+ *   waits (a few seconds);
  * - `vagrant_failed`: anything else vagrant reported (its own message is in the error's message).
  */
 export type VagrantFailureReason =
@@ -19,14 +22,20 @@ export type VagrantFailureReason =
   | 'unknown_machine'
   | 'machine_not_created'
   | 'machine_not_running'
+  | 'machine_locked'
   | 'vagrant_failed';
+
+// Reasons after which nothing ran and a later call may succeed: the executor gives the start back.
+const REFUSED_REASONS: ReadonlySet<VagrantFailureReason> = new Set(['machine_not_running', 'machine_not_created', 'machine_locked']);
 
 /**
  * A vagrant call failed; `reason` says why (see {@link VagrantFailureReason}). The code is
- * `TRANSPORT_UNREACHABLE` for `machine_not_created` and `machine_not_running` (the machine may
- * come up later; nothing ran, so `refused` is true and the executor gives a start back and
- * tries again) and `TRANSPORT_FAILED` for the others (the setup itself is wrong). The message
- * carries what vagrant said (its `ui,error` text).
+ * `TRANSPORT_UNREACHABLE` for `machine_not_created`, `machine_not_running` and `machine_locked`
+ * (the machine may come up or be free later; nothing ran, so `refused` is true and the executor
+ * gives a start back and tries again) and `TRANSPORT_FAILED` for the others (the setup itself is
+ * wrong). The message carries what vagrant said (its `ui,error` text). In a task record
+ * (`record.error`, the attempt's history entry) the error keeps `reason`, and `details` holds
+ * `vagrantErrorType` and `state` when known.
  */
 export class VagrantError extends TransportError {
   /** Why the call failed; branch on this. */
@@ -43,13 +52,22 @@ export class VagrantError extends TransportError {
    */
   readonly hostGone: 'machine_destroyed' | undefined;
   constructor(reason: VagrantFailureReason, message: string, details: { state?: string; vagrantErrorType?: string; cause?: unknown } = {}) {
-    const down = reason === 'machine_not_running' || reason === 'machine_not_created';
+    const down = REFUSED_REASONS.has(reason);
     super(down ? 'TRANSPORT_UNREACHABLE' : 'TRANSPORT_FAILED', message, details.cause === undefined ? {} : { cause: details.cause });
     this.reason = reason;
     this.state = details.state;
     this.vagrantErrorType = details.vagrantErrorType;
     this.refused = down;
     this.hostGone = reason === 'machine_not_created' ? 'machine_destroyed' : undefined;
+  }
+
+  /** The record form: `reason`, and `details` with vagrant's error class and the machine's state when known. */
+  override toJSON(): ReturnType<TransportError['toJSON']> & { reason: VagrantFailureReason; details?: Readonly<Record<string, string>> } {
+    const details: Record<string, string> = {};
+    if (this.vagrantErrorType !== undefined) details['vagrantErrorType'] = this.vagrantErrorType;
+    if (this.state !== undefined) details['state'] = this.state;
+    const info = { ...super.toJSON(), reason: this.reason };
+    return Object.keys(details).length === 0 ? info : { ...info, details };
   }
 }
 
@@ -82,7 +100,21 @@ const BY_ERROR_TYPE: Readonly<Record<string, VagrantFailureReason>> = {
   'Vagrant::Errors::MachineNotFound': 'unknown_machine',
   // Between `status` and `ssh-config` the machine went down.
   'Vagrant::Errors::SSHNotReady': 'machine_not_running',
+  // Another vagrant process holds the machine's index entry (any command), its action lock
+  // (`up`, `halt`, `reload`, …) or a named lock of the environment.
+  'Vagrant::Errors::MachineLocked': 'machine_locked',
+  'Vagrant::Errors::MachineActionLockedError': 'machine_locked',
+  'Vagrant::Errors::EnvironmentLockedError': 'machine_locked',
 };
+
+// Vagrant's own texts for the same errors, for output that is not machine-readable (a vagrant
+// that printed no `error-exit` line): the error class is inferred from them.
+const BY_TEXT: ReadonlyArray<[RegExp, string]> = [
+  [/because it is locked!/, 'Vagrant::Errors::MachineLocked'],
+  [/another process is already executing an action on the machine/, 'Vagrant::Errors::MachineActionLockedError'],
+  [/lock is being held by another instance of Vagrant/, 'Vagrant::Errors::EnvironmentLockedError'],
+  [/is reporting that it\s+is not yet ready for SSH/, 'Vagrant::Errors::SSHNotReady'],
+];
 
 /** What a failed vagrant process said: its `error-exit` class and text, else its `ui,error` lines, else stderr. */
 export function vagrantFailure(command: string, exit: string, stdout: string, stderr: string): VagrantError {
@@ -90,7 +122,7 @@ export function vagrantFailure(command: string, exit: string, stdout: string, st
   const exitLine = records.find((r) => r.type === 'error-exit');
   const uiErrors = records.filter((r) => r.type === 'ui' && r.data[0] === 'error').map((r) => r.data.slice(1).join(','));
   const said = (exitLine?.data.slice(1).join(',') ?? uiErrors.join('\n')).trim() || stderr.trim();
-  const type = exitLine?.data[0];
+  const type = exitLine?.data[0] ?? BY_TEXT.find(([re]) => re.test(said))?.[1];
   const reason = (type === undefined ? undefined : BY_ERROR_TYPE[type]) ?? 'vagrant_failed';
   // One line: vagrant wraps its text at ~70 columns.
   const text = said.replace(/\s*\n\s*/g, ' ').slice(0, 2000);

@@ -59,10 +59,12 @@ describe('bgexec-mcp (stdio, real SDK client)', () => {
   it('serves annotations, titles and output schemas', async () => {
     const { tools } = await client.listTools();
     const by = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(Object.keys(by)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list']);
+    expect(Object.keys(by)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list', 'bg_write']);
     for (const name of ['bg_read', 'bg_wait', 'bg_list']) expect(by[name]!.annotations).toMatchObject({ readOnlyHint: true, openWorldHint: false });
     expect(by.bg_kill!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, idempotentHint: true });
     expect(by.bg_start!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true });
+    expect(by.bg_write!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true });
+    expect(by.bg_write!.inputSchema).toMatchObject({ required: ['task_id', 'input'] });
     for (const t of tools) {
       expect(t.title).toBeTruthy();
       expect(t.outputSchema).toMatchObject({ type: 'object', required: ['ok'] });

@@ -45,9 +45,9 @@ afterAll(async () => {
 });
 
 describe('MCP server example (stdio, real SDK client)', () => {
-  it('lists the five tools with their JSON Schemas', async () => {
+  it('lists the six tools with their JSON Schemas', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list']);
+    expect(tools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list', 'bg_write']);
     const start = tools.find((t) => t.name === 'bg_start')!;
     expect(start.inputSchema).toMatchObject({ type: 'object', required: ['command'] });
     expect(start.description).toMatch(/Do not poll/);

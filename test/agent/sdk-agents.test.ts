@@ -61,7 +61,7 @@ describe('@openai/agents', () => {
     expect(statusOf(results[1]!.text)).toMatchObject({ outcome: 'exited', status: 'completed', exit_code: 0 });
     expect(results[2]!.text).toContain('hello from bgexec\nsecond line');
     expect(result.finalOutput).toContain('hello from bgexec');
-    // What the SDK sent: all five tools, strict, with schemas in the strict subset.
+    // What the SDK sent: all six tools, strict, with schemas in the strict subset.
     const sent = api.requests[0]!.body.tools as { name: string; strict: boolean; parameters: Record<string, any> }[];
     expect(sent.map((t) => [t.name, t.strict])).toEqual(tools.map((t) => [t.name, true]));
     for (const t of sent) expect(strictProblems(t.parameters), t.name).toEqual([]);

@@ -42,7 +42,7 @@ function expectStartWaitRead(seen: Seen, answer: string | null | undefined): voi
 }
 
 function expectStrictTools(wireTools: { name: string; strict: unknown; parameters: Record<string, any> }[]): void {
-  expect(wireTools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list']);
+  expect(wireTools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list', 'bg_write']);
   for (const t of wireTools) {
     expect(t.strict, t.name).toBe(true);
     expect(strictProblems(t.parameters), t.name).toEqual([]);
@@ -116,9 +116,9 @@ describe('adapters', () => {
 
   it('follow the strict option: non-strict tools are sent with strict: false', () => {
     const loose = toOpenAIChatTools(createAgentTools(fake));
-    expect(loose.map((t) => t.function.strict)).toEqual([false, false, false, false, false]);
+    expect(loose.map((t) => t.function.strict)).toEqual([false, false, false, false, false, false]);
     expect(loose[0]!.function.parameters.required).toEqual(['command']);
-    expect(toOpenAIResponsesTools(createAgentTools(fake)).map((t) => t.strict)).toEqual([false, false, false, false, false]);
+    expect(toOpenAIResponsesTools(createAgentTools(fake)).map((t) => t.strict)).toEqual([false, false, false, false, false, false]);
   });
 
   it('callAgentTool answers an unknown tool or arguments that are not JSON with a result the model can act on', async () => {
@@ -126,7 +126,7 @@ describe('adapters', () => {
     const unknown = await callAgentTool(tools, 'bg_nope', '{}');
     expect(unknown.isError).toBe(true);
     expect(unknown.result).toMatchObject({ ok: false, error: 'invalid_input' });
-    expect(unknown.text).toContain('The tools are bg_start, bg_read, bg_wait, bg_kill, bg_list');
+    expect(unknown.text).toContain('The tools are bg_start, bg_read, bg_wait, bg_kill, bg_list, bg_write');
     const bad = await callAgentTool(tools, 'bg_list', '{not json');
     expect(bad.result).toMatchObject({ ok: false, error: 'invalid_input' });
     expect(bad.text).toContain('not valid JSON');

@@ -73,7 +73,7 @@ describe('ai (Vercel AI SDK)', () => {
     expect(outputs[1]!.result).toMatchObject({ outcome: 'exited', status: 'completed', exit_code: 0 });
     expect(gen.text).toMatch(/^--- stdout, bytes 0\.\.\d+ of \d+ ---\nhello from bgexec\nsecond line\n?$/);
     // What the provider would send: the schemas exactly as the tools declare them, strict subset.
-    expect([...seenSchemas.keys()]).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list']);
+    expect([...seenSchemas.keys()]).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list', 'bg_write']);
     for (const [name, schema] of seenSchemas) expect(strictProblems(schema), name).toEqual([]);
   });
 });

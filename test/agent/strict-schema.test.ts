@@ -74,8 +74,8 @@ describe('strict schemas', () => {
 
   it('non-strict schemas stay pleasant: only the real requirements are required', () => {
     const loose = createAgentTools(fake);
-    expect(loose.map((t) => t.strict)).toEqual([false, false, false, false, false]);
-    expect(loose.map((t) => t.inputSchema.required)).toEqual([['command'], ['task_id'], ['task_ids', 'timeout_ms'], ['task_id'], []]);
+    expect(loose.map((t) => t.strict)).toEqual([false, false, false, false, false, false]);
+    expect(loose.map((t) => t.inputSchema.required)).toEqual([['command'], ['task_id'], ['task_ids', 'timeout_ms'], ['task_id'], [], ['task_id', 'input']]);
     expect(loose[0]!.inputSchema.properties!.env!.type).toBe('object');
   });
 });
@@ -86,7 +86,7 @@ describe('strict-mode calls', () => {
     const s = await realSetup({ strict: true });
     ex = s.ex;
     const schemas = Object.fromEntries(Object.values(s.tools).map((t) => [t.name, t.inputSchema]));
-    const startInput = { command: 'sleep 0.3; echo done', cwd: '', env: [], timeout_ms: 0, priority: null, wait_ms: 5000 };
+    const startInput = { command: 'sleep 0.3; echo done', cwd: '', env: [], timeout_ms: 0, priority: null, wait_ms: 5000, stdin: '', tty: null };
     expect(validateInput(schemas.bg_start!, startInput).ok).toBe(true);
     const start = await call(s.tools, 'bg_start', startInput);
     // timeout_ms 0 is no timeout (not a kill after 100 ms), cwd "" the default directory.

@@ -5,10 +5,10 @@ import { describeParameters, validateInput } from '../../src/agent/validate.js';
 import { fakeExecutor } from '../helpers.js';
 
 describe('createAgentTools', () => {
-  it('returns the five tools with JSON Schemas and steering descriptions', () => {
+  it('returns the six tools with JSON Schemas and steering descriptions', () => {
     const { ex } = fakeExecutor();
     const tools = createAgentTools(ex);
-    expect(tools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list']);
+    expect(tools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list', 'bg_write']);
     for (const t of tools) {
       expect(t.inputSchema).toMatchObject({ type: 'object', additionalProperties: false });
       expect(t.description.length).toBeGreaterThan(50);

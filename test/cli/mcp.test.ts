@@ -36,7 +36,7 @@ afterAll(async () => {
 describe('bgexec mcp', { timeout: 120_000 }, () => {
   it('serves the agent tools on a store the other commands see and steer', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list']);
+    expect(tools.map((t) => t.name)).toEqual(['bg_start', 'bg_read', 'bg_wait', 'bg_kill', 'bg_list', 'bg_write']);
     const res = await client.callTool({ name: 'bg_start', arguments: { command: 'echo from-agent', wait_ms: 10_000 } });
     const started = res.structuredContent as { task_id: string; status: string };
     expect(started.status).toBe('completed');

@@ -169,13 +169,15 @@ describe('Slurm job states', () => {
     return { cli: cli as unknown as SlurmCli, calls };
   };
 
+  const named = (...ids: string[]): Map<string, string> => new Map(ids.map((id) => [id, `bgx-t${id}-1`]));
+
   it('asks squeue about all jobs at once, and sacct (then sacct -c) about those squeue no longer shows', async () => {
     const { cli, calls } = fakeCli({
-      'squeue -h -t all -j 1,2,3,4': { code: 0, stdout: '1|PENDING|Priority\n2|RUNNING|None\n' },
+      "squeue -h -t all -j 1,2,3,4 -o %i|%T|%r|%j": { code: 0, stdout: '1|PENDING|Priority|bgx-t1-1\n2|RUNNING|None|bgx-t2-1\n' },
       'sacct -n': { code: 1, stderr: 'Slurm accounting storage is disabled' },
-      'sacct -c -n -X -P -j 3,4': { code: 0, stdout: '3|CANCELLED by 0|None\n' },
+      'sacct -c -n -X -P -j 3,4 -o JobID,State,Reason,JobName': { code: 0, stdout: '3|CANCELLED by 0|None|bgx-t3-1\n' },
     });
-    const states = await queryJobs(cli, ['1', '2', '3', '4']);
+    const states = await queryJobs(cli, named('1', '2', '3', '4'));
     expect([...states]).toEqual([
       ['1', { state: 'PENDING', reason: 'Priority' }],
       ['2', { state: 'RUNNING', reason: 'None' }],
@@ -187,11 +189,22 @@ describe('Slurm job states', () => {
     expect(isEnded(states.get('3')!)).toBe(true);
   });
 
+  it('counts a job only under its own name: an id Slurm handed out again, or an older job of it in the completion log, is not ours', async () => {
+    const { cli } = fakeCli({
+      // slurmctld lost its state and gave job 5 to someone else; the completion log has two earlier jobs 6.
+      'squeue': { code: 0, stdout: '5|RUNNING|None|other-job\n' },
+      'sacct -n': { code: 1, stderr: 'Slurm accounting storage is disabled' },
+      'sacct -c': { code: 0, stdout: '5|COMPLETED||bgx-old-1\n6|CANCELLED||bgx-older-1\n6|COMPLETED||bgx-t6-1\n6|FAILED||bgx-newer-2\n' },
+    });
+    const states = await queryJobs(cli, named('5', '6'));
+    expect([...states]).toEqual([['6', { state: 'COMPLETED', reason: '' }]]);
+  });
+
   it('treats "Invalid job id" as unknown jobs, and any other squeue failure as the controller being away', async () => {
     const gone = fakeCli({ 'squeue': { code: 1, stderr: 'slurm_load_jobs error: Invalid job id specified' }, 'sacct': { code: 0, stdout: '' } });
-    expect((await queryJobs(gone.cli, ['9'])).size).toBe(0);
+    expect((await queryJobs(gone.cli, named('9'))).size).toBe(0);
     const away = fakeCli({ 'squeue': { code: 1, stderr: 'Unable to contact slurm controller (connect failure)' } });
-    await expect(queryJobs(away.cli, ['9'])).rejects.toThrow(/Unable to contact/);
+    await expect(queryJobs(away.cli, named('9'))).rejects.toThrow(/Slurm controller unreachable: .*Unable to contact/);
   });
 });
 

@@ -103,7 +103,7 @@ else {
       expect(await jobState(jobId)).toBe('PENDING');
       // Held well past its timeout: the bound is the point of this test.
       await new Promise((r) => setTimeout(r, 3_500));
-      expect(ex.get(t.id)).toMatchObject({ status: 'running', note: pending.note });
+      expect(ex.get(t.id)).toMatchObject({ status: 'running', note: `pending: Slurm job ${jobId} waits in the queue (reason: JobHeldUser)` });
       expect(events).not.toContain(`task:started ${t.id}`);
       await slurmCmd('scontrol', ['release', jobId]);
       const done = await ex.wait(t.id);
@@ -120,17 +120,25 @@ else {
       expect(await jobState(String(out.handle?.['jobId']))).toBe('CANCELLED');
     });
 
-    it('cancel of a pending job removes it from the queue; it never runs', async () => {
+    it('cancel of a pending job removes it from the queue; it never runs, and the record says so', async () => {
       newExecutor();
       const started: string[] = [];
+      const ends: Array<{ reason?: string; signal: string | null }> = [];
       ex.on('task:started', (e) => started.push(e.taskId));
+      ex.on('task:cancelled', (e) => ends.push({ ...(e.reason === undefined ? {} : { reason: e.reason }), signal: e.signal }));
       const t = await ex.submit({ command: `touch ${join(sharedRoot(), 'ran')}`, resources: { extraArgs: ['--hold'] } });
       const rec = await until('pending', () => ex.get(t.id)?.handle?.['jobId'] !== undefined ? ex.get(t.id) : undefined);
       const t0 = Date.now();
       await ex.cancel(t.id);
       const done = await ex.wait(t.id);
       const gone = Date.now() - t0;
-      expect(done).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+      // It never ran: the documented reason, no signal (none reached a process), no start time.
+      expect(done).toMatchObject({ status: 'cancelled', reason: 'cancelled_before_start', exitCode: null, signal: null });
+      expect(done.startedAt).toBeUndefined();
+      expect(done.history).toHaveLength(1);
+      expect(done.history[0]).toMatchObject({ status: 'cancelled', reason: 'cancelled_before_start', exitCode: null, signal: null });
+      expect(done.history[0]!.startedAt).toBe(done.history[0]!.endedAt);
+      expect(ends).toEqual([{ reason: 'cancelled_before_start', signal: null }]);
       expect(await jobState(String(rec.handle?.['jobId']))).toBe('CANCELLED');
       expect(started).toEqual([]);
       expect(existsSync(join(sharedRoot(), 'ran'))).toBe(false);
@@ -199,15 +207,22 @@ else {
       console.info(`slurm latency: 50 tasks submitted at once → all settled in ${wall} ms; ${squeues.length} squeue calls, up to ${widest} jobs in one`);
     }, 120_000);
 
-    it('refuses secretEnv with a coded error (the values would land in Slurm\'s records)', async () => {
+    it('refuses secretEnv at submit with a coded error (the values would land in Slurm\'s records); nothing is accepted', async () => {
       newExecutor();
-      const t = await ex.submit({ command: 'true', secretEnv: { TOKEN: 'hunter2' } });
-      const done = await ex.wait(t.id);
-      expect(done).toMatchObject({ status: 'failed', error: { code: 'INVALID_SPEC' } });
-      expect(done.error?.message).toContain('secretEnv');
-      expect(JSON.stringify(done)).not.toContain('hunter2');
-      const script = join(sharedRoot(), 'jobs', `${t.id}-1`, 'job.sh');
-      expect(existsSync(script)).toBe(false);
+      const before = ex.list().length;
+      const err = await ex.submit({ command: 'true', secretEnv: { TOKEN: 'hunter2' } }).then(() => undefined, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'INVALID_SPEC', field: 'secretEnv' });
+      expect(String((err as Error).message)).toContain('TOKEN');
+      expect(String((err as Error).message)).not.toContain('hunter2');
+      expect(ex.list()).toHaveLength(before);
+      // The same spec on a transport that can carry secrets is accepted: the refusal is the transport's.
+      const local = new BackgroundExecutor({ transports: { local: new LocalTransport() } });
+      try {
+        const ok = await local.submit({ command: 'test "$TOKEN" = hunter2', secretEnv: { TOKEN: 'hunter2' } });
+        expect(await local.wait(ok.id)).toMatchObject({ status: 'completed' });
+      } finally {
+        await local.shutdown();
+      }
     });
 
     it('passes resources to sbatch and validates them with coded errors', async () => {

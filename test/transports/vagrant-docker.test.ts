@@ -123,6 +123,31 @@ else {
       }
     }, 120_000);
 
+    it('two executors with transports of their own and a `vagrant up` typed meanwhile, all on one machine: every task runs once and completes', async () => {
+      // Fresh transports: both ask vagrant now, at the same time as the `vagrant up`, and vagrant
+      // lets one process at a time use the machine ("locked"): they wait, or give the start back.
+      const a = transport('two', true);
+      const b = transport('two', true);
+      const exA = new BackgroundExecutor({ transports: { two: unclosed(a) }, defaultTransport: 'two' });
+      const exB = new BackgroundExecutor({ transports: { two: unclosed(b) }, defaultTransport: 'two' });
+      try {
+        const [up, ...tasks] = await Promise.all([
+          machines().vagrant(['up', 'two']),
+          ...[exA, exB, exA, exB].map((ex, i) => ex.submit({ command: `echo task${i}` })),
+        ]);
+        expect(up).toMatch(/two/);
+        const done = await Promise.all(tasks.map((t, i) => (i % 2 === 0 ? exA : exB).wait((t as { id: string }).id, { timeoutMs: 240_000 })));
+        for (const [i, d] of done.entries()) {
+          expect(d).toMatchObject({ status: 'completed', attempt: 1 });
+          expect(d.history).toHaveLength(1);
+          expect((await (i % 2 === 0 ? exA : exB).readOutput(d.id)).text).toBe(`task${i}\n`);
+        }
+      } finally {
+        await exA.shutdown();
+        await exB.shutdown();
+      }
+    }, 300_000);
+
     it('latency per operation through VagrantTransport, next to `vagrant ssh -c true`', async () => {
       const ROUNDS = 5;
       const t = transport();

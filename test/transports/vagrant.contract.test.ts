@@ -55,7 +55,7 @@ else {
   describe('VagrantTransport: vagrant processes', () => {
     it('spawned 2 vagrant processes (status + ssh-config) for all the operations above', () => {
       expect(operations).toBeGreaterThan(100);
-      expect(fixture?.calls()).toEqual(['status build --machine-readable', 'ssh-config build']);
+      expect(fixture?.calls()).toEqual(['status build --machine-readable', 'ssh-config build --machine-readable']);
       expect(shared?.vagrantCalls).toBe(2);
     });
   });

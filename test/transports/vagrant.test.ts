@@ -7,7 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { toErrorInfo } from '../../src/errors.js';
 import { VagrantError, VagrantTransport } from '../../src/transports/vagrant.js';
+import { vagrantFailure } from '../../src/transports/vagrant-cli.js';
 import { startSshd } from '../harness/sshd.js';
 import { killPids, pidsOfTask } from '../harness/procs.js';
 import { vagrantFixture, vagrantUnavailable } from '../harness/vagrant.js';
@@ -53,13 +55,47 @@ else {
         await first.stop();
         expect(await t.wait(h)).toMatchObject({ state: 'exited', exitCode: 9 });
         expect((await t.read(h, 'stdout', 0, 100)).data.toString()).toBe('before\nafter\n');
-        expect(fx.calls()).toEqual(['status build --machine-readable', 'ssh-config build', 'status build --machine-readable', 'ssh-config build']);
+        expect(fx.calls()).toEqual(['status build --machine-readable', 'ssh-config build --machine-readable', 'status build --machine-readable', 'ssh-config build --machine-readable']);
         await t.cleanup(h);
       } finally {
         killPids(pidsOfTask(taskId), 'SIGKILL');
         await first.start();
         await t.close();
         await second.close();
+        fx.close();
+      }
+    });
+
+    it('a machine seen down that answers on its old ssh port again is asked about at once, not after the down backoff', async () => {
+      const own = await startSshd();
+      const fx = vagrantFixture(own);
+      const t = new VagrantTransport(fx.options());
+      const req = () => ({ taskId: contractTaskId(), attempt: 1, command: 'echo back', detached: false });
+      try {
+        expect(await t.probe(contractTaskId(), 1)).toBeUndefined();
+        // Halted: its port refuses connections and vagrant says so; the answer is kept for 5 s or more.
+        fx.setMachine({ state: 'poweroff' });
+        await own.stop();
+        // Within 5 s of the last answer a refused connection is reported as such (ssh's own error);
+        // after that vagrant is asked, and says the machine is not running.
+        let err: unknown;
+        for (let i = 0; i < 40 && !(err instanceof VagrantError); i++) {
+          err = await t.start(req()).catch((e: unknown) => e);
+          if (!(err instanceof VagrantError)) await new Promise((r) => setTimeout(r, 500));
+        }
+        expect(err).toMatchObject({ reason: 'machine_not_running', refused: true });
+        await expect(t.start(req())).rejects.toMatchObject({ reason: 'machine_not_running' });
+        const asked = fx.calls().length;
+        // Up again on the same port (a `vagrant up`): the next start does not wait for the kept answer to expire.
+        fx.setMachine({ state: 'running' });
+        await own.start();
+        const h = await t.start(req());
+        expect(await t.wait(h)).toMatchObject({ state: 'exited', exitCode: 0 });
+        expect(fx.calls().slice(asked)).toEqual(['status build --machine-readable', 'ssh-config build --machine-readable']);
+        await t.cleanup(h);
+      } finally {
+        await t.close();
+        await own.close();
         fx.close();
       }
     });
@@ -75,7 +111,7 @@ else {
         await own.stop();
         // Not after unreachableTimeoutMs (10 min): vagrant says the machine is gone.
         expect(await t.wait(h)).toMatchObject({ state: 'lost', reason: 'machine_destroyed' });
-        expect(fx.calls()).toEqual(['status build --machine-readable', 'ssh-config build', 'status build --machine-readable']);
+        expect(fx.calls()).toEqual(['status build --machine-readable', 'ssh-config build --machine-readable', 'status build --machine-readable']);
       } finally {
         killPids(pidsOfTask(taskId), 'SIGKILL');
         await t.close();
@@ -172,12 +208,31 @@ else {
         try {
           expect(await t.probe(contractTaskId(), 1)).toBeUndefined();
           expect(t.vagrantCalls).toBe(4);
-          expect(fx.calls()).toEqual(['status build --machine-readable', 'ssh-config build']);
+          expect(fx.calls()).toEqual(['status build --machine-readable', 'ssh-config build --machine-readable']);
         } finally {
           await t.close();
           rmSync(dir, { recursive: true, force: true });
           fx.close();
         }
+      });
+
+      it('vagrant\'s lock and not-ready texts without an error-exit line (ssh-config) still have their reasons', () => {
+        const locked = vagrantFailure('ssh-config build', 'exited 1', '', "Vagrant can't use the requested machine because it is locked! This\nmeans that another Vagrant process is currently reading or modifying\n");
+        expect(locked).toMatchObject({ code: 'TRANSPORT_UNREACHABLE', reason: 'machine_locked', refused: true, vagrantErrorType: 'Vagrant::Errors::MachineLocked' });
+        const action = vagrantFailure('up', 'exited 1', "1,,error-exit,Vagrant::Errors::MachineActionLockedError,An action 'up' was attempted on the machine 'default'%!(VAGRANT_COMMA)\\nbut another process is already executing an action on the machine.", '');
+        expect(action).toMatchObject({ reason: 'machine_locked', refused: true });
+        expect(action.message).toMatch(/^vagrant up exited 1: An action 'up' was attempted on the machine 'default', but another process/);
+        const notReady = vagrantFailure('ssh-config build', 'exited 1', '', 'The provider for this Vagrant-managed machine is reporting that it\nis not yet ready for SSH.');
+        expect(notReady).toMatchObject({ reason: 'machine_not_running', refused: true });
+      });
+
+      it('in a task record the error keeps its reason, and vagrant\'s error class and the state as details', () => {
+        const err = new VagrantError('machine_not_running', 'vagrant machine default is not running (state: poweroff)', { state: 'poweroff' });
+        expect(toErrorInfo(err)).toEqual({
+          name: 'VagrantError', code: 'TRANSPORT_UNREACHABLE', message: 'vagrant machine default is not running (state: poweroff)', reason: 'machine_not_running', details: { state: 'poweroff' },
+        });
+        const unknown = new VagrantError('unknown_machine', 'x', { vagrantErrorType: 'Vagrant::Errors::MachineNotFound' });
+        expect(toErrorInfo(unknown)).toMatchObject({ reason: 'unknown_machine', details: { vagrantErrorType: 'Vagrant::Errors::MachineNotFound' } });
       });
 
       it('a machine not running: machine_not_running with its state, refused', async () => {

@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SpawnError } from '../../errors.js';
-import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, META_FILE, OUT_FILE, PID_FILE, formatMetaFile, parsePidFile, type RunMeta } from './markers.js';
+import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, IN_FILE, IN_HOLDER_FILE, META_FILE, OUT_FILE, PID_FILE, formatMetaFile, parsePidFile, type RunMeta } from './markers.js';
 import { markFailure, readExitMarker } from './run-dir.js';
 import { shQuoteAll } from './quote.js';
 import { CAP_FUNCTIONS } from './output-cap.js';
+import { INPUT_FUNCTIONS, STDIN_ENV, TTY_ENV, formatTtySetting, stdinSetting, ttyCommandLine } from './input.js';
 
 /**
  * The POSIX `sh` wrapper of a detached attempt (see docs/architecture.md). Positional parameters:
@@ -23,9 +24,12 @@ import { CAP_FUNCTIONS } from './output-cap.js';
  *    newline as absent. That keeps the start free of an external `mv`.
  * 3. `cd` to the cwd; if that fails, write the `cwd_missing` marker and stop (so it is never
  *    confused with a command's exit code 2).
- * 4. Run the command in a *foreground* subshell that prints the handshake (`"$$ $$\n"` on
- *    stdout, which the starter reads) and then `exec`s the program with stdin from /dev/null
- *    and stdout/stderr appended to `out`/`err`.
+ * 4. Set up the command's input (see {@link STDIN_ENV}) as fd 6: /dev/null, the data file `in`,
+ *    or the FIFO `in` whose holder process (pid in `in.pid`) keeps it open for writing.
+ * 5. Run the command in a *foreground* subshell that prints the handshake (`"$$ $$\n"` on
+ *    stdout, which the starter reads) and then `exec`s the program with stdin from fd 6
+ *    and stdout/stderr appended to `out`/`err` (on a terminal, see {@link TTY_ENV}: `script`
+ *    runs it on a pseudo-terminal and its stdout, the terminal's output, goes to `out`).
  *    - Foreground rather than `& wait`: POSIX makes an asynchronous list of a non-interactive
  *      shell ignore SIGINT and SIGQUIT (which its program could never undo), while a trap
  *      that fires during a foreground wait is deferred until the child has ended, so `$?`
@@ -37,12 +41,13 @@ import { CAP_FUNCTIONS } from './output-cap.js';
  *    - If nobody reads the handshake any more (the starter died), the command runs anyway,
  *      with SIGPIPE back at its default: the run directory already claims the attempt.
  *    - `exec` makes the args form run the real program, never a builtin of the same name.
- * 5. Reap what the command left behind (unless `BGEXEC_REAP` is `keep`): processes still in
+ * 6. End the input's holder, so that nothing of the attempt keeps the FIFO open.
+ * 7. Reap what the command left behind (unless `BGEXEC_REAP` is `keep`): processes still in
  *    the wrapper's process group and processes carrying the attempt's markers get `linger` ms
  *    to end by themselves, then SIGTERM (re-sent each round), then SIGKILL after `grace` ms.
  *    `BGEXEC_REAP` is `<linger>:<grace>` (default `0:5000`) and is removed from the command's
  *    environment. Linux only (it reads /proc); elsewhere the group gets one SIGTERM.
- * 6. Write the status into `exit.pending` and rename it to `exit` (falling back to writing
+ * 8. Write the status into `exit.pending` and rename it to `exit` (falling back to writing
  *    `exit` in place if `mv` cannot run, e.g. the caller's PATH lacks it). The status is written
  *    over the start of the pre-allocated `exit.pending` without truncating it (`1<>`), so it needs
  *    no new disk block: on a full disk the exit code still gets through. So an `exit` marker
@@ -50,7 +55,7 @@ import { CAP_FUNCTIONS } from './output-cap.js';
  *
  * Variables are prefixed `_bgx_` so that they do not clobber the command's environment.
  */
-// Step 5 of the wrapper. `_bgx_left` sets `_bgx_n` to the leftover pids: live members of the
+// Step 7 of the wrapper. `_bgx_left` sets `_bgx_n` to the leftover pids: live members of the
 // wrapper's group and carriers of the attempt's markers, the wrapper itself excluded. Its
 // helpers (`sleep`) have ended before a look.
 const REAP_FUNCTIONS = [
@@ -67,7 +72,9 @@ const REAP_FUNCTIONS = [
   '    case " $$ $_bgx_cp $_bgx_n " in *" $_bgx_q "*) continue ;; esac',
   '    case $_bgx_f in',
   '    */stat)',
-  '      IFS= read -r _bgx_l <"$_bgx_f" 2>/dev/null || continue',
+  // 2>/dev/null first: a process that ended since the grep makes the `<` fail, and the shell
+  // reports a failed redirection on the stderr in effect before it (a Slurm job's slurm.err).
+  '      IFS= read -r _bgx_l 2>/dev/null <"$_bgx_f" || continue',
   '      set -- ${_bgx_l##*) }',
   '      [ "$1" != Z ] && [ "$3" = "$$" ] || continue',
   '      case " $_bgx_cp " in *" $2 "*) continue ;; esac ;;',
@@ -104,6 +111,10 @@ export const WRAPPER_SCRIPT = [
   // maxOutputBytes for the output copiers (see output-cap.ts), also kept from the command.
   '_bgx_lim=${BGEXEC_MAX_OUTPUT-} _bgx_cp=',
   'unset BGEXEC_MAX_OUTPUT',
+  // The input and terminal settings (input.ts), also kept from the command.
+  `_bgx_in=\${${STDIN_ENV}-} _bgx_tt=\${${TTY_ENV}-} _bgx_h=`,
+  `unset ${STDIN_ENV} ${TTY_ENV}`,
+  "case $_bgx_tt in *[0-9]' '[0-9]*) case $_bgx_tt in *[!0-9' ']*) _bgx_tt='80 24' ;; esac ;; '') ;; *) _bgx_tt='80 24' ;; esac",
   "trap '_bgx_s=${_bgx_s:-15}' TERM",
   "trap '_bgx_s=${_bgx_s:-2}' INT",
   "trap '_bgx_s=${_bgx_s:-1}' HUP",
@@ -113,12 +124,14 @@ export const WRAPPER_SCRIPT = [
   '}',
   ...REAP_FUNCTIONS,
   ...CAP_FUNCTIONS,
+  ...INPUT_FUNCTIONS,
   'printf \'%s %s\\n\' "$$" "$$" >"$_bgx_d/pid" || exit 125',
   'if [ -n "$_bgx_c" ]; then',
   '  case $_bgx_c in /*) ;; *) _bgx_c=./$_bgx_c ;; esac',
   '  if ! cd "$_bgx_c" 2>/dev/null; then _bgx_mark cwd_missing; exit 125; fi',
   'fi',
   '_bgx_open',
+  "_bgx_input || { _bgx_mark 'spawn_failed STDIN'; exit 125; }",
   '(',
   // The starter may have died before reading the handshake: without its reader, printf would
   // die of SIGPIPE and the attempt would record 141 without having run. The run directory
@@ -127,11 +140,15 @@ export const WRAPPER_SCRIPT = [
   '  printf \'%s %s\\n\' "$$" "$$" 2>/dev/null',
   '  trap - PIPE',
   '  [ -z "$_bgx_s" ] || exit $((128 + _bgx_s))',
-  '  if [ "$_bgx_m" = exec ]; then exec "$@" </dev/null >&3 2>&4 3>&- 4>&-; fi',
-  '  exec /bin/sh -c "$1" </dev/null >&3 2>&4 3>&- 4>&-',
+  // On a terminal the command is always a shell line (ttyCommandLine turns the args form into one).
+  '  [ -z "$_bgx_tt" ] || _bgx_tty "$1"',
+  '  if [ "$_bgx_m" = exec ]; then exec "$@" <&6 >&3 2>&4 3>&- 4>&- 6<&-; fi',
+  '  exec /bin/sh -c "$1" <&6 >&3 2>&4 3>&- 4>&- 6<&-',
   ')',
   '_bgx_r=$?',
-  'exec >/dev/null 3>&- 4>&-',
+  'exec >/dev/null 3>&- 4>&- 6<&-',
+  // The command has exited: its input goes before the reap (the holder is no leftover).
+  '_bgx_unhold',
   '[ "$_bgx_o" = keep ] || _bgx_reap "${_bgx_o%%:*}" "${_bgx_o#*:}"',
   // After the reap: a leftover still holding the pipes would keep the copiers reading.
   '_bgx_drain',
@@ -160,6 +177,10 @@ export interface WrapperParams {
   /** Shell command line, or the program when `args` is given. */
   command: string;
   args?: readonly string[];
+  /** Input of the command (see {@link LaunchRequest.stdin}); absent: /dev/null. */
+  stdin?: 'pipe' | Uint8Array | undefined;
+  /** Run the command on a pseudo-terminal of this size. */
+  tty?: { cols: number; rows: number } | undefined;
 }
 
 /** What a script that starts one attempt under the wrapper (a batch job, a remote start) carries. */
@@ -173,11 +194,17 @@ export interface ScriptedLaunch {
   env: Readonly<Record<string, string>>;
   /** Per-stream cap the wrapper's output copiers enforce (`BGEXEC_MAX_OUTPUT`); undefined: none. */
   maxOutputBytes?: number | undefined;
+  /** Input of the command; absent: /dev/null. */
+  stdin?: 'pipe' | Uint8Array | undefined;
+  /** Run the command on a pseudo-terminal of this size. */
+  tty?: { cols: number; rows: number } | undefined;
 }
 
 /** The wrapper's positional parameters `$1…` for `params`. */
 export function wrapperPositionals(params: WrapperParams): string[] {
   const cwd = params.cwd ?? '';
+  // `script` runs one shell line: on a terminal the args form travels as one.
+  if (params.tty) return [params.runDir, cwd, 'sh', ttyCommandLine(params.command, params.args)];
   return params.args
     ? [params.runDir, cwd, 'exec', params.command, ...params.args]
     : [params.runDir, cwd, 'sh', params.command];
@@ -287,14 +314,26 @@ export async function launchWrapper(params: WrapperParams, taskId: string, env: 
   writeFileSync(join(runDir, META_FILE), formatMetaFile(meta), { mode: 0o600 });
   writeFileSync(join(runDir, EXIT_PENDING_FILE), EXIT_PLACEHOLDER, { mode: 0o600 });
   for (const f of [PID_FILE, OUT_FILE, ERR_FILE]) writeFileSync(join(runDir, f), '', { mode: 0o600, flag: 'a' });
-  if (params.args) {
-    const missing = findProgram(params.command, env['PATH'], params.cwd);
+  // The input given up front is the file `in`; with a pipe the wrapper makes the FIFO and
+  // writes `in.pid`, created here so that no umask widens it.
+  if (params.stdin instanceof Uint8Array) writeFileSync(join(runDir, IN_FILE), params.stdin, { mode: 0o600 });
+  else if (params.stdin === 'pipe') writeFileSync(join(runDir, IN_HOLDER_FILE), '', { mode: 0o600, flag: 'a' });
+  const programs = [...(params.args ? [params.command] : []), ...(params.tty ? ['script'] : [])];
+  for (const program of programs) {
+    const missing = findProgram(program, env['PATH'], params.cwd);
     if (missing !== undefined) {
       markFailure(runDir, 'spawn_failed', missing);
-      throw new SpawnError(`cannot execute ${JSON.stringify(params.command)}: ${missing}`, { taskId });
+      const what = program === params.command ? JSON.stringify(program) : `${program} (util-linux, for tty)`;
+      throw new SpawnError(`cannot execute ${what}: ${missing}`, { taskId });
     }
   }
-  const child = startWrapper(params, env);
+  const input = stdinSetting(params.stdin);
+  const wrapperEnv: NodeJS.ProcessEnv = { ...env };
+  delete wrapperEnv[STDIN_ENV];
+  delete wrapperEnv[TTY_ENV];
+  if (input !== undefined) wrapperEnv[STDIN_ENV] = input;
+  if (params.tty) wrapperEnv[TTY_ENV] = formatTtySetting(params.tty);
+  const child = startWrapper(params, wrapperEnv);
   const failed = new Promise<NodeJS.ErrnoException>((r) => child.on('error', r));
   const exited = new Promise<number>((r) => child.once('exit', () => r(Date.now())));
   const line = await readHandshake(child);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { TransportError } from '../../errors.js';
+import { SlurmError } from './errors.js';
 import type { ResolvedSlurmOptions } from './options.js';
 
 /** What a Slurm command printed and how it ended. */
@@ -51,13 +52,29 @@ export class SlurmCli {
       execFile(file, args, { env: this.env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
         if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
           // The program itself could not be run (ENOENT: Slurm's client is not installed here).
-          reject(new TransportError('TRANSPORT_FAILED', `${command}: ${err.message}`, { cause: err }));
+          reject(this.notRunnable(command, err as NodeJS.ErrnoException));
           return;
         }
         const e = err as (Error & { code?: number | null; killed?: boolean; signal?: string | null }) | null;
         resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr, timedOut: e?.killed === true && e.signal === 'SIGKILL' });
       });
     });
+  }
+
+  // What to tell about a command that could not be executed: which one, and where it was looked for.
+  private notRunnable(command: SlurmCommand, err: NodeJS.ErrnoException): TransportError {
+    const { binDir } = this.options;
+    // Without PATH, the lookup uses the C library's default path.
+    const path = this.env['PATH'] ?? '/usr/bin:/bin';
+    const searched = binDir === undefined ? path.split(':').map((d) => d || '.') : [binDir];
+    if (err.code !== 'ENOENT' && err.code !== 'EACCES' && err.code !== 'ENOTDIR') {
+      return new TransportError('TRANSPORT_FAILED', `${command}: ${err.message}`, { cause: err });
+    }
+    const why = err.code === 'EACCES' ? 'not executable' : 'not found';
+    const where = binDir === undefined
+      ? `on PATH (${path}); install Slurm's client commands on this host, or give their directory as binDir`
+      : `in binDir ${binDir} (${join(binDir, command)}); check the SlurmTransport option binDir`;
+    return new SlurmError('slurm_not_installed', command, searched, `${command}: ${why} ${where}`, { cause: err });
   }
 }
 

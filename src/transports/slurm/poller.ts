@@ -1,13 +1,13 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_FILE, KILLREQ_FILE, formatExitCode, lostExit, signalNumber } from '../job-protocol/markers.js';
+import { EXIT_FILE, KILLREQ_FILE, formatExitCode, lostExit } from '../job-protocol/markers.js';
 import { killRequested, readExitInfo, readPidMarker, writeExitMarker } from '../job-protocol/run-dir.js';
 import { RoundPoller } from '../round-poller.js';
 import type { ExitInfo } from '../types.js';
 import type { SlurmAttempt } from './attempt.js';
 import type { SlurmCli } from './cli.js';
 import { JOB_ID_FILE, jobNameOf } from './job-script.js';
-import { findJobsByName, isEnded, queryJobs, type JobState } from './states.js';
+import { findJobsByName, isEnded, isQueued, queryJobs, type JobState } from './states.js';
 
 /** Reads the `jobid` file of a run directory. */
 export function readJobIdFile(runDir: string): string | undefined {
@@ -20,14 +20,20 @@ export function readJobIdFile(runDir: string): string | undefined {
   }
 }
 
-// The first signal of a kill request (`killreq`: "<SIGNAME> <ms>"), SIGTERM when unreadable.
-function requestedSignal(runDir: string): string {
-  try {
-    const name = readFileSync(join(runDir, KILLREQ_FILE), 'latin1').split(' ')[0] ?? '';
-    return /^SIG[A-Z0-9]+$/.test(name) && signalNumber(name) !== undefined ? name : 'SIGTERM';
-  } catch {
-    return 'SIGTERM';
-  }
+/**
+ * The record's note for a job not yet running: its id and, once seen, why Slurm keeps it
+ * waiting (`%r`: `Priority`, `Resources`, `JobHeldUser`, `Dependency`, …), or that the job is
+ * starting (Slurm runs it, its command has not started yet).
+ */
+export function pendingNoteOf(job: string, st: JobState | undefined): string {
+  if (st !== undefined && !isQueued(st) && !isEnded(st)) return `pending: Slurm job ${job} is starting (${printable(st.state)})`;
+  const reason = st === undefined || st.reason === '' || st.reason === 'None' ? undefined : printable(st.reason);
+  return `pending: Slurm job ${job} waits in the queue${reason === undefined ? '' : ` (reason: ${reason})`}`;
+}
+
+// Slurm's words as they come, bounded and without control characters.
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
 }
 
 /** Writes the `jobid` file (best effort: the handle carries the id too). */
@@ -84,13 +90,33 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
     return this.active().length > 0 ? this.pollMs : undefined;
   }
 
-  // The exit marker, when present, ends the attempt (after a last look at `pid`).
+  // The exit marker, when present, ends the attempt (after a last look at `pid`). Without a
+  // `killreq` the wrapper wrote it with no kill of ours sent (kill() writes `killreq` before its
+  // first signal): a kill asked for meanwhile came too late.
   private byMarker(a: SlurmAttempt): boolean {
     const exit = readExitInfo(a.runDir);
     if (exit === undefined) return false;
     if (readPidMarker(a.runDir) !== undefined) this.markRan(a);
-    this.finalize(a, exit);
+    this.finalize(a, killRequested(a.runDir) ? exit : { ...exit, endedBeforeKill: true });
     return true;
+  }
+
+  /**
+   * For kill(), before any signal is sent: true (and the attempt ended) when its exit marker is
+   * already there, so the command's own end stands. `withdraw`: the `killreq` just written is
+   * removed first, since no signal of ours can have caused that end.
+   */
+  endedByItself(a: SlurmAttempt, withdraw: boolean): boolean {
+    if (a.final) return true;
+    if (!existsSync(join(a.runDir, EXIT_FILE))) return false;
+    if (withdraw) rmSync(join(a.runDir, KILLREQ_FILE), { force: true });
+    return this.byMarker(a);
+  }
+
+  /** The note of an attempt that waits in Slurm's queue, with Slurm's reason (`%r`) once a round has seen it. */
+  pendingNote(a: SlurmAttempt): string | undefined {
+    if (a.ran || a.final) return undefined;
+    return pendingNoteOf(a.jobId ?? jobNameOf(a.handle.taskId, a.handle.attempt), a.slurm);
   }
 
   private async look(targets: SlurmAttempt[]): Promise<void> {
@@ -111,7 +137,7 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
     const withId = open.filter((a) => a.final === undefined && a.jobId !== undefined);
     let states: Map<string, JobState>;
     try {
-      states = await queryJobs(this.cli, withId.map((a) => a.jobId!));
+      states = await queryJobs(this.cli, new Map(withId.map((a) => [a.jobId!, jobNameOf(a.handle.taskId, a.handle.attempt)])));
       this.unreachable = undefined;
     } catch (err) {
       // slurmctld away: the attempts are still considered running (a cluster fault is not a task failure).
@@ -140,9 +166,10 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
 
   // How an attempt ended whose wrapper left no exit marker (killed by SIGKILL, by Slurm, or never ran).
   private endWithoutMarker(a: SlurmAttempt, st: JobState | undefined, killed: boolean, now: number): ExitInfo {
-    const state = (st ?? a.slurm)?.state.toLowerCase() ?? 'unknown';
-    // Cancelled while it waited in the queue: it ends by the signal asked for, like a process that got it first thing.
-    if (killed && !a.ran) return { state: 'exited', exitCode: null, signal: requestedSignal(a.runDir), reason: 'cancelled_before_start', endedAt: now };
+    // Slurm no longer knowing the job under its name says nothing of how it ended: `unknown`.
+    const state = st?.state.toLowerCase() ?? 'unknown';
+    // Cancelled while it waited in the queue: no process ever ran, so no signal ended one.
+    if (killed && !a.ran) return { state: 'exited', exitCode: null, signal: null, reason: 'cancelled_before_start', endedAt: now };
     if (killed) {
       // Recorded like the wrapper would have, so a later look (another process, after a restart) agrees.
       try {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BgexecError, InvalidArgumentError, InvalidSpecError, SpawnError, TransportError } from '../../errors.js';
-import type { TransportHandle } from '../../task.js';
+import type { StoredSpec, TransportHandle } from '../../task.js';
 import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, META_FILE, OUT_FILE, PID_FILE, formatMetaFile } from '../job-protocol/markers.js';
 import { limitReachedIn } from '../job-protocol/output-cap.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from '../job-protocol/quote.js';
@@ -14,10 +14,16 @@ import { newSlurmAttempt, type SlurmAttempt } from './attempt.js';
 import { SlurmCli, controllerUnreachable } from './cli.js';
 import { JOB_SCRIPT_FILE, buildJobScript, jobNameOf, sbatchArgv } from './job-script.js';
 import { resolveSlurmOptions, type ResolvedSlurmOptions, type SlurmTransportOptions } from './options.js';
-import { SlurmPoller, readJobIdFile, writeJobIdFile } from './poller.js';
+import { SlurmPoller, pendingNoteOf, readJobIdFile, writeJobIdFile } from './poller.js';
 import { isQueued } from './states.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+// Slurm keeps what a job is given (its script, its exported environment) in slurmctld's state
+// and spool, readable by the cluster's admins and outliving the task: secrets cannot travel that way.
+function secretEnvRefused(keys: readonly string[], taskId?: string): InvalidSpecError {
+  return new InvalidSpecError('secretEnv', `is not supported by the slurm transport (values would be stored in Slurm's job records); got ${keys.join(', ')}`, taskId === undefined ? {} : { taskId });
+}
 
 /**
  * Runs each attempt as a Slurm batch job, from a login node (this host runs `sbatch`, `squeue`,
@@ -48,11 +54,8 @@ export class SlurmTransport implements Transport {
   async start(req: LaunchRequest): Promise<TransportHandle> {
     const { taskId, attempt } = req;
     if (this.closed) throw new SpawnError('slurm transport is closed', { taskId });
-    if (req.secretEnvKeys !== undefined && req.secretEnvKeys.length > 0) {
-      // Slurm keeps what a job is given (its script, its exported environment) in slurmctld's
-      // state and spool, readable by the cluster's admins: secrets cannot travel that way.
-      throw new InvalidSpecError('secretEnv', `is not supported by the slurm transport (values would be stored in Slurm's job records); got ${req.secretEnvKeys.join(', ')}`, { taskId });
-    }
+    // Refused at submit already (validate); this covers a caller of the transport itself.
+    if (req.secretEnvKeys !== undefined && req.secretEnvKeys.length > 0) throw secretEnvRefused(req.secretEnvKeys, taskId);
     const problem = findLaunchProblem(req) ?? Object.keys(req.env ?? {}).find((k) => !ENV_NAME.test(k));
     if (problem !== undefined) {
       throw new SpawnError(req.env && problem in req.env ? `env name ${JSON.stringify(problem)} is not a shell identifier` : problem, { taskId });
@@ -82,7 +85,11 @@ export class SlurmTransport implements Transport {
       reap: formatReapSetting(leftoverPolicy(req)), maxOutputBytes: req.maxOutputBytes,
     });
     writeFileSync(join(runDir, JOB_SCRIPT_FILE), script, { mode: 0o700 });
-    const r = await this.cli.run('sbatch', sbatchArgv(runDir, taskId, attempt, this.o.jobArgs, req.resources));
+    const r = await this.cli.run('sbatch', sbatchArgv(runDir, taskId, attempt, this.o.jobArgs, req.resources)).catch((err: unknown) => {
+      // sbatch could not even be run (not installed here): nothing was submitted, and never will be.
+      markFailure(runDir, 'spawn_failed');
+      throw err;
+    });
     const jobId = /^(\d+)(;.*)?$/.exec(r.stdout.trim())?.[1];
     if (r.code !== 0 || jobId === undefined) {
       const why = (r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).slice(0, 500);
@@ -99,7 +106,7 @@ export class SlurmTransport implements Transport {
     writeJobIdFile(runDir, jobId);
     const handle: TransportHandle = {
       kind: this.kind, taskId, attempt, runDir, jobId, jobName: jobNameOf(taskId, attempt), detached: true, startedAt,
-      pending: true, pendingNote: `pending: Slurm job ${jobId} waits in the queue`,
+      pending: true, pendingNote: pendingNoteOf(jobId, undefined),
     };
     const a = this.track(handle);
     a.seen = true;
@@ -125,7 +132,18 @@ export class SlurmTransport implements Transport {
 
   async poll(handle: TransportHandle): Promise<PollResult> {
     const a = await this.poller.seen(this.track(handle));
-    return this.poller.pollResult(a, { ...outputSizes(a.runDir), ...(limitReachedIn(a.runDir) ? { limitReached: true } : {}) });
+    const result = this.poller.pollResult(a, { ...outputSizes(a.runDir), ...(limitReachedIn(a.runDir) ? { limitReached: true } : {}) });
+    const note = result.state === 'running' ? this.poller.pendingNote(a) : undefined;
+    return note === undefined ? result : { ...result, pendingNote: note };
+  }
+
+  /**
+   * Refuses at submit what a Slurm job can never be given: `secretEnv` (`INVALID_SPEC`, field
+   * `secretEnv`), since Slurm stores a job's script and exported environment in slurmctld's
+   * state and spool.
+   */
+  validate(spec: Readonly<StoredSpec>): void {
+    if (spec.secretEnvKeys !== undefined && spec.secretEnvKeys.length > 0) throw secretEnvRefused(spec.secretEnvKeys);
   }
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
@@ -146,10 +164,13 @@ export class SlurmTransport implements Transport {
    */
   async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
     const a = await this.poller.seen(this.track(handle));
-    if (a.final) return;
     const first = (options.signal ?? 'SIGTERM').replace(/^SIG/, '');
     if (!/^[A-Z0-9]+$/.test(first)) throw new InvalidArgumentError('signal', `unknown signal ${JSON.stringify(options.signal)}`);
+    // A command that ended by itself before any signal was sent keeps its own end (the last
+    // round may not have seen its exit marker yet), before and right after the kill request.
+    if (this.poller.endedByItself(a, false)) return;
     writeKillRequest(a.runDir, `SIG${first}`);
+    if (this.poller.endedByItself(a, true)) return;
     if (a.jobId === undefined) await this.poller.nextRound();
     const id = a.jobId;
     if (id === undefined || a.final) return;
@@ -198,7 +219,7 @@ export class SlurmTransport implements Transport {
     return {
       kind: this.kind, taskId, attempt, runDir, ...(jobId === undefined ? {} : { jobId }), jobName: jobNameOf(taskId, attempt),
       detached: true, startedAt: meta?.startedAt ?? Date.now(),
-      ...(ran ? {} : { pending: true, pendingNote: `pending: Slurm job ${jobId ?? jobNameOf(taskId, attempt)} waits in the queue` }),
+      ...(ran ? {} : { pending: true, pendingNote: pendingNoteOf(jobId ?? jobNameOf(taskId, attempt), undefined) }),
     };
   }
 

@@ -29,30 +29,35 @@ function stateWord(s: string): string {
  * States of many jobs in ONE `squeue` call (`-t all`, or finished jobs are hidden), then one
  * `sacct` call for those squeue no longer shows (older than `MinJobAge`): the accounting
  * database, else the job completion log (`sacct -c`, as with `JobCompType=jobcomp/filetxt`).
- * Jobs neither knows are absent from the map. Rejects only when `squeue` itself fails for
- * another reason than unknown ids (slurmctld away).
+ * `jobs` maps each job id to the job name it must carry: Slurm hands out an id again once
+ * slurmctld has lost its state (a crash before it saved a fresh submission, a start that
+ * discards the state), and the completion log keeps every earlier job of that id, so only a job
+ * of the expected name counts. Jobs neither knows under their name are absent from the map.
+ * Rejects only when `squeue` itself fails for another reason than unknown ids (slurmctld away).
  */
-export async function queryJobs(cli: SlurmCli, ids: readonly string[]): Promise<Map<string, JobState>> {
+export async function queryJobs(cli: SlurmCli, jobs: ReadonlyMap<string, string>): Promise<Map<string, JobState>> {
   const found = new Map<string, JobState>();
-  if (ids.length === 0) return found;
-  const q = await cli.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r']);
-  if (q.code === 0) {
-    for (const line of q.stdout.split('\n')) {
-      const [id, state, reason] = line.split('|');
-      if (id !== undefined && state !== undefined && ids.includes(id)) found.set(id, { state: stateWord(state), reason: (reason ?? '').trim() });
+  if (jobs.size === 0) return found;
+  const take = (text: string): void => {
+    for (const line of text.split('\n')) {
+      const [id, state, reason, name] = line.split('|');
+      if (id === undefined || state === undefined || !jobs.has(id) || found.has(id)) continue;
+      if (name !== undefined && name.trim() !== jobs.get(id)) continue;
+      found.set(id, { state: stateWord(state), reason: (reason ?? '').trim() });
     }
-  } else if (!/Invalid job id/i.test(q.stderr)) {
-    throw new Error(`squeue failed (${q.timedOut ? 'timed out' : `exit ${String(q.code)}`}): ${q.stderr.trim().slice(0, 300)}`);
+  };
+  const ids = [...jobs.keys()];
+  const q = await cli.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r|%j']);
+  if (q.code === 0) take(q.stdout);
+  else if (!/Invalid job id/i.test(q.stderr)) {
+    throw new Error(`Slurm controller unreachable: squeue failed (${q.timedOut ? 'timed out' : `exit ${String(q.code)}`}): ${q.stderr.trim().slice(0, 300)}`);
   }
   const missing = ids.filter((id) => !found.has(id));
   if (missing.length === 0) return found;
   for (const extra of [[], ['-c']]) {
-    const a = await cli.run('sacct', [...extra, '-n', '-X', '-P', '-j', missing.join(','), '-o', 'JobID,State,Reason']).catch(() => undefined);
+    const a = await cli.run('sacct', [...extra, '-n', '-X', '-P', '-j', missing.join(','), '-o', 'JobID,State,Reason,JobName']).catch(() => undefined);
     if (a === undefined || a.code !== 0) continue;
-    for (const line of a.stdout.split('\n')) {
-      const [id, state, reason] = line.split('|');
-      if (id !== undefined && state !== undefined && missing.includes(id)) found.set(id, { state: stateWord(state), reason: (reason ?? '').trim() });
-    }
+    take(a.stdout);
     if (missing.every((id) => found.has(id))) break;
   }
   return found;

@@ -23,13 +23,19 @@ export interface HelperLaunch {
   env: Readonly<Record<string, string>>;
   /** Program and arguments, executed with a PATH search of the task's environment. */
   argv: readonly string[];
+  /** Standard input: absent for `/dev/null`, `pipe` for a held FIFO, bytes for a data file. */
+  input?: 'pipe' | Uint8Array;
 }
 
-/** The `S` request of a launch. */
+/** The `S` request of a launch, or `I` for one with standard input. */
 export function startFrame(serial: number, launch: HelperLaunch): Buffer {
   const env = Object.entries(launch.env).map(([k, v]) => `${k}=${v}`);
   const limit = launch.maxOutputBytes === undefined || !Number.isFinite(launch.maxOutputBytes) ? '' : String(launch.maxOutputBytes);
-  return encodeFrame(['S', String(serial), launch.runDir, launch.cwd ?? '', limit, String(env.length), ...env, ...launch.argv]);
+  const { input } = launch;
+  if (input === undefined) return encodeFrame(['S', String(serial), launch.runDir, launch.cwd ?? '', limit, String(env.length), ...env, ...launch.argv]);
+  // Bytes travel as hex: a frame field cannot hold a NUL, and Perl decodes hex with a core pack().
+  const field = input === 'pipe' ? 'p' : `d${Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('hex')}`;
+  return encodeFrame(['I', String(serial), launch.runDir, launch.cwd ?? '', limit, field, String(env.length), ...env, ...launch.argv]);
 }
 
 /** The `B` request: the environment every task starts from. */

@@ -16,6 +16,10 @@
 //   R <serial> <marker>                   the executor has reaped the leftovers: once both pipes
 //                                          are closed, turn `pid` into the `exit` marker <marker>
 //   C <serial>                            close the task's pipes now (the drain bound has passed)
+//   I <serial> <runDir> <cwd> <limit> <input> <n> <K=V>×n <argv>…   as S, with standard input:
+//                                          <input> `p`: the FIFO `in`, held open by a holder process
+//                                          (pid in `in.pid`, ended with the leader); `d<hex>`: the
+//                                          regular file `in` holding those bytes
 // Events:
 //   READY <pid> | S <serial> <pid> | F <serial> <reason> <errno>
 //   X <serial> <wait status> <0|1 alone: no process the tasks left behind exists at all>
@@ -27,9 +31,14 @@
 export const HELPER_SCRIPT = String.raw`
 use strict; use warnings;
 use POSIX ();
-use Fcntl qw(O_WRONLY O_CREAT O_APPEND);
+use Fcntl qw(O_WRONLY O_RDONLY O_RDWR O_CREAT O_EXCL O_APPEND);
 $SIG{PIPE} = 'IGNORE';
-my (%base, %task, %bypid, %rfd);
+my (%base, %task, %bypid, %rfd, %holders);
+# The holder of an input FIFO (see the I request): it holds the FIFO open read-write and ends
+# when the task's leader does (pidfd_open, 434 on every architecture; else a 1 s poll), so that
+# the input ends with the task even if this helper is gone.
+my $HOLDER = 'my $p = shift; my $fd = syscall(434, $p + 0, 0); if ($fd >= 0) { my $r = ""; vec($r, $fd, 1) = 1; 1 until select(my $o = $r, undef, undef, undef) > 0; exit 0 } sleep 1 while kill 0, $p;';
+my $next_input;
 $SIG{CHLD} = sub {};
 # A child subreaper (prctl PR_SET_CHILD_SUBREAPER) adopts every orphaned descendant of its tasks,
 # so "my children are exactly my live task leaders" proves that no task left a process behind,
@@ -45,7 +54,7 @@ sub alone {
   return 0 unless $subreaper;
   open(my $c, '<', "/proc/$$/task/$$/children") or return 0;
   my $kids = <$c> // '';
-  for (split ' ', $kids) { return 0 unless $bypid{$_} }
+  for (split ' ', $kids) { return 0 unless $bypid{$_} || $holders{$_} }
   return 1;
 }
 my $in = '';
@@ -62,15 +71,30 @@ sub emit {
 sub drop_fd { my $fh = $_[0]; delete $rfd{fileno $fh}; close $fh }
 sub start_task {
   my ($s, $dir, $cwd, $limit, $nenv, @rest) = @_;
+  my $input = $next_input; $next_input = undef;
   my @env = splice(@rest, 0, $nenv);
   unless (mkdir $dir, 0700) { emit("F $s " . ($!{EEXIST} ? 'exists' : 'mkdir') . ' ' . errname() . "\n"); return }
-  my ($pfh, $or, $ow, $er, $ew, $cr, $cw);
-  my $busy = sub { my $e = errname(); close $_ for grep { defined } ($pfh, $or, $ow, $er, $ew, $cr, $cw); unlink "$dir/pid"; rmdir $dir; emit("F $s busy $e\n") };
+  my ($pfh, $or, $ow, $er, $ew, $cr, $cw, $hold);
+  my $busy = sub { my $e = errname(); close $_ for grep { defined } ($pfh, $or, $ow, $er, $ew, $cr, $cw, $hold); unlink "$dir/pid", "$dir/in"; rmdir $dir; emit("F $s busy $e\n") };
   # An empty pid file before the fork says "may have run" to recovery (spawn_unconfirmed); the
   # pid goes into it after the exec, and at the end its inode becomes the exit marker. out and
   # err are created on their first byte: a task without output costs two inodes, not four.
   sysopen($pfh, "$dir/pid", O_WRONLY | O_CREAT, 0600) or return $busy->();
   (pipe($or, $ow) && pipe($er, $ew) && pipe($cr, $cw)) or return $busy->();
+  if (defined $input && $input eq 'p') {
+    # Held read-write until the holder has it: the task's read-only open then never blocks.
+    (POSIX::mkfifo("$dir/in", 0600) && sysopen($hold, "$dir/in", O_RDWR)) or return $busy->();
+  } elsif (defined $input) {
+    my $data = pack('H*', substr($input, 1));
+    sysopen(my $d, "$dir/in", O_WRONLY | O_CREAT | O_EXCL, 0600) or return $busy->();
+    my $off = 0;
+    while ($off < length $data) {
+      my $w = syswrite($d, $data, length($data) - $off, $off);
+      if (!defined $w) { next if $!{EINTR}; close $d; return $busy->() }
+      $off += $w;
+    }
+    close $d or return $busy->();
+  }
   my $pid = fork();
   return $busy->() unless defined $pid;
   if ($pid == 0) {
@@ -79,7 +103,7 @@ sub start_task {
     $SIG{PIPE} = 'DEFAULT'; $SIG{CHLD} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
     $fail->('cwd_missing') if $cwd ne '' && !chdir $cwd;
-    my $null = POSIX::open('/dev/null', POSIX::O_RDONLY()) // $fail->('spawn_failed');
+    my $null = POSIX::open(defined $input ? "$dir/in" : '/dev/null', POSIX::O_RDONLY()) // $fail->('spawn_failed');
     defined POSIX::dup2($null, 0) or $fail->('spawn_failed');
     defined POSIX::dup2(fileno $ow, 1) or $fail->('spawn_failed');
     defined POSIX::dup2(fileno $ew, 2) or $fail->('spawn_failed');
@@ -92,6 +116,30 @@ sub start_task {
   close $ow; close $ew; close $cw;
   my $t = { s => $s, pid => $pid, dir => $dir, pfh => $pfh, or => $or, er => $er, cr => $cr,
             lim => ($limit eq '' ? -1 : 0 + $limit), no => 0, ne => 0, open => 2 };
+  if ($hold) {
+    # Its own session, stdio on the FIFO and /dev/null (never the output pipes), the attempt's
+    # markers as its whole environment (closeStdin checks them before ending it).
+    my @mk = grep { /^BGEXEC_(?:TASK_ID|ATTEMPT)=/ } @env;
+    my $h = fork();
+    if (defined $h && $h == 0) {
+      POSIX::setsid();
+      $SIG{PIPE} = 'DEFAULT'; $SIG{CHLD} = 'DEFAULT';
+      POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
+      my $null = POSIX::open('/dev/null', POSIX::O_RDWR());
+      POSIX::dup2(fileno $hold, 0); POSIX::dup2($null, 1); POSIX::dup2($null, 2);
+      %ENV = map { split /=/, $_, 2 } @mk;
+      { no warnings 'exec'; exec { $^X } 'bgexec-stdin', '-e', $HOLDER, $pid; }
+      POSIX::_exit(127);
+    }
+    if (defined $h) {
+      $holders{$h} = 1; $t->{holder} = $h;
+      if (open(my $ip, '>', "$dir/in.pid")) { print $ip "$h\n"; close $ip }
+    } else {
+      # No holder, no input: the task would read end-of-file at once. It ends as killed.
+      kill 'KILL', $pid;
+    }
+    close $hold;
+  }
   $task{$s} = $t; $bypid{$pid} = $t;
   # Tagged with the loop round: a descriptor opened after this round's select() may reuse the
   # number of one closed meanwhile whose bit is set, and a read of it would block the loop.
@@ -116,7 +164,10 @@ sub confirm {
 }
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    if (delete $holders{$pid}) { next }
     my $t = delete $bypid{$pid} or next;
+    # The input ends with the leader (an unreaped child: its pid cannot be another's).
+    kill 'TERM', $t->{holder} if $t->{holder} && $holders{$t->{holder}};
     next if $t->{failed};
     $t->{st} = $?;
     $t->{alone} = alone();
@@ -164,6 +215,7 @@ sub request {
   my @f = split /\0/, $_[0], -1; pop @f;
   my $op = shift(@f) // '';
   if ($op eq 'S') { start_task(@f) }
+  elsif ($op eq 'I') { $next_input = splice(@f, 4, 1); start_task(@f) }
   elsif ($op eq 'R') { my $t = $task{$f[0]} or return; $t->{rel} = 1; $t->{marker} = $f[1]; finish($t) }
   elsif ($op eq 'C') { my $t = $task{$f[0]} or return; close_out($t, 'or'); close_out($t, 'er') }
   elsif ($op eq 'B') { %base = (); for (@f) { my $i = index($_, '='); $base{substr($_, 0, $i)} = substr($_, $i + 1) } }

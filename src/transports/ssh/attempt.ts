@@ -18,13 +18,23 @@ export interface Attempt extends WatchedAttempt {
   ended?: ExitInfo;
   /** The run directory was removed. */
   gone: boolean;
+  /**
+   * Consecutive rounds in which the host said every process of the attempt waits for input and
+   * no output came (attempts with an input pipe or a terminal only).
+   */
+  inputRounds?: number;
   /** A kill that could not be delivered (host away), sent again once it answers. */
   pendingKill?: { signal: string; graceMs: number };
 }
 
+/** Whether the poll asks the host if the attempt waits for input: it has an input pipe or a terminal. */
+export function takesInput(handle: TransportHandle): boolean {
+  return handle['stdin'] === 'pipe' || handle['tty'] === true;
+}
+
 /** A fresh record for an attempt, not yet seen by any poll. */
 export function newAttempt(handle: TransportHandle, runDir: string, leaf: string): Attempt {
-  return { ...newWatchedAttempt(handle, runDir, leaf), out: 0, err: 0, remoteOut: 0, remoteErr: 0, gone: false };
+  return { ...newWatchedAttempt(handle, runDir, leaf), out: 0, err: 0, remoteOut: 0, remoteErr: 0, gone: false, ...(takesInput(handle) ? { inputRounds: 0 } : {}) };
 }
 
 /**

@@ -53,7 +53,8 @@ export function handleFromProbe(
     ...(item.pid === undefined ? {} : { pid: item.pid }),
     ...(item.pgid === undefined ? {} : { pgid: item.pgid }),
     bootId: meta?.bootId ?? bootId ?? 'unknown',
-    detached: true,
+    detached: meta?.detached ?? false,
+    outlivesExecutor: true,
     startedAt: meta?.startedAt ?? Date.now(),
     host,
   };

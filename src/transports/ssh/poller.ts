@@ -73,7 +73,11 @@ export class HostPoller extends RoundPoller<Attempt, RoundOutcome> {
     if (targets.length === 0) return { progress: false, more: false };
     try {
       const per = Math.max(STREAM_MIN, Math.min(STREAM_MAX, Math.floor(REPLY_BUDGET / (2 * targets.length))));
-      const jobs: PollJob[] = targets.map((a) => ({ runDir: a.runDir, leaf: a.leaf, outOffset: a.out, errOffset: a.err, maxBytes: per }));
+      const jobs: PollJob[] = targets.map((a) => ({
+        runDir: a.runDir, leaf: a.leaf, outOffset: a.out, errOffset: a.err, maxBytes: per,
+        // Only for attempts with input: the check scans /proc on the host.
+        ...(a.inputRounds === undefined ? {} : { input: { taskId: a.handle.taskId, attempt: a.handle.attempt } }),
+      }));
       const reply = parseCompleteReply(await this.client.run(buildPollScript(jobs), this.timing.callTimeoutMs));
       const result = await this.apply(reply);
       this.unreachable = undefined;
@@ -105,8 +109,16 @@ export class HostPoller extends RoundPoller<Attempt, RoundOutcome> {
     let progress = false;
     const now = Date.now();
     const touched = new Set<Attempt>();
+    const grown = new Set<Attempt>();
     for (const item of reply) {
       if (item.t === 'B') bootId = item.bootId;
+      if (item.t === 'I') {
+        const a = this.attempts.get(item.leaf);
+        if (a?.inputRounds === undefined) continue;
+        // Output in this round means it was not waiting the whole time: start counting again.
+        a.inputRounds = item.waiting && !grown.has(a) ? a.inputRounds + 1 : 0;
+        continue;
+      }
       if (item.t !== 'J' && item.t !== 'S' && item.t !== 'O') continue;
       const a = this.attempts.get(item.leaf);
       if (a === undefined || a.final !== undefined) continue;
@@ -132,6 +144,7 @@ export class HostPoller extends RoundPoller<Attempt, RoundOutcome> {
         if (isOut) a.out += item.data.length;
         else a.err += item.data.length;
         progress ||= item.data.length > 0;
+        if (item.data.length > 0) grown.add(a);
       }
     }
     let more = false;

@@ -3,6 +3,7 @@ import { EXIT_PLACEHOLDER, signalNumber } from '../job-protocol/markers.js';
 import { MAX_OUTPUT_ENV } from '../job-protocol/output-cap.js';
 import { assertValidId, isValidAttempt, shQuote } from '../job-protocol/quote.js';
 import { REAP_ENV, WRAPPER_NAME, WRAPPER_SCRIPT, wrapperPositionals, type ScriptedLaunch } from '../job-protocol/wrapper.js';
+import { DATA_EOF, INPUT_LIB, base64Lines, inputStartLines } from './input-scripts.js';
 
 // The scripts a remote host runs through the constant command `sh -s`. Every value is a
 // single-quoted literal (shQuote rejects NUL bytes). Each script is one brace group read with
@@ -37,14 +38,18 @@ function prelude(root: string | undefined): string {
   ].join('\n');
 }
 
-function wrap(body: string): string {
+/** A script body as one brace group with stdin from /dev/null (see the top of this file). */
+export function wrap(body: string): string {
   return `{\n${body}\n} </dev/null\n`;
 }
 
-// Shell functions shared by poll, list, probe and kill. `$_d` is the run directory.
-// _x: the complete `exit` line into $_x (a line without its newline is still being written).
-// _alive: the wrapper of `pid` exists, is not a zombie and (Linux) started when it recorded.
-const LIB = [
+/**
+ * Shell functions shared by poll, list, probe, kill and the input scripts. `$_d` is the run directory.
+ * _x: the complete `exit` line into $_x (a line without its newline is still being written).
+ * _alive: the wrapper of `pid` exists, is not a zombie and (Linux) started when it recorded.
+ * _hd: `$_h` is the live holder of the FIFO `in` (input-scripts.ts).
+ */
+export const LIB = [
   '_x() { _x=; [ -f "$_d/exit" ] && IFS= read -r _x <"$_d/exit" && [ -n "$_x" ]; }',
   '_alive() {',
   '  _p=; _g=',
@@ -101,6 +106,7 @@ const LIB = [
   '  IFS= read -r _m <"$_d/meta" 2>/dev/null',
   '  echo "P $1 + ${_p:--} ${_g:--} $_m"',
   '}',
+  ...INPUT_LIB,
   '_sw() {',
   '  [ -r /proc/self/environ ] || return 0',
   '  for _f in $(grep -lsz -x "BGEXEC_TASK_ID=$_id" /proc/[0-9]*/environ 2>/dev/null); do',
@@ -120,6 +126,8 @@ export interface PollJob {
   errOffset: number;
   /** Most bytes to send per stream in this reply. */
   maxBytes: number;
+  /** The attempt has an input pipe or a terminal: say whether it waits for input (`I` line). */
+  input?: { taskId: string; attempt: number } | undefined;
 }
 
 /**
@@ -131,7 +139,14 @@ export function buildPollScript(jobs: readonly PollJob[]): string {
     assertValidId(j.leaf, 'leaf');
     if (![j.outOffset, j.errOffset, j.maxBytes].every((n) => Number.isSafeInteger(n) && n >= 0)) throw new InvalidArgumentError('offset', 'must be non-negative integers');
   }
-  const calls = jobs.map((j) => `_j ${shQuote(j.runDir)} ${j.leaf} ${j.outOffset} ${j.errOffset} ${j.maxBytes}`);
+  const calls = jobs.map((j) => {
+    const call = `_j ${shQuote(j.runDir)} ${j.leaf} ${j.outOffset} ${j.errOffset} ${j.maxBytes}`;
+    if (j.input === undefined) return call;
+    assertValidId(j.input.taskId, 'taskId');
+    if (!isValidAttempt(j.input.attempt)) throw new InvalidArgumentError('attempt', 'invalid attempt');
+    // After the output: a state that the output just printed has changed is never reported.
+    return `${call}\n_ai ${j.leaf} ${j.input.taskId} ${j.input.attempt}`;
+  });
   return wrap([`echo ${REPLY_MARK}`, BOOT_ID, 'echo "B $_b"', LIB, ...calls, 'echo Z'].join('\n'));
 }
 
@@ -142,11 +157,13 @@ export interface StartParams extends ScriptedLaunch {
   startedAt: number;
   /** The wrapper's leftover policy (`BGEXEC_REAP`: `keep` or `<lingerMs>:<graceMs>`); default `0:5000`. */
   reap?: string | undefined;
+  /** The task asked to be detached (kept in `meta`, for a handle found by a probe); default false. */
+  detached?: boolean | undefined;
 }
 
 /**
  * Start: claims the run directory (`mkdir`, not `-p`), writes `meta` and empty `out`, `err`,
- * `exit.pending`, launches the wrapper as a session leader (setsid, else perl's or python3's
+ * `exit.pending` (and the input given up front, see input-scripts.ts), launches the wrapper as a session leader (setsid, else perl's or python3's
  * setsid) with its handshake through a FIFO, and answers `OK <pid> <pgid> <bootid>` once the
  * wrapper's child is past its fork — or `F <reason>` (`dup`, `cwd_missing`, `spawn_failed …`).
  */
@@ -159,9 +176,13 @@ export function buildStartScript(p: StartParams): string {
   // as assignments in this script, so no value can change a variable the script itself uses.
   const reap = p.reap ?? '0:5000';
   if (!/^(keep|[0-9]{1,9}:[0-9]{1,9})$/.test(reap)) throw new InvalidArgumentError('reap', `invalid leftover policy ${JSON.stringify(reap)}`);
-  const envArgs = [...Object.entries(p.env).map(([k, v]) => shQuote(`${k}=${v}`, `env ${k}`)), `BGEXEC_TASK_ID=${p.taskId}`, `BGEXEC_ATTEMPT=${p.attempt}`, `${REAP_ENV}=${reap}`, ...maxOutputEnv(p.maxOutputBytes)].join(' ');
+  const input = inputStartLines(p.stdin, p.tty);
+  const envArgs = [
+    ...Object.entries(p.env).map(([k, v]) => shQuote(`${k}=${v}`, `env ${k}`)), `BGEXEC_TASK_ID=${p.taskId}`, `BGEXEC_ATTEMPT=${p.attempt}`, `${REAP_ENV}=${reap}`,
+    ...maxOutputEnv(p.maxOutputBytes), ...input.env,
+  ].join(' ');
   const cwd = shQuote(p.cwd ?? '', 'cwd');
-  const positionals = wrapperPositionals({ runDir: '', cwd: p.cwd ?? '', command: p.command, args: p.args }).slice(1);
+  const positionals = wrapperPositionals({ runDir: '', cwd: p.cwd ?? '', command: p.command, args: p.args, tty: p.tty }).slice(1);
   const checkProgram = p.args
     ? `( [ -z ${cwd} ] || cd ${cwd} || exit 1; command -v ${shQuote(p.command, 'command')} ) >/dev/null 2>&1 || _fail 'spawn_failed ENOENT'`
     : ':';
@@ -175,12 +196,13 @@ export function buildStartScript(p: StartParams): string {
     '  if [ -d "$_d" ]; then echo "F dup"; else echo "F mkdir_failed"; fi',
     '  exit 0',
     'fi',
-    `printf '{"bootId":"%s","startedAt":%s,"detached":true}\\n' "$_b" ${p.startedAt} >"$_d/meta"`,
+    `printf '{"bootId":"%s","startedAt":%s,"detached":%s}\\n' "$_b" ${p.startedAt} ${p.detached === true} >"$_d/meta"`,
     // exit.pending is pre-allocated: the wrapper writes the status over it, so a full disk cannot lose it.
     `: >"$_d/out"; : >"$_d/err"; printf '%s' ${shQuote(EXIT_PLACEHOLDER)} >"$_d/exit.pending"`,
     `printf '%s' ${shQuote(p.command, 'command')} >"$_d/cmd"`,
     `if [ -n ${cwd} ] && [ ! -d ${cwd} ]; then _fail cwd_missing; fi`,
     checkProgram,
+    ...input.lines,
     // Launchers are looked up on the login PATH; the task's environment (PATH included) applies
     // to the wrapper and the command only.
     '_sh=$(command -v sh 2>/dev/null) || _sh=/bin/sh',
@@ -271,5 +293,43 @@ export function buildListScript(root: string | undefined): string {
     '  _pr "$_l"; _st "$_l"; _sz; echo "S $_l $_so $_se"',
     'done',
     'echo Z',
+  ].join('\n'));
+}
+
+/**
+ * Writes `data` into the attempt's FIFO `in`: `W ok` once every byte is in the pipe (it waits
+ * while the pipe is full: that is the backpressure), `W closed` when the input was closed (no
+ * live holder, or no reader left), `W ended` once the attempt has ended, `W gone` without a run
+ * directory, `W nopipe` for an attempt without one. The FIFO is opened read-write before its
+ * write end is opened, so no open can block for want of a reader; then, with SIGPIPE ignored,
+ * a write with no reader left fails at once (EPIPE) instead of hanging.
+ */
+export function buildWriteScript(runDir: string, data: Uint8Array): string {
+  return wrap([
+    `echo ${REPLY_MARK}`,
+    LIB,
+    `_d=${shQuote(runDir)}`,
+    '[ -d "$_d" ] || { echo "W gone"; exit 0; }',
+    'if _x; then echo "W ended"; exit 0; fi',
+    '[ -p "$_d/in" ] || { echo "W nopipe"; exit 0; }',
+    'if ! _hd; then if _alive; then echo "W closed"; else echo "W ended"; fi; exit 0; fi',
+    'exec 7<>"$_d/in" 8>"$_d/in" 7<&-',
+    "trap '' PIPE",
+    `if base64 -d >&8 <<'${DATA_EOF}'; then echo "W ok"; elif _x || ! _alive; then echo "W ended"; else echo "W closed"; fi`,
+    ...base64Lines(data),
+    DATA_EOF,
+  ].join('\n'));
+}
+
+/**
+ * Closes the attempt's input: ends the FIFO's holder if `in.pid` still names it (`X closed`),
+ * else nothing (`X none`: closed before, ended, or never piped). The task then reads end-of-file.
+ */
+export function buildCloseStdinScript(runDir: string): string {
+  return wrap([
+    `echo ${REPLY_MARK}`,
+    LIB,
+    `_d=${shQuote(runDir)}`,
+    'if [ -d "$_d" ] && _hd; then kill "$_h" 2>/dev/null; echo "X closed"; else echo "X none"; fi',
   ].join('\n'));
 }

@@ -17,6 +17,9 @@ export type ReplyItem =
   | { t: 'F'; reason: string }
   | { t: 'K'; what: string }
   | { t: 'C' }
+  | { t: 'W'; what: string }
+  | { t: 'X'; what: string }
+  | { t: 'I'; leaf: string; waiting: boolean }
   | { t: 'Z' };
 
 const NL = 0x0a;
@@ -97,6 +100,13 @@ export function parseReply(buf: Buffer): ReplyItem[] {
         break;
       case 'C':
         items.push({ t: 'C' });
+        break;
+      case 'W':
+      case 'X':
+        items.push({ t: f[0], what: line.slice(2) });
+        break;
+      case 'I':
+        items.push({ t: 'I', leaf, waiting: f[2] === '1' });
         break;
       case 'Z':
         items.push({ t: 'Z' });

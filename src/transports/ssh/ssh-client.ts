@@ -74,6 +74,8 @@ export class SshClient {
   private readonly maxSessions: number;
   private active = 0;
   private readonly queue: Array<() => void> = [];
+  private waiting = 0;
+  private readonly waitQueue: Array<() => void> = [];
   private masterUntil = 0;
   private connecting: Promise<unknown> | undefined;
   private closed = false;
@@ -139,6 +141,23 @@ export class SshClient {
       // A refused connection ran nothing remotely, so the call can safely be made again.
       if (!(err instanceof SshCallError && err.refused && this.hooks.onRefused && (await this.hooks.onRefused()))) throw err;
       return this.shared(script, timeoutMs);
+    }
+  }
+
+  /**
+   * Like {@link run}, for a call that may wait on the host for long (a write into the full input
+   * pipe of a task that does not read): at most half of `maxSessions` (at least one) such calls
+   * run at once, so that polls, starts and kills always find a session.
+   */
+  async runMayWait(script: string, timeoutMs: number): Promise<Buffer> {
+    const lane = Math.max(1, Math.floor(this.maxSessions / 2));
+    while (this.waiting >= lane) await new Promise<void>((r) => this.waitQueue.push(r));
+    this.waiting++;
+    try {
+      return await this.run(script, timeoutMs);
+    } finally {
+      this.waiting--;
+      this.waitQueue.shift()?.();
     }
   }
 

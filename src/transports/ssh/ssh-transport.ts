@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BgexecError, InvalidArgumentError, SpawnError, TransportError } from '../../errors.js';
+import { BgexecError, InvalidArgumentError, SpawnError, StdinError, TransportError } from '../../errors.js';
 import type { TransportHandle } from '../../task.js';
 import { findLaunchProblem } from '../job-protocol/quote.js';
 import { checkReadRange } from '../job-protocol/run-dir.js';
@@ -13,7 +13,7 @@ import { newAttempt, type Attempt } from './attempt.js';
 import { ENV_NAME, leafOf, runDirOf } from './handles.js';
 import { OutputMirror } from './mirror.js';
 import { HostPoller } from './poller.js';
-import { buildCleanupScript, buildKillScript, buildStartScript } from './remote-scripts.js';
+import { buildCleanupScript, buildCloseStdinScript, buildKillScript, buildStartScript, buildWriteScript } from './remote-scripts.js';
 import { parseReply } from './reply.js';
 import { SshClient, type SshClientHooks, type SshConnectionOptions } from './ssh-client.js';
 import { SshDiscovery, type SshJob } from './discovery.js';
@@ -50,6 +50,15 @@ export function sshTransportWith(options: SshTransportOptions, internals: SshTra
 const noop = (): void => {};
 
 /**
+ * Most input bytes one write call carries (as base64 in its script). A few pipe buffers' worth:
+ * few round trips for bulk input, and a call that waits on a slow reader holds little.
+ */
+export const STDIN_CHUNK = 256 * 1024;
+// A write waits while the task does not read; the connection's keepalive, not this, notices a
+// dead host. Bounded all the same, so that no call is left pending for ever.
+const STDIN_CALL_TIMEOUT_MS = 6 * 60 * 60 * 1000;
+
+/**
  * Runs attempts on a remote host over the system OpenSSH client, on the job protocol described
  * in docs/architecture.md: every call is the constant remote command `sh -s` with a script on stdin, all
  * calls share one multiplexed connection, and each attempt runs detached under the wrapper
@@ -58,6 +67,8 @@ const noop = (): void => {};
  */
 export class SshTransport implements Transport {
   readonly kind: string;
+  /** Input (`stdin: 'pipe'` or given up front) and terminals, through the job-protocol wrapper. */
+  readonly capabilities = { stdin: true, tty: true } as const;
   /** `user@host:port` as configured, for messages and handles. */
   readonly host: string;
   /** Private local directory (mode 0700) of this instance: the control socket and the output mirror. */
@@ -108,6 +119,9 @@ export class SshTransport implements Transport {
       root: this.discovery.root, leaf, taskId, attempt, command: req.command, args: req.args, cwd: req.cwd, env: req.env ?? {}, startedAt,
       reap: formatReapSetting(leftoverPolicy(req)),
       maxOutputBytes: req.maxOutputBytes,
+      stdin: req.stdin,
+      tty: req.tty,
+      detached: req.detached,
     });
     const items = parseReply(await this.client.run(script));
     let root: string | undefined;
@@ -120,7 +134,11 @@ export class SshTransport implements Transport {
       if (item.t === 'OK' && root !== undefined) {
         const handle: TransportHandle = {
           kind: this.kind, taskId, attempt, runDir: `${root}/jobs/${leaf}`, pid: item.pid, pgid: item.pgid,
-          bootId: item.bootId, detached: true, startedAt, host: this.host,
+          // Every remote attempt outlives this process; `detached` is what the task asked for.
+          bootId: item.bootId, detached: req.detached, outlivesExecutor: true, startedAt, host: this.host,
+          // What the poll needs to know after a restart too: whether to ask if it waits for input.
+          ...(req.stdin === 'pipe' ? { stdin: 'pipe' } : {}),
+          ...(req.tty ? { tty: true } : {}),
         };
         const a = this.track(handle);
         a.seen = true;
@@ -140,7 +158,11 @@ export class SshTransport implements Transport {
 
   async poll(handle: TransportHandle): Promise<PollResult> {
     const a = await this.poller.seen(this.track(handle));
-    return this.poller.pollResult(a, { stdoutBytes: a.out, stderrBytes: a.err, ...(a.limitReached === true ? { limitReached: true } : {}) });
+    return this.poller.pollResult(a, {
+      stdoutBytes: a.out, stderrBytes: a.err, ...(a.limitReached === true ? { limitReached: true } : {}),
+      // Two rounds in a row: one look at /proc can catch a busy process between two reads.
+      ...(a.inputRounds === undefined || a.final || a.ended ? {} : { awaitingInput: a.inputRounds >= 2 }),
+    });
   }
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
@@ -192,6 +214,42 @@ export class SshTransport implements Transport {
       delete a.pendingKill;
       this.kill(a.handle, { signal: pending.signal as NodeJS.Signals, graceMs: pending.graceMs }).catch(noop);
     }
+  }
+
+  /**
+   * Writes `data` into the attempt's input pipe on the host: one call over the shared connection
+   * per {@link STDIN_CHUNK} bytes, each resolving once its bytes are in the pipe (a task that
+   * does not read holds the call: at most half of `maxSessions` such calls run at once).
+   * `STDIN_CLOSED` after {@link closeStdin}, `TASK_NOT_RUNNING` once the attempt has ended.
+   * A `TRANSPORT_UNREACHABLE` failure leaves it unknown whether that chunk arrived.
+   */
+  async writeStdin(handle: TransportHandle, data: Uint8Array): Promise<void> {
+    const { runDir } = runDirOf(handle, this.kind);
+    const taskId = handle.taskId;
+    for (let off = 0; off < data.byteLength; off += STDIN_CHUNK) {
+      const chunk = data.subarray(off, Math.min(data.byteLength, off + STDIN_CHUNK));
+      const reply = parseReply(await this.client.runMayWait(buildWriteScript(runDir, chunk), STDIN_CALL_TIMEOUT_MS));
+      const what = reply.find((i) => i.t === 'W')?.what;
+      if (what === 'ok') continue;
+      if (what === 'closed') throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} on ${this.host} was closed`, { taskId });
+      if (what === 'ended' || what === 'gone') throw new StdinError('TASK_NOT_RUNNING', `task ${taskId} has ended on ${this.host}`, { taskId });
+      if (what === 'nopipe') throw new StdinError('STDIN_NOT_PIPED', `task ${taskId} on ${this.host} has no input pipe`, { taskId });
+      throw new TransportError('TRANSPORT_FAILED', `write to ${leafOf(taskId, handle.attempt)} on ${this.host}: no answer from the remote script`, { taskId });
+    }
+    // Input given: look again soon, for the reply and for whether it waits again.
+    const a = this.poller.attempts.get(leafOf(taskId, handle.attempt));
+    if (a?.inputRounds !== undefined) a.inputRounds = 0;
+    this.poller.kick();
+  }
+
+  /** Ends the attempt's input (its holder on the host); a no-op once closed or ended. */
+  async closeStdin(handle: TransportHandle): Promise<void> {
+    const { runDir } = runDirOf(handle, this.kind);
+    const reply = parseReply(await this.client.run(buildCloseStdinScript(runDir)));
+    if (!reply.some((i) => i.t === 'X')) {
+      throw new TransportError('TRANSPORT_FAILED', `closing the input of ${leafOf(handle.taskId, handle.attempt)} on ${this.host}: no answer from the remote script`, { taskId: handle.taskId });
+    }
+    this.poller.kick();
   }
 
   async cleanup(handle: TransportHandle): Promise<void> {

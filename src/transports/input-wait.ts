@@ -1,0 +1,172 @@
+import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+
+// Whether an attempt waits for input, told from /proc (Linux): every live process of the tree
+// under its leader is either blocked reading its standard input (or the same file or terminal
+// on another descriptor) or waiting for a child, and at least one is reading. A process that
+// runs, sleeps in a timer, waits on a lock, a socket or epoll says "no". Per process it reads
+// /proc/<pid>/stat, /proc/<pid>/syscall and, for select/poll, the descriptor sets in
+// /proc/<pid>/mem (both need ptrace access: the same user without a Yama restriction, or root);
+// without that access, `wchan` (pipe_read, n_tty_read, wait_woken) stands in, less exactly.
+// The tree is followed through /proc/<pid>/task/<pid>/children (the main thread's children):
+// processes that left it (double fork, setsid) are not seen.
+
+/** What one process is doing, as far as waiting for input goes. */
+type Activity = 'reading' | 'waiting_child' | 'other';
+
+// Syscall numbers per architecture: read/readv (fd in arg 1), select/pselect6 (nfds, readfds,
+// writefds), poll/ppoll (fds, nfds), wait4/waitid.
+interface SyscallTable {
+  read: readonly number[];
+  select: readonly number[];
+  poll: readonly number[];
+  wait: readonly number[];
+}
+const TABLES: Partial<Record<string, SyscallTable>> = {
+  x64: { read: [0, 19], select: [23, 270], poll: [7, 271], wait: [61, 247] },
+  arm64: { read: [63, 65], select: [72], poll: [73], wait: [260, 95] },
+  riscv64: { read: [63, 65], select: [72], poll: [73], wait: [260, 95] },
+};
+const table = TABLES[process.arch];
+
+const MAX_PROCESSES = 256;
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+function link(pid: number, fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+// Bytes of the process's memory at `address`, or undefined without access.
+function readMem(pid: number, address: number, length: number): Buffer | undefined {
+  if (!Number.isSafeInteger(address) || address <= 0 || length <= 0 || length > 4096) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/mem`, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(length);
+    return readSync(fd, buf, 0, length, address) === length ? buf : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Whether descriptor `fd` of `pid` is its stdin (or the same file: a terminal opened again).
+function isStdin(pid: number, fd: number, stdinLink: () => string | undefined): boolean {
+  if (fd === 0) return true;
+  const target = stdinLink();
+  return target !== undefined && link(pid, fd) === target;
+}
+
+function activityFromWchan(pid: number): Activity {
+  const w = readText(`/proc/${pid}/wchan`)?.trim();
+  if (w === 'pipe_read' || w === 'n_tty_read' || w === 'wait_woken') return 'reading';
+  if (w === 'do_wait' || w === 'kernel_wait4' || w === 'do_wait.part.0') return 'waiting_child';
+  return 'other';
+}
+
+// What a sleeping process is blocked in.
+function activityOf(pid: number, t: SyscallTable): Activity {
+  const text = readText(`/proc/${pid}/syscall`);
+  if (text === undefined) return activityFromWchan(pid);
+  const f = text.trim().split(' ');
+  const nr = Number(f[0]);
+  if (!Number.isInteger(nr) || nr < 0) return 'other';
+  const arg = (i: number): number => Number(f[i]);
+  let stdinTarget: string | undefined | null = null;
+  const stdinLink = (): string | undefined => (stdinTarget === null ? (stdinTarget = link(pid, 0)) : stdinTarget);
+  if (t.read.includes(nr)) return isStdin(pid, arg(1), stdinLink) ? 'reading' : 'other';
+  if (t.wait.includes(nr)) return 'waiting_child';
+  if (t.select.includes(nr)) {
+    const nfds = arg(1);
+    const readfds = arg(2);
+    // Waiting to write, or a select(…, NULL, …) used as a sleep, is not waiting for input.
+    if (readfds === 0 || arg(3) !== 0 || nfds < 1 || nfds > 1024) return 'other';
+    if (nfds === 1) return 'reading';
+    const set = readMem(pid, readfds, Math.ceil(nfds / 64) * 8);
+    if (set === undefined) return 'other';
+    let any = false;
+    for (let fd = 0; fd < nfds; fd++) {
+      if ((set[fd >> 3]! & (1 << (fd & 7))) === 0) continue;
+      if (!isStdin(pid, fd, stdinLink)) return 'other';
+      any = true;
+    }
+    return any ? 'reading' : 'other';
+  }
+  if (t.poll.includes(nr)) {
+    const nfds = arg(2);
+    if (nfds < 1 || nfds > 64) return 'other';
+    const fds = readMem(pid, arg(1), nfds * 8);
+    if (fds === undefined) return 'other';
+    let any = false;
+    for (let i = 0; i < nfds; i++) {
+      const fd = fds.readInt32LE(i * 8);
+      if (fd < 0) continue;
+      // POLLIN (1) or POLLPRI (2) only: a descriptor polled for writing is not input.
+      const events = fds.readInt16LE(i * 8 + 4);
+      if ((events & ~3) !== 0 || !isStdin(pid, fd, stdinLink)) return 'other';
+      any = true;
+    }
+    return any ? 'reading' : 'other';
+  }
+  return 'other';
+}
+
+/** What to look at for {@link awaitsInput}. */
+export interface InputWaitTarget {
+  /** The attempt's leader (or the wrapper of a detached attempt): the tree's root. */
+  root: number;
+  /** Processes left out with their descendants (the input's holder). */
+  exclude?: readonly number[];
+  /** Leave out processes named `script` (the terminal's copier of a `tty` attempt). */
+  skipScript?: boolean;
+}
+
+/**
+ * True when every live process of the tree is blocked reading its stdin or terminal, or
+ * waiting for a child, and at least one is reading; false otherwise; undefined when it cannot
+ * be told (not Linux, an architecture without a syscall table, no `children` files, no root).
+ */
+export function awaitsInput(target: InputWaitTarget): boolean | undefined {
+  if (table === undefined) return undefined;
+  const excluded = new Set(target.exclude ?? []);
+  const queue = [target.root];
+  const seen = new Set<number>();
+  let readers = 0;
+  for (let i = 0; i < queue.length && seen.size < MAX_PROCESSES; i++) {
+    const pid = queue[i]!;
+    if (seen.has(pid) || excluded.has(pid)) continue;
+    seen.add(pid);
+    const stat = readText(`/proc/${pid}/stat`);
+    if (stat === undefined) {
+      if (pid === target.root) return undefined;
+      continue;
+    }
+    const close = stat.lastIndexOf(')');
+    const state = stat[close + 2];
+    const children = readText(`/proc/${pid}/task/${pid}/children`);
+    if (children === undefined && state !== 'Z') return undefined;
+    for (const c of (children ?? '').split(' ')) if (c !== '') queue.push(Number(c));
+    if (state === 'Z' || state === 'X') continue;
+    if (target.skipScript === true && stat.slice(stat.indexOf('(') + 1, close) === 'script') continue;
+    if (state !== 'S') return false;
+    const activity = activityOf(pid, table);
+    if (activity === 'other') return false;
+    if (activity === 'reading') readers++;
+  }
+  return readers > 0;
+}

@@ -1,0 +1,45 @@
+// bg_start with stdin "pipe" and bg_write on real local processes.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BackgroundExecutor } from '../../src/executor.js';
+import { call, realSetup } from './_helpers.js';
+
+let ex: BackgroundExecutor | undefined;
+afterEach(async () => {
+  await ex?.shutdown();
+  ex = undefined;
+});
+
+describe('bg_write on a real local task', { timeout: 60_000 }, () => {
+  it("answers `read x; echo got $x` and returns the reply with the task's end", async () => {
+    const s = await realSetup();
+    ex = s.ex;
+    const start = await call(s.tools, 'bg_start', { command: "printf 'name? '; read x; echo got $x", stdin: 'pipe', wait_ms: 0 });
+    expect(start).toMatchObject({ ok: true, status: 'running' });
+    const id = start.task_id as string;
+    const t0 = Date.now();
+    const w = await call(s.tools, 'bg_write', { task_id: id, input: 'ada\n', wait_ms: 20_000 });
+    const ms = Date.now() - t0;
+    expect(w).toMatchObject({ ok: true, status: 'completed', exit_code: 0, bytes_written: 4 });
+    expect(`${start.stdout?.text ?? ''}${w.stdout.text}`).toBe('name? got ada\n');
+    expect(ms).toBeLessThan(20_000); // it came back with the end, not at wait_ms
+  });
+
+  it('drives a line loop through several exchanges and ends it with close=true', async () => {
+    const s = await realSetup();
+    ex = s.ex;
+    const start = await call(s.tools, 'bg_start', {
+      command: 'while IFS= read -r line; do echo "echo: $line"; done; echo bye',
+      stdin: 'pipe',
+      wait_ms: 0,
+    });
+    const id = start.task_id as string;
+    for (const word of ['one', 'two', 'three']) {
+      const w = await call(s.tools, 'bg_write', { task_id: id, input: `${word}\n`, wait_ms: 20_000 });
+      expect(w).toMatchObject({ ok: true, status: 'running' });
+      expect(w.stdout.text).toBe(`echo: ${word}\n`);
+    }
+    const end = await call(s.tools, 'bg_write', { task_id: id, input: '', close: true, wait_ms: 20_000 });
+    expect(end).toMatchObject({ ok: true, status: 'completed', exit_code: 0, closed: true });
+    expect(end.stdout.text).toBe('bye\n');
+  });
+});
