@@ -59,9 +59,9 @@ describe('examples', () => {
     const out = await runExample('openai-tools.ts');
     expect(out).toMatch(/^tools: bg_start, bg_read, bg_wait, bg_kill, bg_list, bg_write$/m);
     // The SDK serialized the tools into the request body, every one strict.
-    expect(out).toMatch(/^request: model=gpt-4\.1-mini, tools=bg_start\(strict\),bg_read\(strict\),bg_wait\(strict\),bg_kill\(strict\),bg_list\(strict\)$/m);
+    expect(out).toMatch(/^request: model=gpt-4\.1-mini, tools=bg_start\(strict\),bg_read\(strict\),bg_wait\(strict\),bg_kill\(strict\),bg_list\(strict\),bg_write\(strict\)$/m);
     // Strict arguments: every property, null where not chosen, timeout_ms 0 for "no timeout".
-    expect(out).toMatch(/assistant → bg_start\(\{"command":"for i in 1 2 3;.*"cwd":null,"env":null,"timeout_ms":0,"priority":null,"wait_ms":100\}\)/);
+    expect(out).toMatch(/assistant → bg_start\(\{"command":"for i in 1 2 3;.*"cwd":null,"env":null,"timeout_ms":0,"priority":null,"wait_ms":100,"stdin":null,"tty":null\}\)/);
     // The output reaches the model as plain text under a header, after the status line.
     expect(out).toMatch(/"status":"completed","exit_code":0.*\n--- stdout, bytes 0\.\.\d+ of \d+ ---\nnode v\d+/);
     expect(out).toMatch(/"error":"unknown_task","message":"No task with id \\"no-such-task\\"/);
@@ -72,7 +72,7 @@ describe('examples', () => {
 
   it('openai-agents-tools.ts: Agents SDK tools in strict mode, run() with a scripted model', async () => {
     const out = await runExample('openai-agents-tools.ts');
-    expect(out).toMatch(/^tools sent to the model: bg_start \(strict\), bg_read \(strict\), bg_wait \(strict\), bg_kill \(strict\), bg_list \(strict\)$/m);
+    expect(out).toMatch(/^tools sent to the model: bg_start \(strict\), bg_read \(strict\), bg_wait \(strict\), bg_kill \(strict\), bg_list \(strict\), bg_write \(strict\)$/m);
     expect(out.match(/^model → (bg_\w+)/gm)).toEqual(['model → bg_start', 'model → bg_wait', 'model → bg_read']);
     expect(out).toMatch(/^tool {2}← \{"ok":true,"outcome":"exited".*"status":"completed","exit_code":0/m);
     expect(out).toMatch(/"tail":\{"lines_requested":1,"lines_available":1,"lines_shown":1\}/);

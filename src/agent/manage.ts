@@ -17,7 +17,7 @@ export interface ListInput {
 }
 
 const MAX_COMMAND_CHARS = 80;
-const LIST_HINT_RESERVE = 160;
+const LIST_HINT_RESERVE = 280;
 const ACTIVE: readonly TaskStatus[] = ['queued', 'waiting', 'running'];
 const FINISHED: readonly TaskStatus[] = ['completed', 'failed', 'cancelled', 'timed_out', 'lost'];
 
@@ -94,6 +94,11 @@ export function bgList(ctx: ToolContext, input: ListInput): BgListResult | Agent
     result.hint = want === 'all' ? 'No tasks yet. Start one with bg_start.' : `No tasks with status "${want}".`;
   } else if (records.length > tasks.length) {
     result.hint = `Showing the newest ${tasks.length} of ${records.length}; raise limit or filter by status to see others.`;
+  }
+  const asking = tasks.filter((t) => t.awaiting_input === true).length;
+  if (asking > 0) {
+    const which = asking === 1 ? 'One task waits' : `${asking} tasks wait`;
+    result.hint = `${result.hint ? `${result.hint} ` : ''}${which} for input (awaiting_input): answer with bg_write, or bg_read it first to see the prompt.`;
   }
   return result;
 }

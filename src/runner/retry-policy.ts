@@ -20,13 +20,22 @@ const REFUSED_MAX_MS = 30_000;
 type ReportError = (err: unknown, taskId?: string) => void;
 
 /**
+ * Whether the executor's kill came after the attempt had ended by itself (`exit.endedBeforeKill`),
+ * so that it changed nothing. Not for `output_limit`: a stream cut at the limit is why the task
+ * fails, whoever ended the process.
+ */
+export function killCameLate(exit: ExitInfo, killReason: KillReason | undefined): boolean {
+  return exit.endedBeforeKill === true && killReason !== undefined && killReason !== 'output_limit';
+}
+
+/**
  * The terminal status and reason an ended attempt counts as, given why the executor killed it (if
- * it did). A kill that came after the attempt had ended by itself (`exit.endedBeforeKill`) changed
- * nothing: its own end counts. One cancelled while it waited in a cluster's queue keeps the
- * transport's `cancelled_before_start` (it never ran).
+ * it did). A kill that came too late ({@link killCameLate}) changed nothing: the attempt's own end
+ * counts. One cancelled while it waited in a cluster's queue keeps the transport's
+ * `cancelled_before_start` (it never ran).
  */
 export function classify(exit: ExitInfo, killReason: KillReason | undefined, error: unknown): { status: TerminalStatus; reason: string | undefined } {
-  switch (exit.endedBeforeKill === true ? undefined : killReason) {
+  switch (killCameLate(exit, killReason) ? undefined : killReason) {
     case 'cancelled':
       return { status: 'cancelled', reason: exit.reason === 'cancelled_before_start' ? exit.reason : killReason };
     case 'shutdown':

@@ -24,7 +24,7 @@ import { DEFAULT_GRACE_MS, launchRequest } from './launch-request.js';
 import { callTransport, createLive, isRefusedStart, pendingNote, type AttemptEnd, type Extras, type KillReason, type Live } from './live.js';
 import { OutputMonitor } from './output-monitor.js';
 import { applySizes } from './output-sizes.js';
-import { classify, requeueRefused, retry, retryDelay } from './retry-policy.js';
+import { classify, killCameLate, requeueRefused, retry, retryDelay } from './retry-policy.js';
 
 export { MAX_REFUSED_STARTS } from './retry-policy.js';
 
@@ -339,7 +339,7 @@ export class TaskRunner {
     }
     const { status, reason } = classify(exit, live.killReason, error);
     // A kill that came after the attempt had ended by itself leaves no reason (kill() set one early).
-    if (exit.endedBeforeKill === true && live.killReason !== undefined) delete record.reason;
+    if (killCameLate(exit, live.killReason)) delete record.reason;
     // An attempt that never left a cluster's queue has no start time: its submission is not one.
     if (live.pending || exit.reason === 'cancelled_before_start') delete record.startedAt;
     const errorInfo = error === undefined ? undefined : deepFreeze(toErrorInfo(error, 'SPAWN_FAILED'));

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 
 // Whether an attempt waits for input, told from /proc (Linux): every live process of the tree
 // under its leader is either blocked reading its standard input (or the same file or terminal
@@ -30,11 +30,23 @@ const table = TABLES[process.arch];
 
 const MAX_PROCESSES = 256;
 
+// /proc files read here are small: one reused buffer, open/read/close (readFileSync adds an
+// fstat and a second read per file).
+const buf = Buffer.allocUnsafe(4096);
+
 function readText(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'latin1');
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    return buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -74,7 +86,7 @@ function isStdin(pid: number, fd: number, stdinLink: () => string | undefined): 
 
 function activityFromWchan(pid: number): Activity {
   const w = readText(`/proc/${pid}/wchan`)?.trim();
-  if (w === 'pipe_read' || w === 'n_tty_read' || w === 'wait_woken') return 'reading';
+  if (w === 'pipe_read' || w === 'anon_pipe_read' || w === 'n_tty_read' || w === 'wait_woken') return 'reading';
   if (w === 'do_wait' || w === 'kernel_wait4' || w === 'do_wait.part.0') return 'waiting_child';
   return 'other';
 }

@@ -3,7 +3,7 @@ import { accessSync, closeSync, constants as fsConstants, openSync, statSync, wr
 import { join, resolve as resolvePath } from 'node:path';
 import { SpawnError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
-import { ERR_FILE, IN_FILE, OUT_FILE, PID_FILE, formatExitCode, formatPidFile, lostExit } from './job-protocol/markers.js';
+import { ERR_FILE, IN_FILE, OUT_FILE, PID_FILE, formatExitCode, formatPidFile, lostExit, signalName } from './job-protocol/markers.js';
 import { MAX_OUTPUT_ENV, captureOutput } from './job-protocol/output-cap.js';
 import { killRequested, markFailure, readExitInfo, writeExitMarker } from './job-protocol/run-dir.js';
 import { REAP_ENV, formatReapSetting, launchWrapper } from './job-protocol/wrapper.js';
@@ -67,9 +67,18 @@ function closeStreamsAfter(child: ChildProcess, ms: number): void {
 
 /** Spawns a non-detached attempt from Node (no wrapper), its output copied into the run directory. */
 export async function startDirect(ctx: LaunchContext, req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv, base: TransportHandle): Promise<TransportHandle> {
-  const input = req.stdin === undefined && req.tty === undefined ? undefined : await directInput(ctx, req, runDir, cwd, env);
   const outFd = openSync(join(runDir, OUT_FILE), 'a', 0o600);
   const errFd = openSync(join(runDir, ERR_FILE), 'a', 0o600);
+  let input: DirectInput | undefined;
+  if (req.stdin !== undefined || req.tty !== undefined) {
+    try {
+      input = await directInput(ctx, req, runDir, cwd, env);
+    } catch (err) {
+      closeSync(outFd);
+      closeSync(errFd);
+      throw err;
+    }
+  }
   let child: ChildProcess;
   try {
     // Output comes through pipes that captureOutput copies into out/err, cut at
@@ -121,7 +130,8 @@ export async function startDirect(ctx: LaunchContext, req: LaunchRequest, runDir
     // process holding them is gone and every byte is in the files), so the exit marker
     // really means that no more output can come.
     // A bulk writer's output is copied by a `head` process (output-cap.ts): waited for too.
-    child.once('close', (code, signal) => void reaped.then(() => capture.finish(DRAIN_MS)).then(() => {
+    child.once('close', (rawCode, rawSignal) => void reaped.then(() => capture.finish(DRAIN_MS)).then(() => {
+      const { code, signal } = req.tty === undefined ? { code: rawCode, signal: rawSignal } : ttyStatus(runDir, rawCode, rawSignal);
       const info: ExitInfo = { state: 'exited', exitCode: signal === null ? code : null, signal, endedAt: Date.now() };
       try {
         // The pid file's inode becomes the marker (one inode creation less per attempt); once
@@ -175,6 +185,7 @@ async function directInput(ctx: LaunchContext, req: LaunchRequest, runDir: strin
       writeFileSync(path, req.stdin, { mode: 0o600, flag: 'wx' });
       stdin = openSync(path, 'r');
     } catch (err) {
+      markFailure(runDir, 'spawn_failed', 'STDIN');
       throw new SpawnError(`cannot write the input of ${req.taskId}-${req.attempt}`, { taskId: req.taskId, cause: err });
     }
   } else if (req.stdin === 'pipe') {
@@ -184,6 +195,7 @@ async function directInput(ctx: LaunchContext, req: LaunchRequest, runDir: strin
     try {
       holder = await startDirectHolder(runDir, env);
     } catch (err) {
+      markFailure(runDir, 'spawn_failed', 'STDIN');
       throw new SpawnError(`cannot set up the input pipe of ${req.taskId}-${req.attempt}: ${(err as Error).message}`, { taskId: req.taskId, cause: err });
     }
     argv = fromFifoArgv(join(runDir, IN_FILE), argv);
@@ -292,7 +304,9 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
   const handle: TransportHandle = { ...base, pid, pgid: pid };
   const own: OwnAttempt = { detached: false, done: undefined as unknown as Promise<ExitInfo> };
   own.done = started.exited.then(
-    async ({ exitCode, signal, alone }) => {
+    async (exit) => {
+      const { alone } = exit;
+      const { code: exitCode, signal } = req.tty === undefined ? { code: exit.exitCode, signal: exit.signal } : ttyStatus(runDir, exit.exitCode, exit.signal);
       own.leaderExited = true;
       // As on the direct path: what the leader left behind is reaped before the end, then
       // the output pipes get DRAIN_MS to empty, then the helper writes the exit marker. The
@@ -310,6 +324,17 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
   });
   ctx.own.set(runDir, own);
   return handle;
+}
+
+/**
+ * The status of a `tty` attempt: `script` passes a program's death by signal n on as exit code
+ * 128+n, which reads as that signal once a kill of the attempt was asked for (as for the
+ * wrapper's markers); otherwise 128+n stays an exit code.
+ */
+function ttyStatus(runDir: string, code: number | null, signal: string | null): { code: number | null; signal: string | null } {
+  if (signal !== null || code === null || code <= 128 || !killRequested(runDir)) return { code, signal };
+  const name = signalName(code - 128);
+  return name === undefined ? { code, signal } : { code: null, signal: name };
 }
 
 function spawnFailure(err: NodeJS.ErrnoException, req: LaunchRequest, runDir: string, cwd: string | undefined): SpawnError {

@@ -299,7 +299,14 @@ export class LocalTransport implements Transport {
     const target: AttemptTarget = { taskId: handle.taskId, attempt: handle.attempt, pid: leaderPid, pgid: handle.pgid ?? pid, verified, startedAt: handle.startedAt };
     let ended = false;
     const done = this.wait(handle).then(() => { ended = true; }, noop);
-    signalAttemptTree(target, options.signal ?? 'SIGTERM');
+    if (handle.tty === true && !handle.detached && verified && leaderPid !== undefined) {
+      // The leader is util-linux `script`: a TERM of its own makes it wait 2 s and exit 0. The
+      // program on its terminal gets the signal instead; `script` then ends with the program's
+      // status (re-raising its signal). SIGKILL below still reaches everything.
+      signalAttemptTree({ ...target, pgid: undefined }, options.signal ?? 'SIGTERM', { spare: leaderPid });
+    } else {
+      signalAttemptTree(target, options.signal ?? 'SIGTERM');
+    }
     this.foreign.get(runDir)?.kick();
     const deadline = Date.now() + options.graceMs;
     let timer: NodeJS.Timeout | undefined;

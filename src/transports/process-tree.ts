@@ -192,8 +192,11 @@ export function attemptTreeAlive(target: AttemptTarget): boolean {
  * loop (measured here under CPU load: ~45% of the main thread's time in a kill-heavy run),
  * while the /proc pass above already follows the same parent links.
  */
-export function signalAttemptTree(target: AttemptTarget, signal: NodeJS.Signals, options: { treeKill?: boolean } = {}): void {
-  const pids = findAttemptProcesses(target);
+export function signalAttemptTree(target: AttemptTarget, signal: NodeJS.Signals, options: { treeKill?: boolean; spare?: number } = {}): void {
+  const found = findAttemptProcesses(target);
+  // `spare` (with no group to signal): a process left out of this round, e.g. the `script` of a
+  // terminal, which passes on its program's end but would answer a TERM of its own slowly.
+  const pids = options.spare === undefined ? found : found.filter((p) => p !== options.spare);
   if (target.verified && target.pgid !== undefined) signalGroup(target.pgid, signal);
   signalPids(pids, signal);
   if (options.treeKill === true && target.verified && target.pid !== undefined) void treeKillQuiet(target.pid, signal);

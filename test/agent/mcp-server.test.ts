@@ -65,6 +65,23 @@ describe('createMcpServer', () => {
     expect((await call(client, 'bg_list', { status: 'all' })).total).toBe(2);
   });
 
+  it('serves bg_write: its results, and awaiting_input in the others, validate against the served outputSchema', async () => {
+    const { client } = await connected();
+    await client.listTools();
+    const started = await call(client, 'bg_start', { command: 'while IFS= read -r l; do echo "got $l"; done', stdin: 'pipe', wait_ms: 0 });
+    const id = started.task_id as string;
+    const w = await call(client, 'bg_write', { task_id: id, input: 'hi\n', wait_ms: 10_000 });
+    expect(w).toMatchObject({ ok: true, status: 'running', bytes_written: 3, stdout: { text: 'got hi\n' } });
+    // The loop reads again: bg_wait ends at once on it, and bg_list/bg_read say so.
+    const waited = await call(client, 'bg_wait', { task_ids: [id], timeout_ms: 10_000 });
+    expect(waited).toMatchObject({ outcome: 'input_wanted', awaiting_input: true, tasks: [{ task_id: id, awaiting_input: true }] });
+    expect((await call(client, 'bg_list', {})).tasks[0]).toMatchObject({ awaiting_input: true });
+    expect(await call(client, 'bg_read', { task_id: id })).toMatchObject({ awaiting_input: true });
+    expect(await call(client, 'bg_write', { task_id: 'nope', input: 'x' })).toMatchObject({ ok: false, error: 'unknown_task' });
+    expect(await call(client, 'bg_write', { task_id: id, input: '', close: true, wait_ms: 10_000 })).toMatchObject({ ok: true, closed: true, status: 'completed' });
+    expect(await call(client, 'bg_write', { task_id: id, input: 'x' })).toMatchObject({ ok: false, error: 'input_refused' });
+  });
+
   it('notifies completions of its own session only, and stops after close()', async () => {
     const { ex, mcp, logs } = await connected({ session: 'alice' });
     const mine = await ex.submit({ command: 'true', session: 'alice' });

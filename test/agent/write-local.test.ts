@@ -1,9 +1,19 @@
 // bg_start with stdin "pipe" and bg_write on real local processes.
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BackgroundExecutor } from '../../src/executor.js';
 import { call, realSetup } from './_helpers.js';
 
 let ex: BackgroundExecutor | undefined;
+
+function has(program: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 afterEach(async () => {
   await ex?.shutdown();
   ex = undefined;
@@ -41,5 +51,38 @@ describe('bg_write on a real local task', { timeout: 60_000 }, () => {
     const end = await call(s.tools, 'bg_write', { task_id: id, input: '', close: true, wait_ms: 20_000 });
     expect(end).toMatchObject({ ok: true, status: 'completed', exit_code: 0, closed: true });
     expect(end.stdout.text).toBe('bye\n');
+  });
+
+  // The prompt comes back each time: bg_start and every bg_write end at it (awaiting_input),
+  // long before wait_ms, on the local transport's detection of a task blocked reading its input.
+  it.skipIf(!has('python3'))('drives python3 -i through a few exchanges, each reply ending at the next prompt', async () => {
+    const s = await realSetup();
+    ex = s.ex;
+    const start = await call(s.tools, 'bg_start', { command: 'python3 -i -q 2>&1', stdin: 'pipe', wait_ms: 20_000 });
+    expect(start).toMatchObject({ ok: true, status: 'running', awaiting_input: true });
+    expect(start.stdout.text).toBe('>>> ');
+    const id = start.task_id as string;
+    const exchanges: Array<[string, string]> = [
+      ['x = 6\n', '>>> '],
+      ['print(x * 7)\n', '42\n>>> '],
+      ['for i in range(2):\n    print(i)\n\n', '... ... 0\n1\n>>> '],
+    ];
+    for (const [input, reply] of exchanges) {
+      const w = await call(s.tools, 'bg_write', { task_id: id, input, wait_ms: 20_000 });
+      expect(w, input).toMatchObject({ ok: true, status: 'running' });
+      let text = w.stdout?.text ?? '';
+      // On a loaded machine the reply may pause between its parts for longer than bg_write's
+      // quiet period: bg_wait then brings the rest, up to the prompt.
+      if (w.awaiting_input !== true) {
+        const more = await call(s.tools, 'bg_wait', { task_ids: [id], timeout_ms: 20_000 });
+        expect(more).toMatchObject({ outcome: 'input_wanted' });
+        text += more.stdout?.text ?? '';
+      }
+      expect(text).toBe(reply);
+    }
+    const list = await call(s.tools, 'bg_list', {});
+    expect(list.tasks[0]).toMatchObject({ task_id: id, awaiting_input: true });
+    const end = await call(s.tools, 'bg_write', { task_id: id, input: '', close: true, wait_ms: 20_000 });
+    expect(end).toMatchObject({ ok: true, status: 'completed', exit_code: 0 });
   });
 });

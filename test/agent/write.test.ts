@@ -176,6 +176,26 @@ describe('bg_write with a prompting task', () => {
   });
 });
 
+describe('bg_write within the budget', () => {
+  it('caps a long reply to head + tail within maxOutputChars, and bg_read pages on from next_cursor', async () => {
+    const { ex, fake, clock, tools } = fakeSetup({ maxOutputChars: 2048 });
+    const lines = Array.from({ length: 5000 }, (_, i) => `row ${i + 1}\n`).join('');
+    fake.script('dump', { hang: true, onLine: (_l, task) => { task.write('stdout', lines); task.write('stderr', 'warn\n'); } });
+    const id = (await drive(clock, call(tools, 'bg_start', { command: 'dump', stdin: 'pipe', wait_ms: 0 }))).task_id as string;
+    const out = await drive(clock, tools.bg_write.call({ task_id: id, input: 'go\n', wait_ms: 5000 }));
+    expect(out.text.length).toBeLessThanOrEqual(2048);
+    expect(JSON.stringify(out.result).length).toBeLessThanOrEqual(2048);
+    const r = out.result as unknown as Record<string, any>;
+    expect(r.stdout).toMatchObject({ truncated: true, cursor: 0 });
+    expect(r.stdout.text).toMatch(/^row 1\n[\s\S]*\[… \d+ bytes omitted; next_cursor=\d+\]\n[\s\S]*row 5000\n$/);
+    expect(r.stderr.text).toBe('warn\n');
+    expect(r.hint).toMatch(/Output was capped/);
+    const next = await call(tools, 'bg_read', { task_id: id });
+    expect(next.cursor).toBe(r.stdout.next_cursor);
+    await ex.shutdown();
+  });
+});
+
 describe('awaiting input in bg_wait, bg_read and bg_list', () => {
   it('ends a bg_wait early with outcome input_wanted and the prompt, and marks the task everywhere', async () => {
     const { ex, fake, clock, tools } = fakeSetup();
@@ -202,6 +222,7 @@ describe('awaiting input in bg_wait, bg_read and bg_list', () => {
     const list = await call(tools, 'bg_list', {});
     expect(list.tasks.find((r: { task_id: string }) => r.task_id === ask)).toMatchObject({ awaiting_input: true });
     expect(list.tasks.find((r: { task_id: string }) => r.task_id === busy).awaiting_input).toBeUndefined();
+    expect(list.hint).toMatch(/One task waits for input .*bg_write/);
 
     // Answered: no longer awaiting, and a wait for its exit runs to its timeout.
     fake.awaitInput(ask, false);

@@ -127,7 +127,7 @@ describe.each([
     expect(text).toContain('True True os.terminal_size(columns=80, lines=24)\r\n');
     expect(await inputWanted(ex, t.id)).toBeDefined();
     await ex.write(t.id, 'print(6 * 7)\n');
-    expect(await outputUntil(ex, t.id, (s) => s.includes('\r\n42\r\n'))).toContain('print(6 * 7)\r\n42\r\n>>> ');
+    expect(await outputUntil(ex, t.id, (s) => s.includes('\r\n42\r\n>>> '))).toContain('print(6 * 7)\r\n42\r\n>>> ');
     await ex.write(t.id, 'exit(3)\n');
     const done = await ex.wait(t.id);
     expect(done.exitCode).toBe(3);
@@ -210,6 +210,31 @@ describe.each([
     expect(await stdout(ex, py.id)).toBe('True True True\r\n');
   });
 
+  it('feeds a terminal from the pipe; closing the input is end-of-file on the terminal, not a kill', async () => {
+    const ex = make(spawnHelper);
+    const t = await runningTask(ex, { command: 'cat; echo "cat ended $?"', stdin: 'pipe', tty: true });
+    await ex.write(t.id, 'abc\n');
+    // The terminal echoes the line, then cat prints it.
+    expect(await outputUntil(ex, t.id, (s) => s === 'abc\r\nabc\r\n')).toBe('abc\r\nabc\r\n');
+    await ex.closeStdin(t.id);
+    const done = await ex.wait(t.id);
+    expect(done.status).toBe('completed');
+    expect(await stdout(ex, t.id)).toBe('abc\r\nabc\r\ncat ended 0\r\n');
+  });
+
+  it('cancels a tty task: the program under the terminal ends too', async () => {
+    const ex = make(spawnHelper);
+    const t = await runningTask(ex, { command: 'echo started; sleep 60', stdin: 'pipe', tty: true });
+    expect(await outputUntil(ex, t.id, (s) => s.includes('started'))).toContain('started\r\n');
+    // A long grace: the kill's first signal alone must end it (script's own TERM handling would
+    // hold the end back 2 s and report exit code 0).
+    const cancelled = await ex.cancel(t.id, { graceMs: 20_000 });
+    const done = await ex.wait(cancelled.id);
+    expect(done.status).toBe('cancelled');
+    expect(done.signal).toBe('SIGTERM');
+    expect(await eventually(() => processesOfTask(t.id).length === 0)).toBe(true);
+  });
+
   it('reads input given up front byte-exact: a string, and bytes with NUL and invalid UTF-8', async () => {
     const ex = make(spawnHelper);
     const text = 'héllo\n"quotes" $HOME `x` \\\nno newline at the end';
@@ -223,6 +248,11 @@ describe.each([
     };
     expect(await dumped(s.id)).toBe(hex(Buffer.from(text)));
     expect(await dumped(b.id)).toBe(hex(bytes));
+    // Up to the 1 MiB that may be given up front.
+    const big = randomBytes(1024 * 1024);
+    const m = await ex.submit({ command: 'sha256sum', stdin: big });
+    expect((await ex.wait(m.id)).status).toBe('completed');
+    expect((await stdout(ex, m.id)).split(' ')[0]).toBe(sha256(big));
     // Up front on a terminal: read from it (echoed), then end-of-file.
     const tt = await ex.submit({ command: 'read a; read b; echo "[$a|$b]"; cat; echo done', stdin: 'one\ntwo\n', tty: true });
     expect((await ex.wait(tt.id)).status).toBe('completed');

@@ -1,8 +1,12 @@
 // executor.write() / closeStdin() over the fake transport: order, the in-flight cap, every
 // StdinError code, closing, and a retry's fresh input.
 import { describe, expect, it } from 'vitest';
+import { BackgroundExecutor } from '../../src/executor.js';
 import { MAX_STDIN_IN_FLIGHT } from '../../src/runner/stdin-channel.js';
+import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import type { TaskRecord } from '../../src/task.js';
+import { FakeTransport, ManualClock } from '../../src/testing/index.js';
+import type { LaunchRequest } from '../../src/transports/types.js';
 import { fakeExecutor, flush } from '../helpers.js';
 
 /** A promise the test settles, for holding a write inside the fake's onInput. */
@@ -185,6 +189,56 @@ describe('input and retries', () => {
     await ex.write(t.id, 'two');
     expect(fake.input(t.id, 1)).toMatchObject({ text: 'one', closed: true });
     expect(fake.input(t.id, 2)).toMatchObject({ text: 'two', closed: false });
+    await ex.shutdown();
+  });
+});
+
+// A transport whose start() resolves only when the test says: the attempt is `running` meanwhile.
+class SlowStart extends FakeTransport {
+  readonly held = gate();
+  override async start(request: LaunchRequest): ReturnType<FakeTransport['start']> {
+    await this.held.promise;
+    return super.start(request);
+  }
+}
+
+describe('input to an attempt that is still starting', () => {
+  function setup(): { ex: BackgroundExecutor; fake: SlowStart } {
+    const clock = new ManualClock();
+    const fake = new SlowStart({ clock });
+    return { ex: new BackgroundExecutor({ transports: { local: fake }, scheduler: new PriorityScheduler({ clock }) }), fake };
+  }
+
+  it('waits for the start, then delivers in order', async () => {
+    const { ex, fake } = setup();
+    fake.script('cat', { hang: true });
+    const t = await ex.submit({ command: 'cat', stdin: 'pipe' });
+    await flush();
+    expect(ex.get(t.id)).toMatchObject({ status: 'running' });
+    expect(ex.get(t.id)?.handle).toBeUndefined();
+    let done = false;
+    const writes = Promise.all([ex.write(t.id, 'early '), ex.write(t.id, 'bird')]).then(() => { done = true; });
+    await flush();
+    expect(done).toBe(false);
+    expect(fake.input(t.id)).toBeUndefined(); // not started yet
+    fake.held.open();
+    await writes;
+    expect(fake.input(t.id)!.text).toBe('early bird');
+    await ex.write(t.id, '!');
+    expect(fake.input(t.id)!.text).toBe('early bird!');
+    await ex.shutdown();
+  });
+
+  it('fails the waiting writes with TASK_NOT_RUNNING when the start fails', async () => {
+    const { ex, fake } = setup();
+    fake.script('missing', { spawnError: 'no such program' });
+    const t = await ex.submit({ command: 'missing', stdin: 'pipe' });
+    await flush();
+    const w = ex.write(t.id, 'lost?');
+    const fails = expect(w).rejects.toMatchObject({ code: 'TASK_NOT_RUNNING', taskId: t.id });
+    fake.held.open();
+    await fails;
+    expect((await ex.wait(t.id)).status).toBe('failed');
     await ex.shutdown();
   });
 });

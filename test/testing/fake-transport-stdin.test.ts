@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { BackgroundExecutor } from '../../src/executor.js';
+import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import { FakeTransport, ManualClock } from '../../src/testing/index.js';
 import type { LaunchRequest } from '../../src/transports/types.js';
 
@@ -115,5 +119,35 @@ describe('FakeTransport input', () => {
     fake.write('t', 'stderr', 'c');
     expect(await fake.poll(h)).toMatchObject({ stdoutBytes: 3, stderrBytes: 0 });
     expect(fake.started[0]!.tty).toEqual({ cols: 100, rows: 30 });
+  });
+});
+
+describe('docs/testing.md input example', () => {
+  it('runs, and the doc shows exactly this code', async () => {
+    const clock = new ManualClock();
+    const fake = new FakeTransport({ clock });
+    const ex = new BackgroundExecutor({ transports: { local: fake }, scheduler: new PriorityScheduler({ clock }) });
+    // --- docs:begin
+fake.script('./confirm.sh', {
+  hang: true,
+  stdout: 'Delete 3 files? [y/N] ',
+  awaitingInput: true,
+  onLine: (line, task) => {
+    task.write('stdout', line === 'y' ? 'deleted\n' : 'kept\n');
+    task.exit(line === 'y' ? 0 : 1);
+  },
+});
+const task = await ex.submit({ command: './confirm.sh', stdin: 'pipe' });
+await new Promise((resolve) => ex.once('task:started', resolve));
+await ex.write(task.id, 'y\n');
+expect((await ex.wait(task.id)).exitCode).toBe(0);
+expect(fake.input(task.id)?.text).toBe('y\n');
+    // --- docs:end
+    expect((await ex.readOutput(task.id)).text).toBe('Delete 3 files? [y/N] deleted\n');
+    await ex.shutdown();
+    const self = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    const code = self.slice(self.indexOf('// --- docs:begin\n') + 18, self.indexOf('    // --- docs:end'));
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/testing.md', import.meta.url)), 'utf8');
+    expect(doc).toContain(`\`\`\`ts\n${code}\`\`\``);
   });
 });

@@ -116,6 +116,27 @@ describe.each([
   });
 });
 
+describe('LocalTransport input of detached attempts (the wrapper\'s FIFO and holder)', () => {
+  it('tells a detached task waiting for input from one that sleeps, on a pipe and on a terminal', async () => {
+    const t = newTransport(newRoot());
+    const reader = await t.start(req('read x; echo "[$x]"', { stdin: 'pipe', detached: true }));
+    const python = await t.start(req('python3 -i -q', { stdin: 'pipe', detached: true, tty: { cols: 80, rows: 24 } }));
+    const sleeper = await t.start(req('sleep 60', { stdin: 'pipe', detached: true }));
+    const ttySleeper = await t.start(req('sleep 60', { stdin: 'pipe', detached: true, tty: { cols: 80, rows: 24 } }));
+    await until(async () => (await t.poll(reader)).awaitingInput === true, 'the reader to block');
+    await until(async () => (await t.poll(python)).awaitingInput === true, 'python to prompt');
+    for (let i = 0; i < 5; i++) {
+      expect((await t.poll(sleeper)).awaitingInput).toBe(false);
+      expect((await t.poll(ttySleeper)).awaitingInput).toBe(false);
+      await sleep(20);
+    }
+    await t.writeStdin(reader, Buffer.from('hi\n'));
+    expect((await t.wait(reader)).exitCode).toBe(0);
+    expect((await readAll(t, reader, 'stdout')).toString()).toBe('[hi]\n');
+    for (const h of [python, sleeper, ttySleeper]) await t.kill(h, { graceMs: 100 });
+  });
+});
+
 describe('LocalTransport input, spawn helper specifics', () => {
   it('a holder outlives the death of the spawn helper only as long as the task', async () => {
     const t = newTransport(newRoot());
@@ -129,6 +150,8 @@ describe('LocalTransport input, spawn helper specifics', () => {
     writeFileSync(gate, '');
     await until(() => !alive(holder), 'the holder to end with the task');
     await until(() => pidsOfTask(h.taskId).length === 0, 'nothing of the attempt left');
+    // Nobody was left to record its status: watched by its markers, it ends as lost.
+    expect((await t.wait(h)).state).toBe('lost');
   });
 
   it('sends attempts without input in the unchanged S frame, and with input in an I frame', () => {

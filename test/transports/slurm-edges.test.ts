@@ -2,7 +2,7 @@
 // reason and follows it, a cancel that comes after the command ended by itself leaves the
 // command's end standing, a missing Slurm client is named with where it was looked for, and the
 // wrapper's reap writes nothing into Slurm's slurm.err when a process vanishes under it.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
@@ -79,6 +79,15 @@ else {
       expect(failed.reason).toBeUndefined();
     }, 60_000);
 
+    it('a command that ended by itself after its output was cut at maxOutputBytes still fails with output_limit', async () => {
+      // No output poll: the end comes from the transport's round, with no kill of the executor's before it.
+      const tr = slurmTransport();
+      ex = new BackgroundExecutor({ transports: { cluster: tr }, defaultTransport: 'cluster', outputPollMs: 600_000 });
+      const t = await ex.submit({ command: "printf '%0500d' 0; exit 0", maxOutputBytes: 100 });
+      const done = await ex.wait(t.id);
+      expect(done).toMatchObject({ status: 'failed', reason: 'output_limit', stdoutBytes: 100 });
+    });
+
     it('a missing sbatch is named, with the binDir or PATH searched, and a reason to branch on', async () => {
       const empty = mkdtempSync(join(sharedRoot(), 'nobin-'));
       const byDir = executor({ binDir: empty });
@@ -120,6 +129,35 @@ else {
         await slurmCmd('scancel', [other]).catch(noop);
       }
     });
+
+    it('while Slurm does not answer (squeue hangs, as with slurmctld away), the task stays running with a note, and its end is seen from its files', async () => {
+      // Slurm's commands behind shims; squeue hangs while the file `block` exists (bounded).
+      const bin = mkdtempSync(join(sharedRoot(), 'hang-'));
+      const block = join(bin, 'block');
+      for (const cmd of ['sbatch', 'squeue', 'scancel', 'sacct']) {
+        const real = (await slurmCmd('sh', ['-c', `command -v ${cmd}`])).trim();
+        const wait = cmd === 'squeue' ? `i=0; while [ -e ${block} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done\n` : '';
+        writeFileSync(join(bin, cmd), `#!/bin/sh\n${wait}exec ${real} "$@"\n`, { mode: 0o755 });
+      }
+      const gate = join(bin, 'gate');
+      const e = executor({ binDir: bin });
+      try {
+        const t = await e.submit({ command: `echo before; while [ ! -e ${gate} ]; do sleep 0.05; done; echo after; exit 4` });
+        await until('started', () => (e.get(t.id)?.handle?.['pending'] === false ? true : undefined), 30_000);
+        writeFileSync(block, '');
+        const noted = await until('not answering', () => (e.get(t.id)?.note?.startsWith('Slurm controller not answering') ? e.get(t.id) : undefined), 30_000);
+        expect(noted.status).toBe('running');
+        writeFileSync(gate, '');
+        const done = await e.wait(t.id);
+        // Seen while squeue still hangs: the exit marker alone tells the end.
+        expect(existsSync(block)).toBe(true);
+        expect(done).toMatchObject({ status: 'failed', exitCode: 4, signal: null });
+        expect(done.note).toBeUndefined();
+        expect((await e.readOutput(t.id)).text).toBe('before\nafter\n');
+      } finally {
+        rmSync(block, { force: true });
+      }
+    }, 60_000);
 
     it("the wrapper's reap writes nothing into slurm.err when a process it listed is gone before it reads it", async () => {
       // A grep that lists a /proc entry of a process that has already ended, as happens when one

@@ -3,7 +3,8 @@
 // the transport's option checks, and the batch script and sbatch argv it builds.
 import { describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
-import type { TransportHandle } from '../../src/task.js';
+import type { StoredSpec, TransportHandle } from '../../src/task.js';
+import { InvalidSpecError } from '../../src/errors.js';
 import { recordProblem } from '../../src/stores/record-validate.js';
 import { FakeTransport } from '../../src/testing/fake-transport.js';
 import { SlurmTransport } from '../../src/transports/slurm/slurm-transport.js';
@@ -125,6 +126,34 @@ describe('Slurm spec fields and options', () => {
       }
       const ok = await e.submit({ command: 'true', timeoutFrom: 'start', resources: { cpus: 2, memoryMb: 100, gpus: 1, timeLimitMinutes: 5, extraArgs: ['--constraint=x', '--exclusive'] } });
       expect(ok.spec.resources).toEqual({ cpus: 2, memoryMb: 100, gpus: 1, timeLimitMinutes: 5, extraArgs: ['--constraint=x', '--exclusive'] });
+    } finally {
+      await e.shutdown();
+    }
+  });
+
+  it("asks the task's own transport to validate the spec at submit: a refusal rejects submit and nothing is stored", async () => {
+    const asked: string[] = [];
+    class Picky extends FakeTransport {
+      validate(spec: Readonly<StoredSpec>): void {
+        asked.push(spec.command);
+        if (spec.command === 'refused') throw new InvalidSpecError('command', 'is refused by this transport');
+        if (spec.command === 'broken') throw new Error('a validate() with a bug');
+      }
+    }
+    const e = new BackgroundExecutor({ transports: { picky: new Picky(), plain: new FakeTransport() }, defaultTransport: 'picky' });
+    try {
+      await expect(e.submit({ command: 'refused' })).rejects.toMatchObject({ code: 'INVALID_SPEC', field: 'command' });
+      // A validate() that throws something else is still a refused spec, not a crash of submit.
+      await expect(e.submit({ command: 'broken' })).rejects.toMatchObject({ code: 'INVALID_SPEC' });
+      expect(e.list()).toEqual([]);
+      const other = await e.submit({ command: 'refused', transport: 'plain' });
+      expect(await e.wait(other.id)).toMatchObject({ status: 'completed' });
+      expect(asked).toEqual(['refused', 'broken']);
+      // Slurm's own hook: secretEnv is refused before anything exists.
+      const slurm = new SlurmTransport({ sharedRoot: '/nonexistent/bgexec-shared' });
+      expect(() => slurm.validate({ command: 'x', secretEnvKeys: ['TOKEN'] })).toThrow(expect.objectContaining({ code: 'INVALID_SPEC', field: 'secretEnv' }));
+      expect(() => slurm.validate({ command: 'x' })).not.toThrow();
+      await slurm.close();
     } finally {
       await e.shutdown();
     }

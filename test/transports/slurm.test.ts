@@ -275,7 +275,7 @@ else {
       const rtts: number[] = [];
       for (let i = 0; i < 10; i++) {
         const t0 = process.hrtime.bigint();
-        await slurmCmd('squeue', ['-h', '-t', 'all', '-j', '1,2,3', '-o', '%i|%T|%r']);
+        await slurmCmd('squeue', ['-h', '-t', 'all', '-j', '1,2,3', '-o', '%i|%T|%r|%j']);
         rtts.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
       const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;

@@ -3,12 +3,17 @@
 // terminal, input given up front arrives byte-exact, and the poll says when every process of
 // an attempt waits for input (and not for a task that only sleeps).
 import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import type { TransportHandle } from '../../src/task.js';
 import type { SshTransport } from '../../src/transports/ssh/ssh-transport.js';
+import { shellUnavailable } from '../harness/sshd.js';
 import { contractTaskId } from './_contract.js';
+import { q } from './_shell.js';
 import { describeSkipped, skipReason, sshd, sshTransport } from './_ssh-fixture.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -21,6 +26,19 @@ async function until(what: string, check: () => Promise<boolean>, ms = 30_000): 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+// Processes named base64 blocked writing into a pipe (the write script's decoder, on this host).
+function blockedWriters(): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'base64' && /pipe_write/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'))) n++;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return n;
 }
 
 async function stdoutOf(t: SshTransport, h: TransportHandle): Promise<string> {
@@ -89,6 +107,28 @@ else {
         await t.cleanup(h);
       } finally {
         await t.close();
+      }
+    });
+
+    it('a write blocked on a task that does not read fails with TASK_NOT_RUNNING once the task ends, instead of hanging', async () => {
+      const gateDir = mkdtempSync(join(tmpdir(), 'bgexec-stdin-gate-'));
+      chmodSync(gateDir, 0o777);
+      const t = sshTransport(await sshd());
+      try {
+        const gate = join(gateDir, 'go');
+        const h = await t.start({ taskId: contractTaskId(), attempt: 1, command: `while [ ! -e ${q(gate)} ]; do sleep 0.05; done; echo done`, detached: false, stdin: 'pipe' });
+        // More than the pipe holds: the write waits for a reader that never reads.
+        const write = t.writeStdin(h, randomBytes(1 << 20));
+        const outcome = write.then(() => 'resolved', (e: unknown) => e);
+        // The remote writer (`base64 -d` into the FIFO) is blocked on the full pipe before the task may end.
+        await until('the remote writer to block', async () => blockedWriters() > 0);
+        writeFileSync(gate, '');
+        expect(await t.wait(h)).toMatchObject({ exitCode: 0 });
+        expect(await outcome).toMatchObject({ code: 'TASK_NOT_RUNNING' });
+        await t.cleanup(h);
+      } finally {
+        await t.close();
+        rmSync(gateDir, { recursive: true, force: true });
       }
     });
 
@@ -176,6 +216,28 @@ else {
         await second.close();
       }
     });
+
+    for (const shell of ['dash', 'bash', 'busybox'] as const) {
+      const missing = shellUnavailable(shell);
+      const title = `with ${shell} as the remote sh: prompt answered after awaitingInput, terminal, input given up front`;
+      (missing === undefined ? it : it.skip)(missing === undefined ? title : `${title} (${missing})`, async () => {
+        const t = sshTransport(await sshd(), { shell });
+        try {
+          const p = await t.start({ taskId: contractTaskId(), attempt: 1, command: 'printf "q? "; read a; echo "a=$a"', detached: false, stdin: 'pipe' });
+          const y = await t.start({ taskId: contractTaskId(), attempt: 1, command: 'test -t 0 && echo tty', detached: false, tty: { cols: 80, rows: 24 } });
+          const d = await t.start({ taskId: contractTaskId(), attempt: 1, command: 'cat', detached: false, stdin: Buffer.from("it's\n$HOME\n") });
+          await until('awaitingInput', async () => (await t.poll(p)).awaitingInput === true);
+          await t.writeStdin(p, Buffer.from('yes\n'));
+          for (const h of [p, y, d]) expect(await t.wait(h)).toMatchObject({ exitCode: 0 });
+          expect(await stdoutOf(t, p)).toBe('q? a=yes\n');
+          expect(await stdoutOf(t, y)).toBe('tty\r\n');
+          expect(await stdoutOf(t, d)).toBe("it's\n$HOME\n");
+          for (const h of [p, y, d]) await t.cleanup(h);
+        } finally {
+          await t.close();
+        }
+      });
+    }
 
     it('through the executor: task:input_wanted, then write() answers the prompt', async () => {
       const ex = new BackgroundExecutor({ transports: { box: sshTransport(await sshd()) }, scheduler: new PriorityScheduler({ concurrency: 2 }) });

@@ -9,6 +9,9 @@ import type { SlurmCli } from './cli.js';
 import { JOB_ID_FILE, jobNameOf } from './job-script.js';
 import { findJobsByName, isEnded, isQueued, queryJobs, type JobState } from './states.js';
 
+/** How long a round's Slurm query may take before the attempts' note says Slurm does not answer. */
+export const SLOW_ANSWER_MS = 5_000;
+
 /** Reads the `jobid` file of a run directory. */
 export function readJobIdFile(runDir: string): string | undefined {
   try {
@@ -137,7 +140,7 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
     const withId = open.filter((a) => a.final === undefined && a.jobId !== undefined);
     let states: Map<string, JobState>;
     try {
-      states = await queryJobs(this.cli, new Map(withId.map((a) => [a.jobId!, jobNameOf(a.handle.taskId, a.handle.attempt)])));
+      states = await this.filesWhileWaiting(withId, queryJobs(this.cli, new Map(withId.map((a) => [a.jobId!, jobNameOf(a.handle.taskId, a.handle.attempt)]))));
       this.unreachable = undefined;
     } catch (err) {
       // slurmctld away: the attempts are still considered running (a cluster fault is not a task failure).
@@ -148,6 +151,7 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
     const now = Date.now();
     for (const a of withId) {
       a.seen = true;
+      if (a.final) continue;
       const st = states.get(a.jobId!);
       if (st !== undefined) a.slurm = st;
       // Running for Slurm is not yet running for the task: the batch step may still be setting
@@ -162,6 +166,31 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
       if (a.ran && !killed && now - a.endSeenAt < this.markerGraceMs) continue;
       this.finalize(a, this.endWithoutMarker(a, st, killed, now));
     }
+  }
+
+  /**
+   * Resolves as `query` does. Meanwhile, every `pollMs`, the run directories are looked at again:
+   * with slurmctld away, its clients retry the connection for many seconds (`squeue` about 18 s on
+   * the test cluster) before they fail, and an attempt that ended or started in that time is told
+   * by its files alone. After {@link SLOW_ANSWER_MS} the note says that Slurm does not answer.
+   */
+  private async filesWhileWaiting<T>(open: SlurmAttempt[], query: Promise<T>): Promise<T> {
+    let answered = false;
+    const done = query.then(() => undefined, () => undefined).finally(() => (answered = true));
+    const since = Date.now();
+    for (let i = 0; !answered && i < 1_000_000; i++) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise((r) => (timer = setTimeout(r, this.pollMs)))]);
+      clearTimeout(timer);
+      if (answered) break;
+      for (const a of open) {
+        if (a.final || this.byMarker(a)) continue;
+        if (!a.ran && readPidMarker(a.runDir) !== undefined) this.markRan(a);
+      }
+      const waited = Date.now() - since;
+      if (waited >= SLOW_ANSWER_MS) this.unreachable = `Slurm controller not answering: squeue has waited ${Math.round(waited / 1000)} s`;
+    }
+    return query;
   }
 
   // How an attempt ended whose wrapper left no exit marker (killed by SIGKILL, by Slurm, or never ran).

@@ -160,7 +160,9 @@ export class SlurmTransport implements Transport {
   /**
    * `scancel --full --signal=TERM` (the batch script and all its children, not only job steps),
    * then, after `graceMs`, `scancel --full --signal=KILL` and a plain `scancel`. A job still
-   * pending gets a plain `scancel` (signalling a pending job blocks until it starts).
+   * pending gets a plain `scancel` (signalling a pending job blocks until it starts) and ends
+   * with reason `cancelled_before_start`. An attempt whose exit marker is already there sends
+   * nothing: it ended by itself, and its end says so (`endedBeforeKill`).
    */
   async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
     const a = await this.poller.seen(this.track(handle));

@@ -50,7 +50,7 @@ export async function queryJobs(cli: SlurmCli, jobs: ReadonlyMap<string, string>
   const q = await cli.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r|%j']);
   if (q.code === 0) take(q.stdout);
   else if (!/Invalid job id/i.test(q.stderr)) {
-    throw new Error(`Slurm controller unreachable: squeue failed (${q.timedOut ? 'timed out' : `exit ${String(q.code)}`}): ${q.stderr.trim().slice(0, 300)}`);
+    throw new Error(`Slurm controller unreachable: squeue failed (${q.timedOut ? 'timed out' : `exit ${String(q.code)}`}): ${q.stderr.trim().replace(/\s+/g, ' ').slice(0, 300)}`);
   }
   const missing = ids.filter((id) => !found.has(id));
   if (missing.length === 0) return found;

@@ -299,7 +299,8 @@ export function buildListScript(root: string | undefined): string {
 /**
  * Writes `data` into the attempt's FIFO `in`: `W ok` once every byte is in the pipe (it waits
  * while the pipe is full: that is the backpressure), `W closed` when the input was closed (no
- * live holder, or no reader left), `W ended` once the attempt has ended, `W gone` without a run
+ * live holder, or the task closed its stdin), `W ended` once the attempt has ended (also while the
+ * write waited), `W gone` without a run
  * directory, `W nopipe` for an attempt without one. The FIFO is opened read-write before its
  * write end is opened, so no open can block for want of a reader; then, with SIGPIPE ignored,
  * a write with no reader left fails at once (EPIPE) instead of hanging.
@@ -315,9 +316,13 @@ export function buildWriteScript(runDir: string, data: Uint8Array): string {
     'if ! _hd; then if _alive; then echo "W closed"; else echo "W ended"; fi; exit 0; fi',
     'exec 7<>"$_d/in" 8>"$_d/in" 7<&-',
     "trap '' PIPE",
-    `if base64 -d >&8 <<'${DATA_EOF}'; then echo "W ok"; elif _x || ! _alive; then echo "W ended"; else echo "W closed"; fi`,
+    `if base64 -d >&8 <<'${DATA_EOF}'; then echo "W ok"; exit 0; fi`,
     ...base64Lines(data),
     DATA_EOF,
+    // No reader left: the task has ended (its wrapper then ends the holder and writes the exit
+    // marker, after its reap: waited for up to 2 s) or it closed its stdin itself.
+    '_i=0; while [ $_i -lt 20 ] && ! _x && _alive; do sleep 0.1 2>/dev/null || sleep 1; _i=$((_i + 1)); done',
+    'if _x || ! _alive; then echo "W ended"; else echo "W closed"; fi',
   ].join('\n'));
 }
 
