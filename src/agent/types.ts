@@ -53,8 +53,8 @@ export interface JsonSchema {
 export interface AgentToolContext {
   /**
    * Aborts the call. `bg_wait` then rejects with `AbortedError` (code `ABORTED`); `bg_start`
-   * stops waiting and resolves at once with the (still running) task. Tasks are never killed
-   * by an aborted call.
+   * and `bg_write` stop waiting and resolve at once with the (still running) task (the input
+   * was written). Tasks are never killed by an aborted call.
    */
   signal?: AbortSignal;
 }

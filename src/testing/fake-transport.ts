@@ -5,32 +5,9 @@ import type { TransportHandle } from '../task.js';
 import type {
   ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport, TransportCapabilities,
 } from '../transports/types.js';
+import { FakeStdin, type FakeInput, type FakeInputHandler, type FakeTask } from './fake-input.js';
 
-/**
- * A running fake attempt, as the input hooks of a {@link FakeOutcome} see it: what it was sent,
- * and how it answers.
- */
-export interface FakeTask {
-  /** The task's id. */
-  readonly taskId: string;
-  /** The attempt's number. */
-  readonly attempt: number;
-  /** Every byte of input the attempt received so far (a copy). */
-  readonly input: Buffer;
-  /** Its input was closed (end-of-file reached). */
-  readonly inputClosed: boolean;
-  /** The attempt has ended. */
-  readonly ended: boolean;
-  /** Appends output (on a `tty` attempt, stderr goes to stdout, as on a terminal). */
-  write(stream: OutputStream, data: string | Uint8Array): void;
-  /** Ends the attempt with this exit code (default 0); a no-op once it ended. */
-  exit(code?: number): void;
-  /** Sets what `poll()` reports as `awaitingInput` (default true). */
-  awaitInput(on?: boolean): void;
-}
-
-/** Called with each chunk written to a fake attempt's stdin; a returned promise holds the write until it settles. */
-export type FakeInputHandler = (chunk: Buffer, task: FakeTask) => void | Promise<void>;
+export type { FakeInput, FakeInputHandler, FakeTask } from './fake-input.js';
 
 /** How a fake attempt behaves. Every field is optional: `{}` exits 0 on the next macrotask. */
 export interface FakeOutcome {
@@ -88,18 +65,6 @@ export interface FakeTransportOptions {
   capabilities?: TransportCapabilities;
 }
 
-/** What a fake attempt was sent on its stdin, from {@link FakeTransport.input}. */
-export interface FakeInput {
-  /** Every byte received, in order. */
-  data: Buffer;
-  /** The same bytes as UTF-8 text. */
-  text: string;
-  /** Each write as it came (input given up front is one chunk). */
-  chunks: Buffer[];
-  /** The input reached end-of-file. */
-  closed: boolean;
-}
-
 /** Transport methods recorded in {@link FakeTransport.calls}. */
 export type FakeMethod = 'start' | 'wait' | 'poll' | 'read' | 'kill' | 'cleanup' | 'probe' | 'close' | 'writeStdin' | 'closeStdin';
 
@@ -133,12 +98,8 @@ interface Attempt {
   timers: TimerHandle[];
   immediate: NodeJS.Immediate | undefined;
   cleaned: boolean;
-  chunks: Buffer[];
-  inputClosed: boolean;
   awaitingInput: boolean;
-  /** Text after the last newline of the input, for `onLine`. */
-  partialLine: string;
-  control: FakeTask;
+  stdin: FakeStdin;
 }
 
 type EndState = Omit<ExitInfo, 'endedAt'>;
@@ -237,8 +198,7 @@ export class FakeTransport implements Transport {
       if (attempt === undefined ? found === undefined || a.request.attempt > found.request.attempt : a.request.attempt === attempt) found = a;
     }
     if (found === undefined) return undefined;
-    const data = Buffer.concat(found.chunks);
-    return { data, text: data.toString('utf8'), chunks: found.chunks.map((c) => Buffer.from(c)), closed: found.inputClosed };
+    return found.stdin.snapshot();
   }
 
   /** Ends the running attempt of `taskId` as `lost`. Throws if none runs. */
@@ -284,10 +244,9 @@ export class FakeTransport implements Transport {
     const a: Attempt = {
       request: copy, handle, outcome, exit: undefined, ended, resolve, timers: [], immediate: undefined, cleaned: false,
       out: { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) },
-      chunks: [], inputClosed: false, awaitingInput: outcome.awaitingInput === true, partialLine: '',
-      control: undefined as unknown as FakeTask,
+      awaitingInput: outcome.awaitingInput === true, stdin: undefined as unknown as FakeStdin,
     };
-    a.control = this.#control(a);
+    a.stdin = new FakeStdin(outcome, this.#control(a));
     if (outcome.stdout !== undefined) this.#append(a, 'stdout', outcome.stdout);
     if (outcome.stderr !== undefined) this.#append(a, 'stderr', outcome.stderr);
     this.#attempts.set(key, a);
@@ -301,7 +260,7 @@ export class FakeTransport implements Transport {
       const data = copy.stdin;
       setImmediate(() => {
         if (a.exit !== undefined) return;
-        void this.#deliver(a, Buffer.from(data)).then(() => this.#eof(a), () => this.#eof(a));
+        void a.stdin.deliver(Buffer.from(data)).then(() => a.stdin.eof(), () => a.stdin.eof());
       });
     }
     if (!outcome.hang) {
@@ -373,8 +332,8 @@ export class FakeTransport implements Transport {
     const taskId = handle.taskId;
     if (a === undefined || a.exit !== undefined) throw new StdinError('TASK_NOT_RUNNING', `attempt ${handle.attempt} of task ${taskId} is not running`, { taskId });
     if (a.request.stdin !== 'pipe') throw new StdinError('STDIN_NOT_PIPED', `attempt ${handle.attempt} of task ${taskId} was not started with stdin 'pipe'`, { taskId });
-    if (a.inputClosed) throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId });
-    await this.#deliver(a, Buffer.from(data));
+    if (a.stdin.closed) throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId });
+    await a.stdin.deliver(Buffer.from(data));
   }
 
   /** Closes the attempt's input (its `onEof` hook runs). Idempotent; a no-op for an ended or unknown attempt. */
@@ -382,7 +341,7 @@ export class FakeTransport implements Transport {
     this.#record('closeStdin', handle.taskId, handle.attempt);
     const a = this.#find(handle);
     if (a === undefined || a.exit !== undefined || a.request.stdin !== 'pipe') return;
-    this.#eof(a);
+    a.stdin.eof();
   }
 
   async cleanup(handle: TransportHandle): Promise<void> {
@@ -412,8 +371,8 @@ export class FakeTransport implements Transport {
     return {
       taskId: a.request.taskId,
       attempt: a.request.attempt,
-      get input() { return Buffer.concat(a.chunks); },
-      get inputClosed() { return a.inputClosed; },
+      get input() { return Buffer.concat(a.stdin.chunks); },
+      get inputClosed() { return a.stdin.closed; },
       get ended() { return a.exit !== undefined; },
       write(stream, data) {
         if (a.exit === undefined) fake.#append(a, stream, data);
@@ -425,32 +384,6 @@ export class FakeTransport implements Transport {
         a.awaitingInput = on;
       },
     };
-  }
-
-  async #deliver(a: Attempt, chunk: Buffer): Promise<void> {
-    a.chunks.push(chunk);
-    const { onInput, onLine } = a.outcome;
-    if (onInput) await onInput(Buffer.from(chunk), a.control);
-    if (!onLine) return;
-    const text = a.partialLine + chunk.toString('utf8');
-    const lines = text.split('\n');
-    a.partialLine = lines.pop()!;
-    for (const line of lines) {
-      if (a.exit !== undefined) return;
-      onLine(line, a.control);
-    }
-  }
-
-  #eof(a: Attempt): void {
-    if (a.inputClosed) return;
-    a.inputClosed = true;
-    if (a.exit !== undefined) return;
-    if (a.partialLine !== '' && a.outcome.onLine) {
-      const last = a.partialLine;
-      a.partialLine = '';
-      a.outcome.onLine(last, a.control);
-    }
-    if (a.exit === undefined) a.outcome.onEof?.(a.control);
   }
 
   #record(method: FakeMethod, taskId?: string, attempt?: number): void {

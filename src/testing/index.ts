@@ -8,7 +8,6 @@
  * @module bgexec/testing
  */
 export { FakeTransport } from './fake-transport.js';
-export type {
-  FakeCall, FakeInput, FakeInputHandler, FakeMatcher, FakeMethod, FakeOutcome, FakeTask, FakeTransportOptions,
-} from './fake-transport.js';
+export type { FakeCall, FakeMatcher, FakeMethod, FakeOutcome, FakeTransportOptions } from './fake-transport.js';
+export type { FakeInput, FakeInputHandler, FakeTask } from './fake-input.js';
 export { ManualClock } from './manual-clock.js';

@@ -161,6 +161,20 @@ describe('bg_write with a prompting task', () => {
     await ex.shutdown();
   });
 
+  it('stops waiting when the call is aborted; the input was written and the task goes on', async () => {
+    const { ex, fake, clock, tools } = fakeSetup();
+    fake.script('silent', { hang: true });
+    const id = (await drive(clock, call(tools, 'bg_start', { command: 'silent', stdin: 'pipe', wait_ms: 0 }))).task_id as string;
+    const ac = new AbortController();
+    const pending = call(tools, 'bg_write', { task_id: id, input: 'q\n', wait_ms: 30_000 }, ac.signal);
+    await flush();
+    expect(fake.input(id)!.text).toBe('q\n');
+    ac.abort();
+    expect(await pending).toMatchObject({ ok: true, status: 'running', bytes_written: 2 });
+    expect(ex.get(id)?.status).toBe('running');
+    await ex.shutdown();
+  });
+
   it('answers an executor double without write() with input_refused', async () => {
     const { ex, clock } = fakeSetup();
     // Only the methods the tools require: no write/closeStdin, no on/off.

@@ -91,6 +91,19 @@ describe('detached local attempts with input', () => {
     expect(outOf(a)).toBe("it's|a b|");
   });
 
+  it('on a terminal, are killed whole: the command in the terminal\'s session, its children, the holder', async () => {
+    const t = transport();
+    const h = await t.start({ taskId: 'ttykill', attempt: 1, command: 'sleep 60 & echo started; wait', detached: true, stdin: 'pipe', tty: { cols: 80, rows: 24 } });
+    expect(await eventually(() => outOf(h) === 'started\r\n', 20_000)).toBe(true);
+    const holder = holderOf(h);
+    await t.kill(h, { graceMs: 2000 });
+    expect(await t.wait(h)).toMatchObject({ state: 'exited', signal: 'SIGTERM' });
+    // `script` took no TERM of its own: nothing of it in the output.
+    expect(outOf(h)).toBe('started\r\n');
+    expect(await eventually(() => processesOfTask('ttykill').length === 0, 20_000)).toBe(true);
+    expect(alive(holder)).toBe(false);
+  });
+
   it('feed a terminal from the pipe; closing the input is end of file on the terminal, not a kill', async () => {
     const t = transport();
     const h = await t.start({ taskId: 'ttypipe', attempt: 1, command: 'stty -echo; echo ready; read a; echo "got [$a]"; cat >/dev/null; echo "after eof"', detached: true, stdin: 'pipe', tty: { cols: 80, rows: 24 } });

@@ -11,6 +11,7 @@ import { BackgroundExecutor } from '../../src/executor.js';
 import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import type { TransportHandle } from '../../src/task.js';
 import type { SshTransport } from '../../src/transports/ssh/ssh-transport.js';
+import { pidsOfTask } from '../harness/procs.js';
 import { shellUnavailable } from '../harness/sshd.js';
 import { contractTaskId } from './_contract.js';
 import { q } from './_shell.js';
@@ -144,6 +145,22 @@ else {
         expect(await stdoutOf(t, a)).toBe("it's|a b|$HOME|");
         await t.cleanup(h);
         await t.cleanup(a);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('kills a terminal task whole, with its status and nothing of the terminal relay in its output', async () => {
+      const t = sshTransport(await sshd());
+      try {
+        const id = contractTaskId();
+        const h = await t.start({ taskId: id, attempt: 1, command: 'sleep 60 & echo started; wait', detached: false, stdin: 'pipe', tty: { cols: 80, rows: 24 } });
+        await until('the start', async () => (await stdoutOf(t, h)) === 'started\r\n');
+        await t.kill(h, { graceMs: 3000 });
+        expect(await t.wait(h)).toMatchObject({ state: 'exited', signal: 'SIGTERM' });
+        expect(await stdoutOf(t, h)).toBe('started\r\n');
+        await until('no process of the task left', async () => pidsOfTask(id).length === 0);
+        await t.cleanup(h);
       } finally {
         await t.close();
       }

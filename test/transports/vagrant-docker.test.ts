@@ -100,6 +100,25 @@ else {
       await t.cleanup(h);
     }, 120_000);
 
+    it('a handle\'s detached is what the task asked for (also when found by a probe); every handle outlives the executor', async () => {
+      const t = transport();
+      for (const detached of [false, true]) {
+        const taskId = contractTaskId();
+        const h = await t.start({ taskId, attempt: 1, command: 'true', detached });
+        expect(h).toMatchObject({ kind: 'vagrant', detached, outlivesExecutor: true });
+        expect(await t.probe(taskId, 1)).toMatchObject({ detached, outlivesExecutor: true });
+        await t.wait(h);
+        await t.cleanup(h);
+      }
+      const ex = new BackgroundExecutor({ transports: { one: unclosed(t) }, defaultTransport: 'one' });
+      try {
+        const done = await ex.wait((await ex.submit({ command: 'true' })).id);
+        expect(done.handle).toMatchObject({ detached: false, outlivesExecutor: true });
+      } finally {
+        await ex.shutdown();
+      }
+    }, 120_000);
+
     it('two machines of one Vagrantfile in one executor: each task runs in its own machine', async () => {
       const one = transport('one');
       const two = transport('two');

@@ -44,15 +44,28 @@ export function ttyCommandLine(command: string, args: readonly string[] | undefi
   return args ? `exec ${shQuoteAll([command, ...args], 'argument')}` : command;
 }
 
+/**
+ * File of the run directory where the shell on the terminal writes the command's exit status
+ * (`"<status>\n"`): `script` itself, when a kill of the attempt's group reaches it, ends the
+ * terminal's session and exits 0, so its own status cannot be trusted then.
+ */
+export const TTY_STATUS_FILE = 'tty.rc';
+
 // What `script -c` runs (through $SHELL, which the wrapper sets to /bin/sh for it): sizes the
-// terminal, gives the command back the caller's SHELL, drops its own variables and runs the
-// command line. Everything comes in the environment, so nothing needs quoting.
+// terminal, gives the command back the caller's SHELL, drops its own variables, runs the command
+// line and records its status. Everything comes in the environment, so nothing needs quoting.
+// This shell outlives a TERM, INT or HUP (a trap; the command gets the default back): like a
+// login shell it reports what the signal did to the command.
 const TTY_INNER = [
-  '_bgx_c=$BGEXEC_TTY_CMD',
+  '_bgx_c=$BGEXEC_TTY_CMD _bgx_f=$BGEXEC_TTY_RC',
   'stty cols ${BGEXEC_TTY_SIZE% *} rows ${BGEXEC_TTY_SIZE#* } 2>/dev/null',
   'case $BGEXEC_TTY_SHELL in =*) SHELL=${BGEXEC_TTY_SHELL#=}; export SHELL ;; *) unset SHELL ;; esac',
-  'unset BGEXEC_TTY_CMD BGEXEC_TTY_SIZE BGEXEC_TTY_SHELL',
-  'exec /bin/sh -c "$_bgx_c"',
+  'unset BGEXEC_TTY_CMD BGEXEC_TTY_SIZE BGEXEC_TTY_SHELL BGEXEC_TTY_RC',
+  'trap : TERM INT HUP',
+  '/bin/sh -c "$_bgx_c"',
+  '_bgx_r=$?',
+  'printf "%s\\n" "$_bgx_r" >"$_bgx_f"',
+  'exit "$_bgx_r"',
 ].join('; ');
 
 /**
@@ -72,9 +85,11 @@ const TTY_INNER = [
  *   checking on Linux that the pid is still this run directory's holder: the wrapper's shell
  *   may already have reaped it (closed input) and its pid been reused.
  * - `_bgx_tty` (in the command's subshell) `exec`s `script -q -f -e` with the input on its
- *   stdin: the command runs in a new session on the terminal; its exit status comes back
- *   through `-e` (a signal as 128 + n). When `script` reads end-of-file on its input it passes
- *   it on to the terminal; the command is not killed by it.
+ *   stdin: the command runs in a new session on the terminal, under a shell that records its
+ *   status in {@link TTY_STATUS_FILE}; `_bgx_ttyrc` takes it from there (a signal as 128 + n).
+ *   When `script` reads end-of-file on its input it passes it on to the terminal; the command
+ *   is not killed by it. A kill reaches the command through the attempt's markers (the
+ *   terminal's session is not the wrapper's process group).
  */
 export const INPUT_FUNCTIONS: readonly string[] = [
   '_bgx_input() {',
@@ -100,6 +115,12 @@ export const INPUT_FUNCTIONS: readonly string[] = [
   '}',
   '_bgx_tty() {',
   '  _bgx_v=unset; [ -z "${SHELL+x}" ] || _bgx_v="=$SHELL"',
-  `  SHELL=/bin/sh BGEXEC_TTY_CMD=$1 BGEXEC_TTY_SIZE=$_bgx_tt BGEXEC_TTY_SHELL=$_bgx_v exec script -q -f -e -c '${TTY_INNER}' /dev/null <&6 >&3 2>&4 3>&- 4>&- 6<&-`,
+  `  SHELL=/bin/sh BGEXEC_TTY_CMD=$1 BGEXEC_TTY_SIZE=$_bgx_tt BGEXEC_TTY_SHELL=$_bgx_v BGEXEC_TTY_RC=$_bgx_d/${TTY_STATUS_FILE} exec script -q -f -e -c '${TTY_INNER}' /dev/null <&6 >&3 2>&4 3>&- 4>&- 6<&-`,
+  '}',
+  // The command's status as the terminal's shell recorded it; without it (that shell was
+  // killed too), the signal the wrapper caught, else what `script` said.
+  '_bgx_ttyrc() {',
+  '  _bgx_x=; IFS= read -r _bgx_x <"$_bgx_d/' + TTY_STATUS_FILE + '" 2>/dev/null',
+  "  case $_bgx_x in ''|*[!0-9]*) [ -z \"$_bgx_s\" ] || _bgx_r=$((128 + _bgx_s)) ;; *) _bgx_r=$_bgx_x ;; esac",
   '}',
 ];

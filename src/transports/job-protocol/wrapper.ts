@@ -6,7 +6,7 @@ import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, IN_FILE, IN_HOLDER_FILE,
 import { markFailure, readExitMarker } from './run-dir.js';
 import { shQuoteAll } from './quote.js';
 import { CAP_FUNCTIONS } from './output-cap.js';
-import { INPUT_FUNCTIONS, STDIN_ENV, TTY_ENV, formatTtySetting, stdinSetting, ttyCommandLine } from './input.js';
+import { INPUT_FUNCTIONS, STDIN_ENV, TTY_ENV, TTY_STATUS_FILE, formatTtySetting, stdinSetting, ttyCommandLine } from './input.js';
 
 /**
  * The POSIX `sh` wrapper of a detached attempt (see docs/architecture.md). Positional parameters:
@@ -146,6 +146,7 @@ export const WRAPPER_SCRIPT = [
   '  exec /bin/sh -c "$1" <&6 >&3 2>&4 3>&- 4>&- 6<&-',
   ')',
   '_bgx_r=$?',
+  '[ -z "$_bgx_tt" ] || _bgx_ttyrc',
   'exec >/dev/null 3>&- 4>&- 6<&-',
   // The command has exited: its input goes before the reap (the holder is no leftover).
   '_bgx_unhold',
@@ -318,6 +319,7 @@ export async function launchWrapper(params: WrapperParams, taskId: string, env: 
   // writes `in.pid`, created here so that no umask widens it.
   if (params.stdin instanceof Uint8Array) writeFileSync(join(runDir, IN_FILE), params.stdin, { mode: 0o600 });
   else if (params.stdin === 'pipe') writeFileSync(join(runDir, IN_HOLDER_FILE), '', { mode: 0o600, flag: 'a' });
+  if (params.tty) writeFileSync(join(runDir, TTY_STATUS_FILE), '', { mode: 0o600, flag: 'a' });
   const programs = [...(params.args ? [params.command] : []), ...(params.tty ? ['script'] : [])];
   for (const program of programs) {
     const missing = findProgram(program, env['PATH'], params.cwd);
