@@ -85,4 +85,45 @@ describe('bg_write on a real local task', { timeout: 60_000 }, () => {
     const end = await call(s.tools, 'bg_write', { task_id: id, input: '', close: true, wait_ms: 20_000 });
     expect(end).toMatchObject({ ok: true, status: 'completed', exit_code: 0 });
   });
+
+  // On a terminal the program sees a tty, the typed input is echoed into the output, and a
+  // control character acts as its key (Ctrl-D at the start of a line ends the input).
+  it.skipIf(!has('script'))('answers a program on a terminal (tty: true), with echo, and ends it with Ctrl-D', async () => {
+    const s = await realSetup();
+    ex = s.ex;
+    const start = await call(s.tools, 'bg_start', {
+      command: "test -t 0 && echo on-a-tty; printf 'name? '; read x; echo \"got $x\"; cat >/dev/null; echo eof",
+      stdin: 'pipe',
+      tty: true,
+      wait_ms: 20_000,
+    });
+    expect(start).toMatchObject({ ok: true, status: 'running' });
+    const id = start.task_id as string;
+    let text = start.stdout?.text ?? '';
+    // Typed before the prompt, the input would be echoed before it (type-ahead): wait for it.
+    if (start.awaiting_input !== true) {
+      const prompt = await call(s.tools, 'bg_wait', { task_ids: [id], timeout_ms: 20_000 });
+      expect(prompt).toMatchObject({ outcome: 'input_wanted' });
+      text += prompt.stdout?.text ?? '';
+    }
+    const w = await call(s.tools, 'bg_write', { task_id: id, input: 'ada\n', wait_ms: 20_000 });
+    expect(w).toMatchObject({ ok: true, status: 'running' });
+    text += w.stdout?.text ?? '';
+    if (!text.includes('got ada')) text += (await call(s.tools, 'bg_wait', { task_ids: [id], until: 'pattern', pattern: 'got ada', timeout_ms: 20_000 })).match ?? '';
+    expect(text).toMatch(/on-a-tty\n[\s\S]*name\? ada\ngot ada/);
+    const end = await call(s.tools, 'bg_write', { task_id: id, input: '\u0004', wait_ms: 20_000 });
+    expect(end).toMatchObject({ ok: true, status: 'completed', exit_code: 0 });
+    const all = await call(s.tools, 'bg_read', { task_id: id, cursor: 0 });
+    expect(all.text).toMatch(/got ada\neof\n$/);
+    expect(all.other_stream_bytes).toBeUndefined(); // one stream on a terminal
+  });
+
+  it('does not take a task that sleeps, with its input open, for one that waits for input', async () => {
+    const s = await realSetup();
+    ex = s.ex;
+    const start = await call(s.tools, 'bg_start', { command: 'sleep 1; echo slept', stdin: 'pipe', wait_ms: 0 });
+    const w = await call(s.tools, 'bg_wait', { task_ids: [start.task_id], timeout_ms: 20_000 });
+    expect(w).toMatchObject({ outcome: 'exited', status: 'completed', stdout: { text: 'slept\n' } });
+    expect(w.awaiting_input).toBeUndefined();
+  });
 });

@@ -190,6 +190,21 @@ describe('bg_write with a prompting task', () => {
   });
 });
 
+describe('bg_write in strict mode', () => {
+  it('takes every property, null for those not chosen, as a strict-mode model sends them', async () => {
+    const { ex, fake, clock, tools } = fakeSetup({ strict: true });
+    fake.script('repl', repl);
+    const base = { cwd: null, env: null, timeout_ms: null, priority: null, stdin: 'pipe', tty: null };
+    const start = await drive(clock, call(tools, 'bg_start', { ...base, command: 'repl', wait_ms: 0 }));
+    expect(start).toMatchObject({ ok: true, status: 'running' });
+    const w = await drive(clock, call(tools, 'bg_write', { task_id: start.task_id, input: 'hi\n', close: null, wait_ms: null }));
+    expect(w).toMatchObject({ ok: true, awaiting_input: true, stdout: { text: 'HI\n> ' } });
+    expect(w.clamped).toBeUndefined();
+    expect(await call(tools, 'bg_write', { task_id: start.task_id, input: null, close: null, wait_ms: null })).toMatchObject({ ok: false, error: 'invalid_input' });
+    await ex.shutdown();
+  });
+});
+
 describe('bg_write within the budget', () => {
   it('caps a long reply to head + tail within maxOutputChars, and bg_read pages on from next_cursor', async () => {
     const { ex, fake, clock, tools } = fakeSetup({ maxOutputChars: 2048 });

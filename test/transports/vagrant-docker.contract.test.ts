@@ -19,8 +19,10 @@ else {
     return unclosed(shared);
   }
   // vagrant's two answers (seconds each on a loaded machine) are asked here, not inside a test's time limit.
+  let asked = 0;
   beforeAll(async () => {
     await (await transport()).probe!('warm-up', 1);
+    asked = shared!.vagrantCalls;
   }, 300_000);
   afterAll(async () => {
     await shared?.close();
@@ -30,8 +32,10 @@ else {
   describeExecutorContract('VagrantTransport (docker provider)', dockerExecutorFixture(transport));
 
   describe('VagrantTransport (docker provider): vagrant processes', () => {
-    it('spawned 2 vagrant processes (status + ssh-config) for all the operations above', () => {
-      expect(shared?.vagrantCalls).toBe(2);
+    it('spawned no vagrant process for all the operations above: status + ssh-config were asked once, before', () => {
+      // Two, or more when another test file's vagrant held the machine at that moment ("locked": asked again).
+      expect(asked).toBeGreaterThanOrEqual(2);
+      expect(shared?.vagrantCalls).toBe(asked);
     });
   });
 }

@@ -55,16 +55,21 @@ export const TTY_STATUS_FILE = 'tty.rc';
 // terminal, gives the command back the caller's SHELL, drops its own variables, runs the command
 // line and records its status. Everything comes in the environment, so nothing needs quoting.
 // This shell outlives a TERM, INT or HUP (a trap; the command gets the default back): like a
-// login shell it reports what the signal did to the command.
+// login shell it reports what the signal did to the command. A TERM comes only from a kill of
+// the attempt, which `script` also got: it would then spend 2 s ("Session terminated, killing
+// shell...") before it exits, so once the command has ended this shell ends `script` ($PPID).
 const TTY_INNER = [
   '_bgx_c=$BGEXEC_TTY_CMD _bgx_f=$BGEXEC_TTY_RC',
   'stty cols ${BGEXEC_TTY_SIZE% *} rows ${BGEXEC_TTY_SIZE#* } 2>/dev/null',
   'case $BGEXEC_TTY_SHELL in =*) SHELL=${BGEXEC_TTY_SHELL#=}; export SHELL ;; *) unset SHELL ;; esac',
   'unset BGEXEC_TTY_CMD BGEXEC_TTY_SIZE BGEXEC_TTY_SHELL BGEXEC_TTY_RC',
-  'trap : TERM INT HUP',
-  '/bin/sh -c "$_bgx_c"',
+  '_bgx_t=; trap "_bgx_t=1" TERM; trap : INT HUP',
+  // Its own notices ("Terminated") stay off the terminal; the command's stderr is the terminal.
+  'exec 9>&2 2>/dev/null',
+  '/bin/sh -c "$_bgx_c" 2>&9 9>&-',
   '_bgx_r=$?',
   'printf "%s\\n" "$_bgx_r" >"$_bgx_f"',
+  '[ -z "$_bgx_t" ] || kill -KILL "$PPID" 2>/dev/null',
   'exit "$_bgx_r"',
 ].join('; ');
 
