@@ -1,5 +1,5 @@
 // A stdio MCP server that gives a model background shell commands: bg_start, bg_read, bg_wait,
-// bg_kill and bg_list, served by `bgexec/mcp` (annotations, output schemas, progress while a
+// bg_kill, bg_list and bg_write, served by `bgexec/mcp` (annotations, output schemas, progress while a
 // call blocks, a log notification when a task ends).
 //
 //   npx tsx examples/mcp-server.ts      (runs until stdin closes)

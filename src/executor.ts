@@ -282,7 +282,8 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
   /**
    * Writes to the stdin of a running task started with `stdin: 'pipe'`. Writes arrive in the
    * order they were made; the promise resolves once the bytes are in the task's input pipe (not
-   * necessarily read yet). At most 1 MiB may wait to be delivered at once: a write beyond that
+   * necessarily read yet). A write made while the attempt is still starting waits for its start
+   * (and fails with `TASK_NOT_RUNNING` if the start fails). At most 1 MiB may wait to be delivered at once: a write beyond that
    * rejects with `STDIN_FULL` (await earlier writes first). Rejects with a {@link StdinError}:
    * `TASK_NOT_RUNNING` (not running, still pending in a cluster's queue, or ended before the
    * bytes got through), `STDIN_NOT_PIPED`, `STDIN_CLOSED`; `NOT_FOUND` for an unknown id.

@@ -178,7 +178,7 @@ export interface WrapperParams {
   /** Shell command line, or the program when `args` is given. */
   command: string;
   args?: readonly string[];
-  /** Input of the command (see {@link LaunchRequest.stdin}); absent: /dev/null. */
+  /** Input of the command, as a launch request's `stdin`; absent: /dev/null. */
   stdin?: 'pipe' | Uint8Array | undefined;
   /** Run the command on a pseudo-terminal of this size. */
   tty?: { cols: number; rows: number } | undefined;
