@@ -5,16 +5,18 @@
 // on the transports' own API (no executor polling interval in between):
 // - ssh: SshTransport against the test sshd on 127.0.0.1 (test/harness/sshd.ts), so the figures
 //   are the cost of the ssh client, the remote shell and the scripts, not of a network. One
-//   exchange = one write call (its own session over the shared master connection) + the poll
-//   round that writeStdin() kicks, which mirrors the reply.
+//   exchange = one write call (its own session over the shared master connection), whose reply
+//   carries the task's answer (short writes wait on the host up to ~0.2 s for it to begin).
 // - local-detached: LocalTransport, attempt under the job-protocol wrapper (FIFO `in` + holder).
-// Prints p50/p95/max per transport, and the write call alone (resolved once the bytes are in
-// the task's pipe).
+// Prints p50/p95/max per transport, the write call alone (resolved once the bytes are in the
+// task's pipe; over SSH a short write also brings back the answer that began within ~0.2 s),
+// and over SSH the floor: one call of `true` over the same kind of master connection.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TransportHandle } from '../src/index.js';
 import { LocalTransport } from '../src/transports/local.js';
+import { SshClient } from '../src/transports/ssh/ssh-client.js';
 import { SshTransport } from '../src/transports/ssh/ssh-transport.js';
 import type { Transport } from '../src/transports/types.js';
 import { sshUnavailable, startSshd } from '../test/harness/sshd.js';
@@ -78,9 +80,19 @@ try {
   else {
     const sshd = await startSshd();
     const ssh = new SshTransport(sshd.options({ pollIntervalMs: 100, maxPollIntervalMs: 1000 }));
+    // The floor: one call of `true` over a master connection of its own (same options).
+    const client = new SshClient(sshd.options({}));
     try {
       await bench('ssh (127.0.0.1)', ssh);
+      const floor: number[] = [];
+      for (let i = 0; i < EXCHANGES; i++) {
+        const t0 = performance.now();
+        await client.run('true');
+        floor.push(performance.now() - t0);
+      }
+      console.log(summary('ssh: one call of `true` (floor)', floor));
     } finally {
+      await client.close();
       await ssh.close();
       await sshd.close();
     }

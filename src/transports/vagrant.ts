@@ -71,9 +71,11 @@ function portOpen(address: SshAddress): Promise<boolean> {
  * Runs attempts inside a Vagrant machine through its SSH connection. Vagrant is asked twice —
  * `vagrant status <machine> --machine-readable` and `vagrant ssh-config <machine>` — on first use; the
  * answer is cached as an ssh config file for an internal {@link SshTransport}, and asked again
- * only after a refused connection (forwarded ports move when a machine restarts). Never one
+ * only after a refused connection (forwarded ports move when a machine restarts), or, while the
+ * machine is known down, as soon as its old ssh port accepts a TCP connection again. Never one
  * `vagrant ssh -c` (seconds each) per operation. Handles have kind `vagrant`. Failures of vagrant
- * are {@link VagrantError}s whose `reason` says what happened.
+ * are {@link VagrantError}s whose `reason` says what happened; a start refused because the
+ * machine is down or locked by another vagrant process is made again by the executor.
  */
 export class VagrantTransport implements Transport {
   readonly kind = 'vagrant';

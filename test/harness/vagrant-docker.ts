@@ -81,7 +81,7 @@ export async function vagrantDockerUp(project: VagrantDockerProject): Promise<Va
         try {
           return await run('vagrant', args, { cwd, env: { ...process.env, ...env }, timeoutMs });
         } catch (err) {
-          if (i >= 10 || !/is locked/.test(String(err))) throw err;
+          if (i >= 10 || !/is locked|already executing an action on the machine/.test(String(err))) throw err;
           await new Promise((r) => setTimeout(r, 1_000));
         }
       }

@@ -3,7 +3,7 @@
 // terminal, input given up front arrives byte-exact, and the poll says when every process of
 // an attempt waits for input (and not for a task that only sleeps).
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -255,6 +255,34 @@ else {
         }
       });
     }
+
+    // The remote user's PATH is the system's: a python3 of the local user (pyenv) does not count.
+    (['/usr/bin/python3', '/usr/local/bin/python3'].some((f) => existsSync(f)) ? it : it.skip)('drives python3 -i through a few exchanges, on a pipe and on a terminal (waits seen in read and in select)', async () => {
+      const t = sshTransport(await sshd());
+      try {
+        const p = await t.start({ taskId: contractTaskId(), attempt: 1, command: 'python3', args: ['-u', '-q', '-i'], detached: false, stdin: 'pipe' });
+        await until('the REPL to wait', async () => (await t.poll(p)).awaitingInput === true);
+        await t.writeStdin(p, Buffer.from('x = 6 * 7\nprint(x)\n'));
+        await until('42', async () => (await stdoutOf(t, p)) === '42\n');
+        await until('the REPL to wait again', async () => (await t.poll(p)).awaitingInput === true);
+        await t.writeStdin(p, Buffer.from('print(x + 1)\n'));
+        await until('43', async () => (await stdoutOf(t, p)) === '42\n43\n');
+        await t.closeStdin(p);
+        expect(await t.wait(p)).toMatchObject({ exitCode: 0 });
+
+        // On a terminal the REPL waits in select(), with its prompt and echo on the terminal.
+        const y = await t.start({ taskId: contractTaskId(), attempt: 1, command: 'python3 -q', detached: false, stdin: 'pipe', tty: { cols: 80, rows: 24 } });
+        await until('the prompt', async () => (await stdoutOf(t, y)).endsWith('>>> '));
+        await until('the terminal REPL to wait', async () => (await t.poll(y)).awaitingInput === true);
+        await t.writeStdin(y, Buffer.from('print(2 ** 10)\n'));
+        await until('1024', async () => (await stdoutOf(t, y)).includes('1024\r\n>>> '));
+        await t.writeStdin(y, Buffer.from('exit(5)\n'));
+        expect(await t.wait(y)).toMatchObject({ exitCode: 5 });
+        for (const h of [p, y]) await t.cleanup(h);
+      } finally {
+        await t.close();
+      }
+    });
 
     it('through the executor: task:input_wanted, then write() answers the prompt', async () => {
       const ex = new BackgroundExecutor({ transports: { box: sshTransport(await sshd()) }, scheduler: new PriorityScheduler({ concurrency: 2 }) });

@@ -4,7 +4,7 @@ import { RoundPoller } from '../round-poller.js';
 import { decideState, mirrorComplete, type Attempt } from './attempt.js';
 import type { OutputMirror } from './mirror.js';
 import { buildPollScript, type PollJob } from './remote-scripts.js';
-import { parseCompleteReply } from './reply.js';
+import { parseCompleteReply, type ReplyItem } from './reply.js';
 import type { SshClient } from './ssh-client.js';
 
 /** Timing of a {@link HostPoller}. */
@@ -42,6 +42,7 @@ export class HostPoller extends RoundPoller<Attempt, RoundOutcome> {
   private unreachableSince: number | undefined;
   private interval: number;
   private retryDelay = RETRY_MIN_MS;
+  private applying: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly client: SshClient,
@@ -79,7 +80,7 @@ export class HostPoller extends RoundPoller<Attempt, RoundOutcome> {
         ...(a.inputRounds === undefined ? {} : { input: { taskId: a.handle.taskId, attempt: a.handle.attempt } }),
       }));
       const reply = parseCompleteReply(await this.client.run(buildPollScript(jobs), this.timing.callTimeoutMs));
-      const result = await this.apply(reply);
+      const result = await this.applyInTurn(reply);
       this.unreachable = undefined;
       this.unreachableSince = undefined;
       this.retryDelay = RETRY_MIN_MS;
@@ -104,7 +105,26 @@ export class HostPoller extends RoundPoller<Attempt, RoundOutcome> {
     return this.interval;
   }
 
-  private async apply(reply: Awaited<ReturnType<typeof parseCompleteReply>>): Promise<RoundOutcome> {
+  /**
+   * Takes in the poll frames that came with another call (a write's reply), in turn with the
+   * rounds' own. False when they carried no output (the caller may want a round soon).
+   */
+  async absorb(reply: ReplyItem[]): Promise<boolean> {
+    const { progress, more } = await this.applyInTurn(reply);
+    if (more) this.kick();
+    return progress;
+  }
+
+  // One reply at a time: two appliers could otherwise both find the mirror at the same offset
+  // and append the same bytes twice.
+  private applyInTurn(reply: ReplyItem[]): Promise<RoundOutcome> {
+    const run = (): Promise<RoundOutcome> => this.apply(reply);
+    const result = this.applying.then(run, run);
+    this.applying = result.catch(() => {});
+    return result;
+  }
+
+  private async apply(reply: ReplyItem[]): Promise<RoundOutcome> {
     let bootId: string | undefined;
     let progress = false;
     const now = Date.now();

@@ -301,11 +301,26 @@ export function buildListScript(root: string | undefined): string {
  * while the pipe is full: that is the backpressure), `W closed` when the input was closed (no
  * live holder, or the task closed its stdin), `W ended` once the attempt has ended (also while the
  * write waited), `W gone` without a run
- * directory, `W nopipe` for an attempt without one. The FIFO is opened read-write before its
+ * directory, `W nopipe` for an attempt without one. With `reply` (an interactive write), `W ok`
+ * is followed by that attempt's poll frames (`J`, `S`, `O`, as in {@link buildPollScript}) once
+ * its output has grown or ~0.2 s have passed, so the task's answer comes back in the same round
+ * trip. The FIFO is opened read-write before its
  * write end is opened, so no open can block for want of a reader; then, with SIGPIPE ignored,
  * a write with no reader left fails at once (EPIPE) instead of hanging.
  */
-export function buildWriteScript(runDir: string, data: Uint8Array): string {
+export function buildWriteScript(runDir: string, data: Uint8Array, reply?: PollJob): string {
+  let before = ':';
+  let after: string[] = [];
+  if (reply !== undefined) {
+    assertValidId(reply.leaf, 'leaf');
+    if (![reply.outOffset, reply.errOffset, reply.maxBytes].every((n) => Number.isSafeInteger(n) && n >= 0)) throw new InvalidArgumentError('offset', 'must be non-negative integers');
+    before = '_sz; _o0=$_so _e0=$_se';
+    after = [
+      // Up to ~0.2 s for the task's answer to begin, then the attempt's poll frames.
+      '_i=0; while [ $_i -lt 10 ]; do _sz; [ "$_so" = "$_o0" ] && [ "$_se" = "$_e0" ] || break; sleep 0.02 2>/dev/null || break; _i=$((_i + 1)); done',
+      `_j "$_d" ${reply.leaf} ${reply.outOffset} ${reply.errOffset} ${reply.maxBytes}`,
+    ];
+  }
   return wrap([
     `echo ${REPLY_MARK}`,
     LIB,
@@ -314,11 +329,13 @@ export function buildWriteScript(runDir: string, data: Uint8Array): string {
     'if _x; then echo "W ended"; exit 0; fi',
     '[ -p "$_d/in" ] || { echo "W nopipe"; exit 0; }',
     'if ! _hd; then if _alive; then echo "W closed"; else echo "W ended"; fi; exit 0; fi',
+    before,
     'exec 7<>"$_d/in" 8>"$_d/in" 7<&-',
     "trap '' PIPE",
-    `if base64 -d >&8 <<'${DATA_EOF}'; then echo "W ok"; exit 0; fi`,
+    `if base64 -d >&8 <<'${DATA_EOF}'; then echo "W ok"; ${after.length === 0 ? 'exit 0' : '_ok=1'}; else _ok=; fi`,
     ...base64Lines(data),
     DATA_EOF,
+    ...(after.length === 0 ? [] : [`if [ -n "$_ok" ]; then ${after.join('; ')}; exit 0; fi`]),
     // No reader left: the task has ended (its wrapper then ends the holder and writes the exit
     // marker, after its reap: waited for up to 2 s) or it closed its stdin itself.
     '_i=0; while [ $_i -lt 20 ] && ! _x && _alive; do sleep 0.1 2>/dev/null || sleep 1; _i=$((_i + 1)); done',

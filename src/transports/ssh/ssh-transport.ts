@@ -57,6 +57,10 @@ export const STDIN_CHUNK = 256 * 1024;
 // A write waits while the task does not read; the connection's keepalive, not this, notices a
 // dead host. Bounded all the same, so that no call is left pending for ever.
 const STDIN_CALL_TIMEOUT_MS = 6 * 60 * 60 * 1000;
+// Writes up to this size wait briefly on the host for the task's answer and bring it back.
+const INTERACTIVE_WRITE = 4096;
+// Output bytes per stream such a reply brings at most (the rest comes with the next poll).
+const ANSWER_MAX = 64 * 1024;
 
 /**
  * Runs attempts on a remote host over the system OpenSSH client, on the job protocol described
@@ -224,22 +228,29 @@ export class SshTransport implements Transport {
    * A `TRANSPORT_UNREACHABLE` failure leaves it unknown whether that chunk arrived.
    */
   async writeStdin(handle: TransportHandle, data: Uint8Array): Promise<void> {
-    const { runDir } = runDirOf(handle, this.kind);
+    const { runDir, leaf } = runDirOf(handle, this.kind);
     const taskId = handle.taskId;
+    const a = this.poller.attempts.get(leaf);
+    let answered = false;
     for (let off = 0; off < data.byteLength; off += STDIN_CHUNK) {
-      const chunk = data.subarray(off, Math.min(data.byteLength, off + STDIN_CHUNK));
-      const reply = parseReply(await this.client.runMayWait(buildWriteScript(runDir, chunk), STDIN_CALL_TIMEOUT_MS));
+      const end = Math.min(data.byteLength, off + STDIN_CHUNK);
+      // A short write is a question to the task: its answer comes back with the write's reply.
+      const ask = a !== undefined && a.final === undefined && end === data.byteLength && data.byteLength <= INTERACTIVE_WRITE;
+      const frames = ask ? { runDir, leaf, outOffset: a.out, errOffset: a.err, maxBytes: ANSWER_MAX } : undefined;
+      const reply = parseReply(await this.client.runMayWait(buildWriteScript(runDir, data.subarray(off, end), frames), STDIN_CALL_TIMEOUT_MS));
       const what = reply.find((i) => i.t === 'W')?.what;
-      if (what === 'ok') continue;
+      if (what === 'ok') {
+        if (ask) answered = await this.poller.absorb(reply);
+        continue;
+      }
       if (what === 'closed') throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} on ${this.host} was closed`, { taskId });
       if (what === 'ended' || what === 'gone') throw new StdinError('TASK_NOT_RUNNING', `task ${taskId} has ended on ${this.host}`, { taskId });
       if (what === 'nopipe') throw new StdinError('STDIN_NOT_PIPED', `task ${taskId} on ${this.host} has no input pipe`, { taskId });
       throw new TransportError('TRANSPORT_FAILED', `write to ${leafOf(taskId, handle.attempt)} on ${this.host}: no answer from the remote script`, { taskId });
     }
-    // Input given: look again soon, for the reply and for whether it waits again.
-    const a = this.poller.attempts.get(leafOf(taskId, handle.attempt));
+    // Input given: it no longer waits; look again soon for the reply (unless it came along).
     if (a?.inputRounds !== undefined) a.inputRounds = 0;
-    this.poller.kick();
+    if (!answered) this.poller.kick();
   }
 
   /** Ends the attempt's input (its holder on the host); a no-op once closed or ended. */
