@@ -1,10 +1,8 @@
 import { InvalidSpecError } from './errors.js';
 import type { TaskResources } from './task.js';
+import { refusedOptionReason } from './transports/slurm/refused-options.js';
 
 const RESOURCE_KEYS = new Set(['cpus', 'memoryMb', 'gpus', 'timeLimitMinutes', 'extraArgs']);
-// Options the Slurm transport sets itself: overriding them would break the job protocol (output
-// files, the job name recovery looks up, the working directory, the environment it exports).
-const MANAGED = /^(-[oeJD]$|-[oeJD].|--(output|error|job-name|chdir|parsable|export|export-file|wrap|open-mode|array|input|requeue|no-requeue)(=|$))/;
 const MAX_EXTRA = 64;
 
 function describe(v: unknown): string {
@@ -21,7 +19,7 @@ function count(field: string, v: unknown): number {
   return v;
 }
 
-/** Validates `spec.resources`: positive integer counts, extra options that start with `-` and that the transport does not manage. */
+/** Validates `spec.resources`: positive integer counts, extra options that start with `-` and that the Slurm transport does not refuse (see `refusedOptionReason`). */
 export function checkResources(v: unknown): TaskResources {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InvalidSpecError('resources', `must be an object, got ${describe(v)}`);
   const input = v as Record<string, unknown>;
@@ -42,7 +40,9 @@ export function checkResources(v: unknown): TaskResources {
       if (typeof a !== 'string') throw new InvalidSpecError(field, `must be a string, got ${describe(a)}`);
       if (!a.startsWith('-')) throw new InvalidSpecError(field, `must be an option starting with "-", got ${JSON.stringify(a.slice(0, 40))}`);
       if (/[\0\n\r]/.test(a) || a.length > 4096) throw new InvalidSpecError(field, 'must be a single line of at most 4096 characters');
-      if (MANAGED.test(a)) throw new InvalidSpecError(field, `${JSON.stringify(a.split('=')[0])} is set by the transport itself`);
+      // Options the Slurm transport sets itself or that break its guarantees, however spelled.
+      const refused = refusedOptionReason(a);
+      if (refused !== undefined) throw new InvalidSpecError(field, `${JSON.stringify(a.split('=')[0])} ${refused}`);
       return a;
     });
   }

@@ -209,21 +209,25 @@ export class TaskRunner {
   }
 
   // A pending attempt now runs: its start time, handle and event are those of the real start, and
-  // its timeout (unless counted from submission) only begins now.
-  #onRunning(record: TaskRecord, live: Live): void {
+  // its timeout (unless counted from submission) only begins now. `announce` is false for an
+  // attempt re-attached after a restart that had already begun: its start was no news.
+  #onRunning(record: TaskRecord, live: Live, announce = true): void {
     if (live.done || !live.pending || !live.handle) return;
     live.pending = false;
     const { clock } = this.#o;
-    live.handle = deepFreeze({ ...live.handle, pending: false });
+    const pendingHandle = live.handle;
+    live.handle = deepFreeze({ ...pendingHandle, pending: false });
     record.handle = live.handle;
-    record.startedAt = clock.now();
+    record.startedAt = realStart(live, pendingHandle, clock.now());
     delete record.note;
     this.persist(record);
+    if (!announce) return;
     if (tracing()) trace('start', record.id, { attempt: record.attempt, pid: live.handle.pid, transport: record.spec.transport });
     this.#sink.task('task:started', record);
     this.notify(record.id);
     if (!live.killReason && live.timeoutTimer === undefined && record.spec.timeoutMs !== undefined) {
-      live.timeoutTimer = clock.setTimeout(() => void this.kill(record, live, 'timeout'), record.spec.timeoutMs);
+      const elapsed = clock.now() - record.startedAt;
+      live.timeoutTimer = clock.setTimeout(() => void this.kill(record, live, 'timeout'), Math.max(0, record.spec.timeoutMs - elapsed));
     }
   }
 
@@ -234,6 +238,11 @@ export class TaskRunner {
     if (handle['pending'] === true && typeof live.transport.whenRunning === 'function') {
       // Also after a restart: a re-attached attempt may still wait in the queue.
       live.pending = true;
+      // Or it already runs (the store may have kept the pending handle when the executor died
+      // right after the start): running from its real start, without a second task:started.
+      if (handle.ownerGone === true && runningSinceOf(live, handle) !== undefined) this.#onRunning(record, live, false);
+    }
+    if (live.pending && typeof live.transport.whenRunning === 'function') {
       if (record.note === undefined) {
         record.note = pendingNote(handle);
         this.persist(record);
@@ -342,6 +351,8 @@ export class TaskRunner {
     if (killCameLate(exit, live.killReason)) delete record.reason;
     // An attempt that never left a cluster's queue has no start time: its submission is not one.
     if (live.pending || exit.reason === 'cancelled_before_start') delete record.startedAt;
+    // A start noticed later than the end the wrapper recorded (a short command between two poll
+    // rounds, or clocks of two hosts): the attempt cannot have started after it ended.
     const errorInfo = error === undefined ? undefined : deepFreeze(toErrorInfo(error, 'SPAWN_FAILED'));
     const endedAt = exit.endedAt;
     // Optional fields assigned, not spread: a conditional spread allocates a temporary object each.
@@ -481,3 +492,20 @@ export class TaskRunner {
   }
 }
 
+// When the transport says the attempt's command began, if it can tell (a transport fault is no start).
+function runningSinceOf(live: Live, handle: TransportHandle): number | undefined {
+  try {
+    const since = live.transport.runningSince?.(handle);
+    return typeof since === 'number' && Number.isFinite(since) ? since : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// The start time of an attempt that left the queue: the transport's word when it has one (the
+// wrapper began before this process noticed), bounded by its submission and by now.
+function realStart(live: Live, handle: TransportHandle, now: number): number {
+  const since = runningSinceOf(live, handle);
+  if (since === undefined) return now;
+  return Math.min(now, Math.max(since, handle.startedAt ?? since));
+}

@@ -180,6 +180,14 @@ export interface Transport {
    */
   whenRunning?(handle: TransportHandle): Promise<boolean>;
   /**
+   * For a transport that queues attempts: when the attempt's command really began (ms since the
+   * epoch, e.g. the wrapper's start on the node), or undefined while it has not begun or the
+   * transport cannot tell. The runner records it as the attempt's `startedAt` rather than the
+   * moment it noticed the start (a poll interval later), and a re-attached attempt that already
+   * began is not announced with `task:started` a second time.
+   */
+  runningSince?(handle: TransportHandle): number | undefined;
+  /**
    * Refuses at `submit()` a task this transport can never run, by throwing an `InvalidSpecError`
    * (`INVALID_SPEC`, naming the field), so that nothing is accepted that would only fail at start
    * (e.g. Slurm and `secretEnv`). Called with the validated spec before it is stored; must be

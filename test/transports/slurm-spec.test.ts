@@ -1,6 +1,10 @@
 // What the Slurm transport adds that runs without a cluster: the pending state in the runner (on
 // a queueing stand-in around FakeTransport), spec validation of `resources` and `timeoutFrom`,
 // the transport's option checks, and the batch script and sbatch argv it builds.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BackgroundExecutor } from '../../src/executor.js';
 import type { StoredSpec, TransportHandle } from '../../src/task.js';
@@ -10,6 +14,7 @@ import { FakeTransport } from '../../src/testing/fake-transport.js';
 import { SlurmTransport } from '../../src/transports/slurm/slurm-transport.js';
 import type { SlurmCli } from '../../src/transports/slurm/cli.js';
 import { buildJobScript, sbatchArgv } from '../../src/transports/slurm/job-script.js';
+import { REFUSED_LONG, REFUSED_SHORT } from '../../src/transports/slurm/refused-options.js';
 import { isEnded, isQueued, queryJobs } from '../../src/transports/slurm/states.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from '../../src/transports/types.js';
 
@@ -86,6 +91,30 @@ describe('pending attempts in the runner', () => {
     }
   });
 
+  it('an attempt never ends before it starts: an end the transport dates earlier than the noticed start moves the start back', async () => {
+    // The end comes from the wrapper (another host's clock, or a start noticed a poll round late).
+    class Skewed extends QueueingFake {
+      override wait(h: TransportHandle): Promise<ExitInfo> {
+        return super.wait(h).then((e) => ({ ...e, endedAt: e.endedAt - 60_000 }));
+      }
+    }
+    const q = new Skewed();
+    q.fake.script(/./, { hang: true });
+    const ex = new BackgroundExecutor({ transports: { q }, defaultTransport: 'q' });
+    try {
+      const t = await ex.submit({ command: 'x' });
+      q.release(t.id);
+      for (let i = 0; i < 200 && ex.get(t.id)?.handle?.['pending'] !== false; i++) await sleep(5);
+      q.fake.complete(t.id, { exitCode: 0 });
+      const done = await ex.wait(t.id);
+      expect(done.status).toBe('completed');
+      expect(done.history[0]!.endedAt).toBeGreaterThanOrEqual(done.history[0]!.startedAt);
+      expect(done.endedAt! - done.startedAt!).toBeGreaterThanOrEqual(0);
+    } finally {
+      await ex.shutdown();
+    }
+  });
+
   it("timeoutFrom: 'submit' counts the time pending: it times out in the queue without ever starting", async () => {
     const q = new QueueingFake();
     q.fake.script(/./, { hang: true });
@@ -128,6 +157,47 @@ describe('Slurm spec fields and options', () => {
       expect(ok.spec.resources).toEqual({ cpus: 2, memoryMb: 100, gpus: 1, timeLimitMinutes: 5, extraArgs: ['--constraint=x', '--exclusive'] });
     } finally {
       await e.shutdown();
+    }
+  });
+
+  it('refuses managed sbatch options however getopt_long would read them: abbreviations, short forms, clusters, detached values', async () => {
+    const e = ex();
+    try {
+      const refused = [
+        '--job-n=x', '--requ', '--out=/tmp/o-%j', '--chd=/', '-a1-3', '-i/etc/passwd', '-o', '-e', '-J', '-Jx', '-D/', '-HJx',
+        '--exp=NONE', '--export-f=x', '--wr=true', '--sig=B:USR1@60', '--get-u', '--open=append', '--parsa', '--no-req', '--wait',
+        '-W', '-M', '-Mother', '--clusters=other', '--test-o', '--uid=0', '--', '--comment', '-p', '-Hp', '--mem',
+      ];
+      for (const arg of refused) {
+        await expect(e.submit({ command: 'true', resources: { extraArgs: ['--hold', arg] } }), arg).rejects.toMatchObject({ code: 'INVALID_SPEC', field: 'resources.extraArgs[1]' });
+        expect(() => new SlurmTransport({ sharedRoot: '/s', sbatchArgs: [arg] }), arg).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'sbatchArgs' }));
+      }
+      await expect(e.submit({ command: 'true', resources: { extraArgs: ['--job-n=x'] } })).rejects.toThrow(/abbreviates --job-name/);
+      // Options that only look alike stay allowed: a value attached to a harmless letter, full names, flags.
+      const allowed = ['-pdebug-o', '-Hv', '--ho', '--hold', '--wait-all-nodes=1', '--kill-on-invalid-dep=yes', '--comment=-o x', '--mem=5', '--nice', '--exclusive', '-t5', '--constraint=a100'];
+      const ok = await e.submit({ command: 'true', resources: { extraArgs: allowed } });
+      expect(ok.spec.resources?.extraArgs).toEqual(allowed);
+      expect(() => new SlurmTransport({ sharedRoot: '/s', sbatchArgs: allowed })).not.toThrow();
+    } finally {
+      await e.shutdown();
+    }
+  });
+
+  it.skipIf(!existsSync('/usr/bin/sbatch'))("knows every short letter that sbatch --help gives a refused long option", () => {
+    // sbatch wants a configuration even for --help; a two-line one needs no cluster.
+    const dir = mkdtempSync(join(tmpdir(), 'bgx-sbatch-help-'));
+    writeFileSync(join(dir, 'slurm.conf'), 'ClusterName=help\nSlurmctldHost=localhost\n');
+    let help: string;
+    try {
+      help = execFileSync('/usr/bin/sbatch', ['--help'], { encoding: 'utf8', env: { ...process.env, SLURM_CONF: join(dir, 'slurm.conf') } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const pairs = [...help.matchAll(/^\s+-([A-Za-z]), --([a-z-]+)/gm)].map((m) => [m[1]!, m[2]!] as const);
+    expect(pairs.length).toBeGreaterThan(20);
+    for (const [letter, long] of pairs) {
+      if (REFUSED_LONG[long] !== undefined) expect(REFUSED_SHORT[letter], `-${letter} (--${long})`).toBe(long);
+      else expect(REFUSED_SHORT[letter], `-${letter} (--${long})`).toBeUndefined();
     }
   });
 

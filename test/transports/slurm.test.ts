@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,38 @@ else {
         expect(view(pairs[0]![0])).toEqual({ status: 'failed', exitCode: 7, signal: null });
       } finally {
         await local.shutdown();
+      }
+    });
+
+    it("an attempt's times are the wrapper's own: it starts when its pid file was written, and never ends before it starts", async () => {
+      newExecutor();
+      const unchecked = new SlurmTransport({ sharedRoot: sharedRoot(), env: SLURM_ENV, pollMs: 100, checkCwd: false });
+      const ex2 = new BackgroundExecutor({ transports: { cluster: unchecked }, defaultTransport: 'cluster' });
+      try {
+        // Commands that end within one poll interval of their start: bgexec notices the start
+        // and the end in the same round, after both happened.
+        const specs = [
+          ...['true', 'kill -KILL $$', 'true', 'exit 3', 'true', 'kill -KILL $$'].map((command) => ({ e: ex, command, cwd: undefined })),
+          { e: ex2, command: 'true', cwd: '/nonexistent/bgexec/times' },
+        ];
+        const done = await Promise.all(specs.map(async ({ e, command, cwd }) => {
+          const submitted = Date.now();
+          const t = await e.submit({ command, ...(cwd === undefined ? {} : { cwd }) });
+          return { rec: await e.wait(t.id), submitted };
+        }));
+        for (const { rec, submitted } of done) {
+          const h = rec.history[0]!;
+          expect(h.endedAt, `${rec.spec.command}: ended before it started`).toBeGreaterThanOrEqual(h.startedAt);
+          expect(h.startedAt).toBeGreaterThanOrEqual(submitted - 1);
+          // The start is the wrapper's: its pid file's mtime (the run directory is kept until cleanup).
+          const pidFile = join(String(rec.handle?.runDir), 'pid');
+          expect(h.startedAt, rec.spec.command).toBe(Math.floor(statSync(pidFile).mtimeMs));
+          expect(rec.startedAt).toBe(h.startedAt);
+          expect(rec.endedAt! - rec.startedAt!).toBeGreaterThanOrEqual(0);
+        }
+        expect(done.at(-1)!.rec).toMatchObject({ status: 'failed', reason: 'cwd_missing' });
+      } finally {
+        await ex2.shutdown();
       }
     });
 

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
+import { refusedOptionReason } from './refused-options.js';
 
 /** Options of {@link SlurmTransport}. */
 export interface SlurmTransportOptions {
@@ -18,8 +19,11 @@ export interface SlurmTransportOptions {
   qos?: string;
   /**
    * Further `sbatch` options for every job, one argument each, each starting with `-`
-   * (a task's `resources.extraArgs` come after them). Options the transport sets itself
-   * (output files, job name, working directory, environment export) are refused.
+   * (a task's `resources.extraArgs` come after them). Options the transport sets itself or that
+   * break its guarantees (output files, job name, working directory, environment, arrays,
+   * requeue, `--wrap`, `--signal`, `--wait`, other clusters, …), their abbreviations and short
+   * forms, and value-taking options without an attached value are refused; see
+   * docs/transports.md, "Slurm".
    */
   sbatchArgs?: readonly string[];
   /** Interval between two looks at the jobs (one `squeue` call for all of them); default 500 ms. */
@@ -55,8 +59,6 @@ export interface ResolvedSlurmOptions {
   commandTimeoutMs: number;
 }
 
-// Options the transport sets itself; also refused in a task's resources.extraArgs.
-const MANAGED = /^(-[oeJD]$|-[oeJD].|--(output|error|job-name|chdir|parsable|export|export-file|wrap|open-mode|array|input|requeue|no-requeue)(=|$))/;
 const KNOWN = new Set(['sharedRoot', 'partition', 'account', 'qos', 'sbatchArgs', 'pollMs', 'binDir', 'env', 'checkCwd', 'markerGraceMs', 'commandTimeoutMs']);
 
 function path(field: string, v: unknown): string {
@@ -94,7 +96,8 @@ export function resolveSlurmOptions(options: SlurmTransportOptions): ResolvedSlu
     if (!Array.isArray(options.sbatchArgs)) throw new InvalidArgumentError('sbatchArgs', 'must be an array of strings');
     for (const a of options.sbatchArgs as unknown[]) {
       if (typeof a !== 'string' || !a.startsWith('-') || /[\0\n\r]/.test(a)) throw new InvalidArgumentError('sbatchArgs', `${JSON.stringify(a)} is not a single-line option starting with "-"`);
-      if (MANAGED.test(a)) throw new InvalidArgumentError('sbatchArgs', `${JSON.stringify(a.split('=')[0])} is set by the transport itself`);
+      const refused = refusedOptionReason(a);
+      if (refused !== undefined) throw new InvalidArgumentError('sbatchArgs', `${JSON.stringify(a.split('=')[0])} ${refused}`);
       jobArgs.push(a);
     }
   }
@@ -117,9 +120,4 @@ export function resolveSlurmOptions(options: SlurmTransportOptions): ResolvedSlu
     markerGraceMs: ms('markerGraceMs', options.markerGraceMs, 3_000),
     commandTimeoutMs: ms('commandTimeoutMs', options.commandTimeoutMs, 30_000),
   };
-}
-
-/** True for an option the transport sets itself (refused in `sbatchArgs` and `resources.extraArgs`). */
-export function isManagedOption(arg: string): boolean {
-  return MANAGED.test(arg);
 }

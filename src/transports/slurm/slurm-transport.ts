@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BgexecError, InvalidArgumentError, InvalidSpecError, SpawnError, TransportError } from '../../errors.js';
 import type { StoredSpec, TransportHandle } from '../../task.js';
@@ -127,6 +127,20 @@ export class SlurmTransport implements Transport {
       return this.track(handle).running;
     } catch (err) {
       return Promise.reject(err);
+    }
+  }
+
+  /**
+   * When the attempt's command began: the time the wrapper wrote its `pid` file on the node (the
+   * file's mtime, as the shared file system keeps it), or undefined while the job has not begun.
+   */
+  runningSince(handle: TransportHandle): number | undefined {
+    const { runDir } = this.runDirOf(handle);
+    if (readPidMarker(runDir) === undefined) return undefined;
+    try {
+      return Math.floor(statSync(join(runDir, PID_FILE)).mtimeMs);
+    } catch {
+      return undefined;
     }
   }
 
