@@ -179,8 +179,10 @@ export class ShuttingDownError extends BgexecError {
 }
 
 /**
- * A write to a task's standard input (`write()`, `closeStdin()`) was refused; nothing of it was
- * delivered. `TASK_NOT_RUNNING`: the task is not running (queued, waiting, pending in a
+ * A write to a task's standard input (`write()`, `closeStdin()`) was refused. Nothing of it was
+ * delivered, except when the task ended while the write was under way (`TASK_NOT_RUNNING`, its
+ * message says so): the task may have read part of it before it ended.
+ * `TASK_NOT_RUNNING`: the task is not running (queued, waiting, pending in a
  * cluster's queue, or ended, also when it ended before a queued write got through);
  * `STDIN_NOT_PIPED`: it was not started with `stdin: 'pipe'`; `STDIN_CLOSED`: its input was
  * closed (by `closeStdin()`, or the attempt's input end is gone); `STDIN_FULL`: more bytes than the

@@ -56,7 +56,15 @@ export class StdinChannel {
     const run = async (): Promise<void> => {
       try {
         if (this.#ended) throw this.#ended;
-        await this.#transport.writeStdin!(this.#handle!, data);
+        try {
+          await this.#transport.writeStdin!(this.#handle!, data);
+        } catch (err) {
+          // The task ended while the bytes were on their way: it may have read some of them.
+          if (err instanceof StdinError && err.code === 'TASK_NOT_RUNNING') {
+            throw new StdinError('TASK_NOT_RUNNING', `task ${taskId} ended while this input was being written: it may have read part of it`, { taskId, cause: err });
+          }
+          throw err;
+        }
       } finally {
         this.#inFlight -= data.byteLength;
       }

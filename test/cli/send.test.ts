@@ -158,3 +158,16 @@ describe('task ids by prefix', () => {
     expect(await until(async () => (await outputOf(prefix)) === 'got it\n', 20_000)).toBe(true);
   });
 });
+
+describe('a mistyped store directory', () => {
+  it('steering commands say there is no store there (exit 1), not that nobody owns it', async () => {
+    bin ??= await buildCli();
+    const wrong = join(tmp?.dir ?? '/tmp', 'no-such-store');
+    for (const args of [['submit', '-i', '--', 'cat'], ['send', 'abc', 'x'], ['kill', 'abc']]) {
+      const res = await runBin(bin.bin, ['--dir', wrong, ...args]);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr).toContain(`no bgexec store at ${wrong}`);
+      expect(res.stderr).not.toContain('bgexec run');
+    }
+  });
+});

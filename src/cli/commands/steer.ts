@@ -41,6 +41,8 @@ export async function ask(ctx: CliContext, request: ControlRequest, timeoutMs = 
 /** Fails with `NO_OWNER` (and the offer to run the tasks here) unless a live process owns the store. */
 export async function needOwner(ctx: CliContext): Promise<void> {
   const owner = await ctx.reader.owner();
+  // A mistyped --dir is not a store nobody owns: offering `bgexec run` there would create one.
+  if (!owner) await ctx.reader.snapshot();
   if (!owner?.alive) throw noOwner(ctx.dir, owner ? `its last owner, pid ${owner.pid}, is gone` : undefined);
 }
 
