@@ -105,8 +105,11 @@ export interface TaskResources {
   timeLimitMinutes?: number;
   /**
    * Further scheduler options, one argument each, every one starting with `-` (for example
-   * `['--constraint=avx2', '--hold']`). Options the transport sets itself (output files, job
-   * name, working directory, environment export) are refused.
+   * `['--constraint=avx2', '--hold']`). Options the transport sets itself or that break its
+   * guarantees (output files, job name, working directory, environment, arrays, requeue,
+   * `--wrap`, `--signal`, `--wait`, …) are refused at submit (`INVALID_SPEC` naming the entry),
+   * also abbreviated (`--job-n=x`) or short (`-Jx`); a value goes in the same argument
+   * (`--comment=x`). See docs/transports.md, "Slurm".
    */
   extraArgs?: readonly string[];
 }
@@ -137,7 +140,10 @@ export interface TaskSpec {
   command: string;
   /** Arguments; when present, `command` is executed directly without a shell. */
   args?: readonly string[];
-  /** Working directory; default the executor's (for remote transports: the login directory). */
+  /**
+   * Working directory; default the executor's (SSH and Vagrant: the login directory; Slurm: the
+   * attempt's run directory `<sharedRoot>/jobs/<taskId>-<attempt>`).
+   */
   cwd?: string;
   /** Extra environment variables, merged over the executor's environment. */
   env?: Readonly<Record<string, string>>;
@@ -260,9 +266,17 @@ export interface AttemptInfo {
   startedAt: number;
   /** Clock time it ended (ms). */
   endedAt: number;
-  /** Its exit code; null when a signal ended it or it never ran. */
+  /**
+   * Its exit code; null when a signal ended it or it never ran. On attempts run through the job
+   * protocol's wrapper (detached local, SSH, Vagrant, Slurm), a command killed by a signal that
+   * bgexec did not send shows as `128+N` here (e.g. 137 for `kill -KILL $$`), `signal` null.
+   */
   exitCode: number | null;
-  /** Signal that ended it, or null. */
+  /**
+   * Signal that ended it, or null. On wrapper-run attempts (detached local, SSH, Vagrant, Slurm)
+   * only a signal bgexec sent (cancel, timeout, shutdown) is recorded here; one the command got
+   * otherwise is exit code `128+N`, since the wrapper's shell cannot tell the two apart.
+   */
   signal: string | null;
   /** Why it ended other than by its own exit (`timeout`, `output_limit`, …). */
   reason?: string;
@@ -321,15 +335,24 @@ export interface TaskRecord {
   /** When the task may next start (delay or backoff), if it is `waiting`. */
   runAt?: number;
   /**
-   * Clock time the current or last attempt started (ms). Absent once an attempt ended without
-   * ever running (cancelled while it waited in a cluster's queue).
+   * Clock time the current or last attempt started (ms). While an attempt waits in a cluster's
+   * queue (Slurm, `note` "pending: …") it is the submission time, replaced by the real start
+   * (the wrapper's start on the node) once it runs. Absent once an attempt ended without ever
+   * running (cancelled while it waited in a cluster's queue, or refused by it).
    */
   startedAt?: number;
   /** Clock time the task ended (ms), once terminal. */
   endedAt?: number;
-  /** Exit code of the last attempt; null when a signal ended it or it never ran. */
+  /**
+   * Exit code of the last attempt; null when a signal ended it or it never ran. On wrapper-run
+   * attempts (detached local, SSH, Vagrant, Slurm) a command killed by a signal bgexec did not
+   * send shows as `128+N` (e.g. 137 for `kill -KILL $$`), with `signal` null.
+   */
   exitCode?: number | null;
-  /** Signal that ended the last attempt, if any (e.g. `SIGTERM`). */
+  /**
+   * Signal that ended the last attempt, if any (e.g. `SIGTERM`). On wrapper-run attempts
+   * (detached local, SSH, Vagrant, Slurm) only a signal bgexec sent (cancel, timeout, shutdown).
+   */
   signal?: string | null;
   /** Why a task ended other than by its own exit: `timeout`, `cancelled`, `output_limit`, `executor_restart`, … */
   reason?: string;
@@ -339,7 +362,12 @@ export interface TaskRecord {
   cancelledBy?: string;
   /** Transport handle of the running (or last) attempt. */
   handle?: TransportHandle;
-  /** Set while the attempt's host cannot be reached (e.g. `unreachable: connection refused`). */
+  /**
+   * Set while the attempt's host cannot be reached (e.g. `unreachable: connection refused`), and
+   * while an attempt of a queueing transport waits in the queue (Slurm: "pending: Slurm job N
+   * waits in the queue (reason: Priority)", with Slurm's current reason; event `task:pending`).
+   * Removed once the attempt runs or the task ends.
+   */
   note?: string;
   /**
    * True while the running attempt seems to wait for input: every process of it is blocked

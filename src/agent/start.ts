@@ -103,5 +103,7 @@ export function inputWantedHint(record: TaskRecord): string {
   if (record.spec.stdin === 'pipe') {
     return `Task ${id} is waiting for input (the output above likely ends with its prompt). Answer with bg_write {"task_id":"${id}","input":"…\\n"}; close=true ends its input.`;
   }
-  return `Task ${id} seems to wait for input, but it was not started with stdin "pipe", so it cannot be answered: bg_kill it and start it again with stdin "pipe" (or give the input up front as stdin text).`;
+  // Without a pipe the input is /dev/null, the text given up front, or (tty alone) a terminal
+  // at end-of-file: a read returns at once, so a wait seen here is on something else.
+  return `Task ${id} seems to wait for input, but it was not started with stdin "pipe", so nothing can be written to it (without a pipe its input is at end-of-file, on a terminal too). If it should get input, bg_kill it and start it again with stdin "pipe" (or give the input up front as stdin text).`;
 }

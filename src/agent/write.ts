@@ -20,6 +20,10 @@ export interface WriteInput {
  */
 export const REPLY_QUIET_MS = 300;
 
+// Said when input without a line end got no reply.
+const NO_NEWLINE =
+  'Your input did not end with a newline: a program that reads a line waits for the rest of it. Send "\\n" (Enter) with bg_write to finish the line.';
+
 // The executor's refusal, as advice for the model; nothing was written in any of these cases.
 function refusal(ctx: ToolContext, err: unknown, id: string, what: string): AgentToolError {
   if (!(err instanceof BgexecError)) return fromError(err, 'bg_write');
@@ -109,21 +113,24 @@ export async function bgWrite(ctx: ToolContext, input: WriteInput, signal?: Abor
   if (notes.length > 0) result.clamped = notes;
   Object.assign(result, await renderUnread(ctx, record, outputBudgetAfter(ctx, result)).catch(() => ({})));
   const capped = result.stdout?.truncated || result.stderr?.truncated ? ' Output was capped: bg_read continues at next_cursor.' : '';
+  // A line without its end gets no reply: the program still waits for it (awaiting input,
+  // nothing printed, or on a terminal only the echo of what was typed).
+  const grown = bytesSeen(record) - before;
+  const echoOnly = grown > 0 && grown === Buffer.byteLength(input.input) && (result.stdout?.text ?? '').endsWith(input.input);
+  const unanswered = awaiting || grown <= 0 || echoOnly;
+  const line = !terminal && !close && input.input !== '' && !/[\n\r]$/.test(input.input) && unanswered ? `${NO_NEWLINE} ` : '';
   let hint: string;
   if (terminal) {
     hint = `Task ${id} ${endText(record)}.${capped}`;
     ctx.reported(record);
   } else if (awaiting) {
-    hint = `${inputWantedHint(record)}${capped}`;
+    hint = `${line}${inputWantedHint(record)}${capped}`;
   } else if (result.stdout?.text || result.stderr?.text) {
     hint =
-      `Task ${id} is running; the output above is what it printed since your last read.${capped} ` +
+      `${line}Task ${id} is running; the output above is what it printed since your last read.${capped} ` +
       `bg_write to send more, bg_wait to wait for its end (or for a line, with until="pattern").`;
   } else {
-    const line = input.input !== '' && !/[\n\r]$/.test(input.input) && !close
-      ? ' Your input did not end with a newline: a program that reads a line waits for the rest of it.'
-      : '';
-    hint = `No output from task ${id} within ${waitMs} ms; it is still running.${line} bg_wait or bg_read to see what it does next.`;
+    hint = `No output from task ${id} within ${waitMs} ms; it is still running. ${line}bg_wait or bg_read to see what it does next.`;
   }
   return { ...result, hint };
 }

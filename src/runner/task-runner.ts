@@ -221,7 +221,10 @@ export class TaskRunner {
     record.startedAt = realStart(live, pendingHandle, clock.now());
     delete record.note;
     this.persist(record);
-    if (!announce) return;
+    if (!announce) {
+      this.notify(record.id);
+      return;
+    }
     if (tracing()) trace('start', record.id, { attempt: record.attempt, pid: live.handle.pid, transport: record.spec.transport });
     this.#sink.task('task:started', record);
     this.notify(record.id);
@@ -353,6 +356,7 @@ export class TaskRunner {
     if (live.pending || exit.reason === 'cancelled_before_start') delete record.startedAt;
     // A start noticed later than the end the wrapper recorded (a short command between two poll
     // rounds, or clocks of two hosts): the attempt cannot have started after it ended.
+    else if (record.startedAt !== undefined && record.startedAt > exit.endedAt) record.startedAt = exit.endedAt;
     const errorInfo = error === undefined ? undefined : deepFreeze(toErrorInfo(error, 'SPAWN_FAILED'));
     const endedAt = exit.endedAt;
     // Optional fields assigned, not spread: a conditional spread allocates a temporary object each.

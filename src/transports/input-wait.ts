@@ -1,8 +1,11 @@
-import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readSync, statSync } from 'node:fs';
 
 // Whether an attempt waits for input, told from /proc (Linux): every live process of the tree
-// under its leader is either blocked reading its standard input (or the same file or terminal
-// on another descriptor) or waiting for a child, and at least one is reading. A process that
+// under its leader is either blocked reading input or waiting for a child, and at least one is
+// reading. Input is any descriptor that refers to the attempt's stdin (its own fd 0, or the same
+// pipe or FIFO as the stdin of the tree's root or of the input's holder: a program may read a
+// duplicate of fd 0 after closing it) or to its terminal (a descriptor on /dev/tty, as getpass,
+// ssh or sudo open for a password, or on the same terminal as its own fd 0 or fd 1). A process that
 // runs, sleeps in a timer, waits on a lock, a socket or epoll says "no". Per process it reads
 // /proc/<pid>/stat, /proc/<pid>/syscall and, for select/poll, the descriptor sets in
 // /proc/<pid>/mem (both need ptrace access: the same user without a Yama restriction, or root);
@@ -77,11 +80,45 @@ function readMem(pid: number, address: number, length: number): Buffer | undefin
   }
 }
 
-// Whether descriptor `fd` of `pid` is its stdin (or the same file: a terminal opened again).
-function isStdin(pid: number, fd: number, stdinLink: () => string | undefined): boolean {
-  if (fd === 0) return true;
-  const target = stdinLink();
-  return target !== undefined && link(pid, fd) === target;
+// "dev:ino" of what descriptor `fd` of `pid` refers to, when that is a pipe or FIFO.
+function pipeId(pid: number, fd: number): string | undefined {
+  try {
+    const st = statSync(`/proc/${pid}/fd/${fd}`, { bigint: true, throwIfNoEntry: false });
+    return st?.isFIFO() === true ? `${st.dev}:${st.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// A terminal's device path as /proc shows it: a pseudo-terminal or a console.
+const TERMINAL = /^\/dev\/(pts\/\d+|tty\w*|console)$/;
+
+// What one process reads from: its stdin, duplicates of the attempt's stdin pipe, its terminal.
+class InputOf {
+  private own: Map<number, string | undefined> = new Map();
+  constructor(
+    private readonly pid: number,
+    private readonly inputPipes: ReadonlySet<string>,
+  ) {}
+
+  private linkOf(fd: number): string | undefined {
+    if (!this.own.has(fd)) this.own.set(fd, link(this.pid, fd));
+    return this.own.get(fd);
+  }
+
+  /** Whether descriptor `fd` of the process is input (see the header of this file). */
+  has(fd: number): boolean {
+    if (fd === 0) return true;
+    const target = this.linkOf(fd);
+    if (target === undefined) return false;
+    // The controlling terminal opened by name, or a terminal it reads and writes as fd 0/1.
+    if (target === '/dev/tty') return true;
+    if (TERMINAL.test(target)) return target === this.linkOf(0) || target === this.linkOf(1);
+    if (target === this.linkOf(0)) return true;
+    if (this.inputPipes.size === 0 || !/^(pipe:|\/)/.test(target)) return false;
+    const id = pipeId(this.pid, fd);
+    return id !== undefined && this.inputPipes.has(id);
+  }
 }
 
 function activityFromWchan(pid: number): Activity {
@@ -92,16 +129,15 @@ function activityFromWchan(pid: number): Activity {
 }
 
 // What a sleeping process is blocked in.
-function activityOf(pid: number, t: SyscallTable): Activity {
+function activityOf(pid: number, t: SyscallTable, inputPipes: ReadonlySet<string>): Activity {
   const text = readText(`/proc/${pid}/syscall`);
   if (text === undefined) return activityFromWchan(pid);
   const f = text.trim().split(' ');
   const nr = Number(f[0]);
   if (!Number.isInteger(nr) || nr < 0) return 'other';
   const arg = (i: number): number => Number(f[i]);
-  let stdinTarget: string | undefined | null = null;
-  const stdinLink = (): string | undefined => (stdinTarget === null ? (stdinTarget = link(pid, 0)) : stdinTarget);
-  if (t.read.includes(nr)) return isStdin(pid, arg(1), stdinLink) ? 'reading' : 'other';
+  const input = new InputOf(pid, inputPipes);
+  if (t.read.includes(nr)) return input.has(arg(1)) ? 'reading' : 'other';
   if (t.wait.includes(nr)) return 'waiting_child';
   if (t.select.includes(nr)) {
     const nfds = arg(1);
@@ -114,7 +150,7 @@ function activityOf(pid: number, t: SyscallTable): Activity {
     let any = false;
     for (let fd = 0; fd < nfds; fd++) {
       if ((set[fd >> 3]! & (1 << (fd & 7))) === 0) continue;
-      if (!isStdin(pid, fd, stdinLink)) return 'other';
+      if (!input.has(fd)) return 'other';
       any = true;
     }
     return any ? 'reading' : 'other';
@@ -130,7 +166,7 @@ function activityOf(pid: number, t: SyscallTable): Activity {
       if (fd < 0) continue;
       // POLLIN (1) or POLLPRI (2) only: a descriptor polled for writing is not input.
       const events = fds.readInt16LE(i * 8 + 4);
-      if ((events & ~3) !== 0 || !isStdin(pid, fd, stdinLink)) return 'other';
+      if ((events & ~3) !== 0 || !input.has(fd)) return 'other';
       any = true;
     }
     return any ? 'reading' : 'other';
@@ -142,7 +178,10 @@ function activityOf(pid: number, t: SyscallTable): Activity {
 export interface InputWaitTarget {
   /** The attempt's leader (or the wrapper of a detached attempt): the tree's root. */
   root: number;
-  /** Processes left out with their descendants (the input's holder). */
+  /**
+   * Processes left out with their descendants (the input's holder). Their stdin, like the
+   * root's, is taken for the attempt's input pipe: a descriptor on the same pipe is input.
+   */
   exclude?: readonly number[];
   /** Leave out processes named `script` (the terminal's copier of a `tty` attempt). */
   skipScript?: boolean;
@@ -159,6 +198,11 @@ export function awaitsInput(target: InputWaitTarget): boolean | undefined {
   const queue = [target.root];
   const seen = new Set<number>();
   let readers = 0;
+  const inputPipes = new Set<string>();
+  for (const pid of [target.root, ...excluded]) {
+    const id = pipeId(pid, 0);
+    if (id !== undefined) inputPipes.add(id);
+  }
   for (let i = 0; i < queue.length && seen.size < MAX_PROCESSES; i++) {
     const pid = queue[i]!;
     if (seen.has(pid) || excluded.has(pid)) continue;
@@ -176,7 +220,7 @@ export function awaitsInput(target: InputWaitTarget): boolean | undefined {
     if (state === 'Z' || state === 'X') continue;
     if (target.skipScript === true && stat.slice(stat.indexOf('(') + 1, close) === 'script') continue;
     if (state !== 'S') return false;
-    const activity = activityOf(pid, table);
+    const activity = activityOf(pid, table, inputPipes);
     if (activity === 'other') return false;
     if (activity === 'reading') readers++;
   }

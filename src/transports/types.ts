@@ -66,9 +66,16 @@ export interface TransportCapabilities {
 export interface ExitInfo {
   /** `exited`: it ended and its status is known; `lost`: it vanished without an exit status. */
   state: 'exited' | 'lost';
-  /** Exit code, or null when killed by a signal or lost. */
+  /**
+   * Exit code, or null when killed by a signal or lost. A wrapper-run attempt (detached local,
+   * SSH, Vagrant, Slurm) killed by a signal nobody asked bgexec to send reports `128+N` here.
+   */
   exitCode: number | null;
-  /** Terminating signal name (`SIGTERM`, `SIGKILL`, …), or null. */
+  /**
+   * Terminating signal name (`SIGTERM`, `SIGKILL`, …), or null. Wrapper-run attempts report it
+   * only for a kill bgexec requested (their `killreq`); the wrapper's shell cannot tell a signal
+   * death from an exit with code `128+N`.
+   */
   signal: string | null;
   /** Machine-readable detail: `cwd_missing`, `no_exit_marker`, `boot_id_changed`, `spawn_interrupted` (never ran), `spawn_unconfirmed` (may have run), … */
   reason?: string;

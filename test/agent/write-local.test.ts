@@ -118,6 +118,34 @@ describe('bg_write on a real local task', { timeout: 60_000 }, () => {
     expect(all.other_stream_bytes).toBeUndefined(); // one stream on a terminal
   });
 
+  it('says a prompt answered without a newline still waits for the rest of the line (sh read, python3 -i)', async () => {
+    const s = await realSetup();
+    ex = s.ex;
+    const start = await call(s.tools, 'bg_start', { command: "printf 'Proceed? '; read a; echo ok=$a", stdin: 'pipe', wait_ms: 0 });
+    const id = start.task_id as string;
+    expect(await call(s.tools, 'bg_wait', { task_ids: [id], timeout_ms: 20_000 })).toMatchObject({ outcome: 'input_wanted' });
+    const partial = await call(s.tools, 'bg_write', { task_id: id, input: 'y' });
+    expect(partial).toMatchObject({ ok: true, status: 'running' });
+    expect(partial.hint).toMatch(/did not end with a newline/);
+    const ended = await call(s.tools, 'bg_write', { task_id: id, input: '\n', wait_ms: 20_000 });
+    expect(ended).toMatchObject({ ok: true, status: 'completed', exit_code: 0 });
+    expect(ended.stdout.text).toBe('ok=y\n');
+    expect(ended.hint).not.toMatch(/newline/);
+    if (!has('python3')) return;
+    const py = await call(s.tools, 'bg_start', { command: 'python3 -i -q 2>&1', stdin: 'pipe', wait_ms: 0 });
+    const pid = py.task_id as string;
+    expect(await call(s.tools, 'bg_wait', { task_ids: [pid], timeout_ms: 20_000 })).toMatchObject({ outcome: 'input_wanted' });
+    await call(s.tools, 'bg_write', { task_id: pid, input: 'def f(n): return n * 2\n\n', wait_ms: 20_000 });
+    const call1 = await call(s.tools, 'bg_write', { task_id: pid, input: 'print(f(21))' });
+    expect(call1.hint).toMatch(/did not end with a newline/);
+    expect(call1.stdout?.text ?? '').not.toContain('42');
+    const call2 = await call(s.tools, 'bg_write', { task_id: pid, input: '\n', wait_ms: 20_000 });
+    if (!(call2.stdout?.text ?? '').includes('42')) {
+      expect(await call(s.tools, 'bg_wait', { task_ids: [pid], until: 'pattern', pattern: '^42$', timeout_ms: 20_000 })).toMatchObject({ outcome: 'matched' });
+    }
+    await call(s.tools, 'bg_write', { task_id: pid, input: '', close: true, wait_ms: 20_000 });
+  });
+
   it('does not take a task that sleeps, with its input open, for one that waits for input', async () => {
     const s = await realSetup();
     ex = s.ex;

@@ -106,6 +106,23 @@ describe('bg_write with a prompting task', () => {
     await ex.shutdown();
   });
 
+  it('says a line without its newline is why a task still waits for input, and not once the line is ended', async () => {
+    const { ex, fake, clock, tools } = fakeSetup();
+    fake.script('repl', repl);
+    const id = (await drive(clock, call(tools, 'bg_start', { command: 'repl', stdin: 'pipe', wait_ms: 20_000 }))).task_id as string;
+    const partial = await drive(clock, call(tools, 'bg_write', { task_id: id, input: 'print(f(21))' }));
+    expect(partial).toMatchObject({ ok: true, status: 'running', awaiting_input: true });
+    expect(partial.hint).toMatch(/did not end with a newline.*waiting for input/);
+    const ended = await drive(clock, call(tools, 'bg_write', { task_id: id, input: '\n' }));
+    expect(ended.stdout.text).toBe('PRINT(F(21))\n> ');
+    expect(ended.hint).not.toMatch(/newline/);
+    // Input that did end its line and still got nothing back gets no such note.
+    const whole = await drive(clock, call(tools, 'bg_write', { task_id: id, input: 'x\n', wait_ms: 0 }));
+    expect(whole.hint).not.toMatch(/newline/);
+    expect(fake.input(id)!.text).toBe('print(f(21))\nx\n');
+    await ex.shutdown();
+  });
+
   it('refuses with advice: unknown id, not piped, closed, not yet running, full, nothing to do', async () => {
     const { ex, fake, clock, tools } = fakeSetup();
     fake.script(/.*/, { hang: true });
@@ -262,13 +279,13 @@ describe('awaiting input in bg_wait, bg_read and bg_list', () => {
     await ex.shutdown();
   });
 
-  it('says a task that waits for input without a pipe cannot be answered', async () => {
+  it('says a task that seems to wait for input without a pipe cannot be written to, its input being at end-of-file', async () => {
     const { ex, fake, clock, tools } = fakeSetup();
     fake.script('tty-prompt', { hang: true, stdout: 'Password: ', awaitingInput: true });
     const id = (await call(tools, 'bg_start', { command: 'tty-prompt', tty: true, wait_ms: 0 })).task_id as string;
     const w = await drive(clock, call(tools, 'bg_wait', { task_ids: [id], timeout_ms: 60_000 }));
     expect(w).toMatchObject({ outcome: 'input_wanted' });
-    expect(w.hint).toMatch(/cannot be answered: bg_kill it/);
+    expect(w.hint).toMatch(/nothing can be written to it \(without a pipe its input is at end-of-file, on a terminal too\).*bg_kill it/);
     await ex.shutdown();
   });
 });

@@ -236,6 +236,9 @@ describe('Slurm spec fields and options', () => {
     expect(() => new SlurmTransport({ sharedRoot: '/s', partition: 'a b' })).toThrow(expect.objectContaining({ field: 'partition' }));
     expect(() => new SlurmTransport({ sharedRoot: '/s', ssh: {} } as never)).toThrow(expect.objectContaining({ field: 'ssh' }));
     expect(() => new SlurmTransport({ sharedRoot: '/s', pollMs: 0 })).toThrow(expect.objectContaining({ field: 'pollMs' }));
+    // sbatch would read a refused option from these.
+    expect(() => new SlurmTransport({ sharedRoot: '/s', env: { SBATCH_ARRAY_INX: '1-3' } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'env.SBATCH_ARRAY_INX' }));
+    expect(() => new SlurmTransport({ sharedRoot: '/s', env: { SBATCH_EXPORT: 'NONE' } })).toThrow(expect.objectContaining({ field: 'env.SBATCH_EXPORT' }));
   });
 
   it('builds an sbatch argv that pins the run directory, names the job and never requeues', () => {

@@ -271,6 +271,60 @@ else {
       expect(line).toBe(`1|32M|7:00|bgexec-test|bgx-${t.id}-1`);
     });
 
+    it('an impossible request that sbatch refuses (after Slurm made a FAILED job of it) leaves nothing behind, and a retry is a fresh attempt', async () => {
+      newExecutor();
+      const t = await ex.submit({ command: 'echo never', resources: { memoryMb: 1_000_000_000 }, retry: { attempts: 2 } });
+      const done = await ex.wait(t.id);
+      expect(done).toMatchObject({ status: 'failed', attempt: 2, exitCode: null, error: { code: 'SPAWN_FAILED' } });
+      expect(done.error?.message).toMatch(/sbatch refused the job: .*Memory specification/);
+      expect(done.history.map((h) => [h.attempt, h.status, h.reason])).toEqual([[1, 'failed', 'spawn_failed'], [2, 'failed', 'spawn_failed']]);
+      for (const attempt of [1, 2]) {
+        expect(existsSync(join(sharedRoot(), 'jobs', `${t.id}-${attempt}`)), `run directory of attempt ${attempt}`).toBe(false);
+        // Slurm keeps a record of the job it made (FAILED, BadConstraints); none of it is active.
+        const states = (await slurmCmd('squeue', ['-h', '-t', 'all', '-n', `bgx-${t.id}-${attempt}`, '-o', '%T'])).trim().split('\n').filter(Boolean);
+        expect(states.every((st) => /^(FAILED|CANCELLED)$/.test(st)), states.join(',')).toBe(true);
+      }
+    });
+
+    it('a job that asks for more than the partition can ever give fails with Slurm\'s reason instead of pending forever', async () => {
+      newExecutor();
+      const pending: string[] = [];
+      ex.on('task:pending', (e) => pending.push(e.record.note ?? ''));
+      // The test node has nproc CPUs; 4096 it never has.
+      const t = await ex.submit({ command: 'echo never', resources: { cpus: 4096 } });
+      const done = await ex.wait(t.id, { timeoutMs: 30_000 });
+      expect(done).toMatchObject({ status: 'failed', reason: 'slurm_partitionconfig', exitCode: null, signal: null, attempt: 1 });
+      expect(done.startedAt).toBeUndefined();
+      expect(pending).toHaveLength(1);
+      expect(await jobState(String(done.handle?.['jobId']))).toBe('CANCELLED');
+      expect((await ex.readOutput(t.id)).text).toBe('');
+    });
+
+    it('an inherited SBATCH_ARRAY_INX or SBATCH_EXPORT does not reach sbatch: one attempt is one job, with the task\'s environment', async () => {
+      const saved = { array: process.env['SBATCH_ARRAY_INX'], exp: process.env['SBATCH_EXPORT'] };
+      // As when bgexec itself runs where these are set; the transport reads its environment when built.
+      process.env['SBATCH_ARRAY_INX'] = '1-3';
+      process.env['SBATCH_EXPORT'] = 'NONE';
+      try {
+        newExecutor();
+      } finally {
+        for (const [k, v] of [['SBATCH_ARRAY_INX', saved.array], ['SBATCH_EXPORT', saved.exp]] as const) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+      const t = await ex.submit({ command: 'echo "one $BGX_PROBE"', env: { BGX_PROBE: 'env' } });
+      const done = await ex.wait(t.id);
+      expect(done).toMatchObject({ status: 'completed', exitCode: 0 });
+      expect((await ex.readOutput(t.id)).text).toBe('one env\n');
+      const jobs = (await slurmCmd('squeue', ['-h', '-t', 'all', '-n', `bgx-${t.id}-1`, '-o', '%i'])).trim().split('\n');
+      expect(jobs).toEqual([String(done.handle?.['jobId'])]);
+      // HOME reached the job: the environment was exported (SBATCH_EXPORT=NONE would have dropped it).
+      const t2 = await ex.submit({ command: 'printf %s "$HOME"' });
+      expect((await ex.wait(t2.id)).status).toBe('completed');
+      expect((await ex.readOutput(t2.id)).text).toBe(process.env['HOME'] ?? '');
+    });
+
     it('finds a job by its name when its id was never recorded (a crash between submit and record)', async () => {
       const tr = slurmTransport();
       const taskId = `byname${Date.now()}`;
@@ -330,6 +384,8 @@ else {
       const specs = [
         { command: 'echo held; exit 3', resources: { extraArgs: ['--hold'] } },
         { command: `echo running; while [ ! -e ${gate} ]; do sleep 0.05; done; echo after; exit 5` },
+        // Released while no executor runs: it has begun when the new one re-attaches to it.
+        { command: `echo early; while [ ! -e ${gate} ]; do sleep 0.05; done; exit 6`, resources: { extraArgs: ['--hold'] } },
       ];
       const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/harness/slurm-executor-child.ts'), dir, JSON.stringify(options), JSON.stringify(specs)], {
         cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
@@ -342,28 +398,43 @@ else {
         const seen = await until('child states', () => {
           const pending = lines.filter((l) => l.startsWith('pending '));
           const started = lines.filter((l) => l.startsWith('started '));
-          return pending.length === 2 && started.length === 1 ? { pending, started } : undefined;
+          return pending.length === 3 && started.length === 1 ? { pending, started } : undefined;
         }, 30_000);
         const runningId = seen.started[0]!.split(' ')[1]!;
-        const heldLine = seen.pending.find((l) => !l.includes(runningId))!;
-        const [, heldId, heldJob] = heldLine.split(' ');
+        // Which pending line is which: the batch script in the run directory holds the command.
+        const parked = seen.pending.filter((l) => !l.includes(runningId)).map((l) => l.split(' ') as [string, string, string]);
+        const isEarly = ([, id]: readonly string[]): boolean => readFileSync(join(sharedRoot(), 'jobs', `${id!}-1`, 'job.sh'), 'utf8').includes('echo early');
+        const [, heldId, heldJob] = parked.find((p) => !isEarly(p))!;
+        const [, earlyId, earlyJob] = parked.find(isEarly)!;
         child.kill('SIGKILL');
         await new Promise((r) => child.once('exit', r));
+        await slurmCmd('scontrol', ['release', earlyJob!]);
+        const earlyPid = join(sharedRoot(), 'jobs', `${earlyId!}-1`, 'pid');
+        await until('early job runs', () => (existsSync(earlyPid) && readFileSync(earlyPid, 'utf8') !== '' ? true : undefined), 30_000);
 
         const store = new JsonDirStore({ dir });
         ex2 = new BackgroundExecutor({ store, transports: { cluster: slurmTransport() }, scheduler: new PriorityScheduler({ concurrency: 8 }) });
+        const started: string[] = [];
+        ex2.on('task:started', (e) => started.push(e.taskId));
         await ex2.start();
+        // Stored as pending, found running: running from its real start, not announced again.
+        expect(ex2.get(earlyId!)).toMatchObject({ status: 'running', attempt: 1, startedAt: Math.floor(statSync(earlyPid).mtimeMs) });
+        expect(ex2.get(earlyId!)?.note).toBeUndefined();
+        expect(ex2.get(earlyId!)?.handle?.['pending']).toBe(false);
         expect(ex2.get(heldId!)).toMatchObject({ status: 'running', attempt: 1 });
         expect(ex2.get(heldId!)?.note).toContain('pending');
         expect(ex2.get(runningId)).toMatchObject({ status: 'running', attempt: 1 });
         await slurmCmd('scontrol', ['release', heldJob!]);
         writeFileSync(gate, '');
-        const [held, running] = await Promise.all([ex2.wait(heldId!), ex2.wait(runningId)]);
+        const [held, running, early] = await Promise.all([ex2.wait(heldId!), ex2.wait(runningId), ex2.wait(earlyId!)]);
+        expect(early).toMatchObject({ status: 'failed', exitCode: 6, attempt: 1 });
+        // The job that began after the restart is announced; those that ran before are not.
+        expect(started).toEqual([heldId]);
         expect(held).toMatchObject({ status: 'failed', exitCode: 3, attempt: 1 });
         expect(running).toMatchObject({ status: 'failed', exitCode: 5, attempt: 1 });
         expect((await ex2.readOutput(heldId!)).text).toBe('held\n');
         expect((await ex2.readOutput(runningId)).text).toBe('running\nafter\n');
-        for (const id of [heldId!, runningId]) {
+        for (const id of [heldId!, runningId, earlyId!]) {
           const jobs = (await slurmCmd('squeue', ['-h', '-t', 'all', '-n', `bgx-${id}-1`, '-o', '%i'])).trim().split('\n');
           expect(jobs).toHaveLength(1);
           expect(await slurmCmd('squeue', ['-h', '-t', 'all', '-n', `bgx-${id}-2`, '-o', '%i'])).toBe('');

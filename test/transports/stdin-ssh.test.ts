@@ -284,6 +284,32 @@ else {
       }
     });
 
+    // Input read on another descriptor than fd 0: the terminal through /dev/tty, a duplicate of the FIFO.
+    (['/usr/bin/python3', '/usr/local/bin/python3'].some((f) => existsSync(f)) ? it : it.skip)('sees a wait for input on /dev/tty (getpass) and on a duplicate of a closed fd 0, not on a pipe of its own', async () => {
+      const t = sshTransport(await sshd());
+      try {
+        const tty = { cols: 80, rows: 24 };
+        const getpass = await t.start({ taskId: contractTaskId(), attempt: 1, command: `python3 -c 'import getpass; print("got=" + getpass.getpass("Password: "))'`, detached: false, stdin: 'pipe', tty });
+        const devTty = await t.start({ taskId: contractTaskId(), attempt: 1, command: 'printf "pw: "; read x </dev/tty; echo "got=$x"', detached: false, stdin: 'pipe', tty });
+        const dup = await t.start({ taskId: contractTaskId(), attempt: 1, command: `python3 -c 'import os; fd = os.dup(0); os.close(0); print("got=" + os.read(fd, 100).decode(), end="")'`, detached: false, stdin: 'pipe' });
+        const ownPipe = await t.start({ taskId: contractTaskId(), attempt: 1, command: `python3 -c 'import os; r, w = os.pipe(); os.read(r, 1)'`, detached: false, stdin: 'pipe' });
+        for (const [h, input] of [[getpass, 'secret\n'], [devTty, 'abc\n'], [dup, 'dup\n']] as const) {
+          await until('the task to wait for input', async () => (await t.poll(h)).awaitingInput === true);
+          await t.writeStdin(h, Buffer.from(input));
+          expect(await t.wait(h)).toMatchObject({ state: 'exited', exitCode: 0 });
+        }
+        expect(await stdoutOf(t, getpass)).toMatch(/Password: .*got=secret/s);
+        expect(await stdoutOf(t, devTty)).toMatch(/got=abc/);
+        expect(await stdoutOf(t, dup)).toBe('got=dup\n');
+        // Many poll rounds went by while the others waited: ownPipe was looked at in each.
+        for (let i = 0; i < 3; i++) expect((await t.poll(ownPipe)).awaitingInput).toBe(false);
+        await t.kill(ownPipe, { graceMs: 500 });
+        for (const h of [getpass, devTty, dup, ownPipe]) await t.cleanup(h);
+      } finally {
+        await t.close();
+      }
+    });
+
     it('through the executor: task:input_wanted, then write() answers the prompt', async () => {
       const ex = new BackgroundExecutor({ transports: { box: sshTransport(await sshd()) }, scheduler: new PriorityScheduler({ concurrency: 2 }) });
       await ex.start();

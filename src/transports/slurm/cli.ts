@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { TransportError } from '../../errors.js';
 import { SlurmError } from './errors.js';
 import type { ResolvedSlurmOptions } from './options.js';
+import { REFUSED_ENV } from './refused-options.js';
 
 /** What a Slurm command printed and how it ended. */
 export interface CliResult {
@@ -32,6 +33,8 @@ export class SlurmCli {
 
   constructor(private readonly options: ResolvedSlurmOptions) {
     this.env = { ...process.env, ...options.env };
+    // sbatch reads refused options from these too (the executor may itself run in a Slurm job).
+    for (const name of REFUSED_ENV) delete this.env[name];
   }
 
   /** Runs `command args…`; resolves with its result (never rejects for a non-zero exit). */

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
-import { refusedOptionReason } from './refused-options.js';
+import { REFUSED_ENV, refusedOptionReason } from './refused-options.js';
 
 /** Options of {@link SlurmTransport}. */
 export interface SlurmTransportOptions {
@@ -30,7 +30,11 @@ export interface SlurmTransportOptions {
   pollMs?: number;
   /** Directory of `sbatch`, `squeue`, `scancel` and `sacct`; default: found on `PATH`. */
   binDir?: string;
-  /** Extra environment for the Slurm commands (e.g. `SLURM_CONF`); `sbatch` passes its environment on to the jobs. */
+  /**
+   * Extra environment for the Slurm commands (e.g. `SLURM_CONF`); `sbatch` passes its environment
+   * on to the jobs. Variables that would pass `sbatch` a refused option (`SBATCH_ARRAY_INX`,
+   * `SBATCH_EXPORT`, …) are refused here and removed from the inherited environment.
+   */
   env?: Readonly<Record<string, string>>;
   /**
    * Refuse at `start()` (`SPAWN_FAILED`, reason `cwd_missing`) a task whose `cwd` does not exist
@@ -106,6 +110,7 @@ export function resolveSlurmOptions(options: SlurmTransportOptions): ResolvedSlu
     if (options.env === null || typeof options.env !== 'object') throw new InvalidArgumentError('env', 'must be an object of strings');
     for (const [k, v] of Object.entries(options.env)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string' || v.includes('\0')) throw new InvalidArgumentError(`env.${k}`, 'must be a valid name with a string value');
+      if (REFUSED_ENV.includes(k)) throw new InvalidArgumentError(`env.${k}`, 'would pass sbatch an option the transport refuses');
       env[k] = v;
     }
   }

@@ -9,6 +9,14 @@ import type { SlurmCli } from './cli.js';
 import { JOB_ID_FILE, jobNameOf } from './job-script.js';
 import { findJobsByName, isEnded, isQueued, queryJobs, type JobState } from './states.js';
 
+/**
+ * Slurm's reasons (`%r`) for a pending job that can never run as the cluster is configured: it
+ * asks for more than any node of the partition has (`PartitionConfig`: e.g. more CPUs), or for
+ * constraints no node meets (`BadConstraints`). Such an attempt fails (reason `slurm_partitionconfig`,
+ * `slurm_badconstraints`) and its job is cancelled, rather than the task pending forever.
+ */
+export const NEVER_RUNS: ReadonlySet<string> = new Set(['PartitionConfig', 'BadConstraints']);
+
 /** How long a round's Slurm query may take before the attempts' note says Slurm does not answer. */
 export const SLOW_ANSWER_MS = 5_000;
 
@@ -154,6 +162,10 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
       if (a.final) continue;
       const st = states.get(a.jobId!);
       if (st !== undefined) a.slurm = st;
+      if (st !== undefined && !a.ran && !a.killing && isQueued(st) && NEVER_RUNS.has(st.reason)) {
+        await this.giveUp(a, st);
+        continue;
+      }
       // Running for Slurm is not yet running for the task: the batch step may still be setting
       // up. The wrapper's `pid` file (looked at above) says when the command's shell runs.
       if (st !== undefined && !isEnded(st)) continue;
@@ -191,6 +203,15 @@ export class SlurmPoller extends RoundPoller<SlurmAttempt> {
       if (waited >= SLOW_ANSWER_MS) this.unreachable = `Slurm controller not answering: squeue has waited ${Math.round(waited / 1000)} s`;
     }
     return query;
+  }
+
+  // A job Slurm keeps pending for a reason that no wait cures (it asks for more than the
+  // partition has): cancelled, and the attempt fails with Slurm's reason instead of pending forever.
+  private async giveUp(a: SlurmAttempt, st: JobState): Promise<void> {
+    await this.cli.run('scancel', [a.jobId!], 10_000).catch(() => undefined);
+    // It began after all (the cluster changed meanwhile): its own end will tell.
+    if (readPidMarker(a.runDir) !== undefined || a.final) return;
+    this.finalize(a, { state: 'exited', exitCode: null, signal: null, reason: `slurm_${st.reason.toLowerCase().replace(/[^a-z0-9_]/g, '')}`, endedAt: Date.now() });
   }
 
   // How an attempt ended whose wrapper left no exit marker (killed by SIGKILL, by Slurm, or never ran).

@@ -92,3 +92,16 @@ export function refusedOptionReason(arg: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Environment variables through which `sbatch` (and `squeue`) would take a refused option that no
+ * option of the transport's own command line overrides: `sbatch` reads `SBATCH_ARRAY_INX` as
+ * `--array`, `SBATCH_EXPORT` as `--export`, and so on. They are removed from the environment of
+ * the Slurm commands (inherited from the bgexec process, as when it runs inside a Slurm job) and
+ * refused in the transport's `env` option.
+ */
+export const REFUSED_ENV: readonly string[] = [
+  'SBATCH_ARRAY_INX', 'SBATCH_CLUSTERS', 'SLURM_CLUSTERS', 'SBATCH_CLUSTER_CONSTRAINT', 'SBATCH_EXPORT', 'SLURM_EXPORT_ENV',
+  'SBATCH_GET_USER_ENV', 'SLURM_GET_USER_ENV', 'SBATCH_INPUT', 'SBATCH_OPEN_MODE', 'SLURM_OPEN_MODE', 'SBATCH_SIGNAL',
+  'SBATCH_WAIT', 'SBATCH_REQUEUE',
+];

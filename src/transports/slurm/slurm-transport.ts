@@ -5,7 +5,7 @@ import type { StoredSpec, TransportHandle } from '../../task.js';
 import { ERR_FILE, EXIT_PENDING_FILE, EXIT_PLACEHOLDER, META_FILE, OUT_FILE, PID_FILE, formatMetaFile } from '../job-protocol/markers.js';
 import { limitReachedIn } from '../job-protocol/output-cap.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from '../job-protocol/quote.js';
-import { checkReadRange, markFailure, outputSizes, readMetaMarker, readPidMarker, readRange, writeKillRequest } from '../job-protocol/run-dir.js';
+import { checkReadRange, outputSizes, readMetaMarker, readPidMarker, readRange, writeKillRequest } from '../job-protocol/run-dir.js';
 import { formatReapSetting } from '../job-protocol/wrapper.js';
 import { leftoverPolicy } from '../leftovers.js';
 import { endedOrAfter } from '../round-poller.js';
@@ -77,7 +77,8 @@ export class SlurmTransport implements Transport {
     writeFileSync(join(runDir, EXIT_PENDING_FILE), EXIT_PLACEHOLDER, { mode: 0o600 });
     for (const f of [PID_FILE, OUT_FILE, ERR_FILE]) writeFileSync(join(runDir, f), '', { mode: 0o600, flag: 'a' });
     if (cwd !== undefined && this.o.checkCwd && !existsSync(cwd)) {
-      markFailure(runDir, 'cwd_missing');
+      // Nothing was submitted; the error is on the task's record, the directory would only linger.
+      rmSync(runDir, { recursive: true, force: true });
       throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(cwd)} does not exist`, { taskId });
     }
     const script = buildJobScript({
@@ -87,7 +88,7 @@ export class SlurmTransport implements Transport {
     writeFileSync(join(runDir, JOB_SCRIPT_FILE), script, { mode: 0o700 });
     const r = await this.cli.run('sbatch', sbatchArgv(runDir, taskId, attempt, this.o.jobArgs, req.resources)).catch((err: unknown) => {
       // sbatch could not even be run (not installed here): nothing was submitted, and never will be.
-      markFailure(runDir, 'spawn_failed');
+      rmSync(runDir, { recursive: true, force: true });
       throw err;
     });
     const jobId = /^(\d+)(;.*)?$/.exec(r.stdout.trim())?.[1];
@@ -100,7 +101,7 @@ export class SlurmTransport implements Transport {
         (err as TransportError & { refused?: boolean }).refused = true;
         throw err;
       }
-      markFailure(runDir, 'spawn_failed');
+      await this.abandon(runDir, jobNameOf(taskId, attempt));
       throw new SpawnError(`sbatch refused the job: ${why}`, { taskId });
     }
     writeJobIdFile(runDir, jobId);
@@ -111,6 +112,15 @@ export class SlurmTransport implements Transport {
     const a = this.track(handle);
     a.seen = true;
     return handle;
+  }
+
+  // After a failed sbatch: a job may exist all the same (Slurm records an impossible request as a
+  // FAILED job, and an sbatch that timed out may have been heard), so any job of the attempt's
+  // name is cancelled, and the run directory goes (a job that still starts then cannot even
+  // write its pid file, so it runs nothing). The attempt's number is never used again.
+  private async abandon(runDir: string, jobName: string): Promise<void> {
+    await this.cli.run('scancel', ['--name', jobName], Math.min(this.o.commandTimeoutMs, 10_000)).catch(() => undefined);
+    rmSync(runDir, { recursive: true, force: true });
   }
 
   wait(handle: TransportHandle): Promise<ExitInfo> {

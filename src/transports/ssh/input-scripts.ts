@@ -54,10 +54,14 @@ export function inputStartLines(stdin: 'pipe' | Uint8Array | undefined, tty: { c
  * - `_hd`: sets `$_h` to the holder of the FIFO `in` (from `in.pid`) and succeeds only while
  *   that process lives and is this run directory's holder (on Linux its environment carries
  *   the holder marker with this run directory; elsewhere the pid merely exists).
+ * - `_in <pid> <fd>`: whether that descriptor of the process is the attempt's input: fd 0 when it
+ *   is a pipe or a terminal, the FIFO `in` on any descriptor (a duplicate of fd 0, which may be
+ *   closed), /dev/tty (a password prompt: getpass, ssh, sudo), or the terminal of its fd 0 or 1.
  * - `_iw <pid>`: whether that process waits for input: 0 when it is blocked reading (wchan a
- *   pipe or terminal read, and /proc/<pid>/syscall — where readable — says a read of fd 0)
- *   or blocked in poll/select/epoll, with a pipe or terminal as its fd 0 in both cases; 2
- *   when it waits for its children (neutral); 1 otherwise (running, sleeping, other waits).
+ *   pipe or terminal read) a descriptor that `_in` accepts — the one /proc/<pid>/syscall names
+ *   where readable (not for every caller or kernel), else fd 0 or any descriptor on `in` or
+ *   /dev/tty — or blocked in poll/select/epoll with a pipe or terminal as its fd 0; 2 when it
+ *   waits for its children (neutral); 1 otherwise (running, sleeping, other waits).
  * - `_ai <leaf> <taskId> <attempt>`: prints `I <leaf> 1` when every live process of the attempt
  *   (those carrying its markers, but not the wrapper, the holder or the terminal's `script`
  *   relay) is waiting for input or for its children, and at least one reads; else `I <leaf> 0`
@@ -72,6 +76,14 @@ export const INPUT_LIB: readonly string[] = [
   '  elif kill -0 "$_h" 2>/dev/null; then return 0; fi',
   '  _h=; return 1',
   '}',
+  '_in() {',
+  '  _x=/proc/$1/fd/$2',
+  '  if [ "$2" = 0 ]; then [ -p "$_x" ] || { [ -c "$_x" ] && ! [ "$_x" -ef /dev/null ]; }; return; fi',
+  '  [ -p "$_x" ] && [ "$_x" -ef "$_d/in" ] && return 0',
+  '  [ -c "$_x" ] && ! [ "$_x" -ef /dev/null ] || return 1',
+  // /dev/tty opened by name stays that node: it is the process's controlling terminal.
+  '  [ "$_x" -ef /dev/tty ] || [ "$_x" -ef "/proc/$1/fd/0" ] || [ "$_x" -ef "/proc/$1/fd/1" ]',
+  '}',
   '_iw() {',
   '  _w=; IFS= read -r _w <"/proc/$1/wchan" 2>/dev/null',
   '  case $_w in',
@@ -80,13 +92,20 @@ export const INPUT_LIB: readonly string[] = [
   '  *poll_schedule_timeout*|do_select|core_sys_select|do_sys_poll|ep_poll|do_epoll_wait) _k=p ;;',
   '  *) return 1 ;;',
   '  esac',
-  // Its stdin must be a pipe or a terminal: a file or /dev/null never blocks a read.
-  '  [ -p "/proc/$1/fd/0" ] || { [ -c "/proc/$1/fd/0" ] && ! [ "/proc/$1/fd/0" -ef /dev/null ]; } || return 1',
-  '  [ "$_k" = r ] || return 0',
-  // A read of fd 0, where the kernel lets us see the call (not for every caller or kernel).
-  '  _y=; _y0=; read -r _y _y0 _y1 <"/proc/$1/syscall" 2>/dev/null || return 0',
-  "  case $_y in ''|*[!0-9]*) return 0 ;; esac",
-  '  [ "$_y0" = 0x0 ]',
+  // poll/select: its stdin must be a pipe or a terminal (a file or /dev/null never blocks).
+  '  [ "$_k" = r ] || { _in "$1" 0; return; }',
+  // A read of the descriptor the kernel shows (hexadecimal), where it lets us see the call.
+  '  _y=; _y0=; read -r _y _y0 _y1 <"/proc/$1/syscall" 2>/dev/null',
+  '  case $_y:$_y0 in',
+  "  *[!0-9a-fx:]*|:*|*:|*:*x*x*) ;;",
+  '  *:0x*) _in "$1" "$((_y0))"; return ;;',
+  '  esac',
+  // Otherwise fd 0, or any descriptor on the input FIFO or the controlling terminal.
+  '  _in "$1" 0 && return 0',
+  '  for _z in /proc/$1/fd/*; do',
+  '    { [ -p "$_z" ] && [ "$_z" -ef "$_d/in" ]; } || [ "$_z" -ef /dev/tty ] && return 0',
+  '  done',
+  '  return 1',
   '}',
   '_ai() {',
   '  _al=$1 _ak=$2 _aa=$3 _aw=0 _an=0',
