@@ -28,3 +28,27 @@ export async function eventually(check: () => boolean, timeoutMs = 5000, stepMs 
   }
   return check();
 }
+
+/** Whether a process with this pid exists (a zombie counts). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Polls `f` every 25 ms until it gives something other than `undefined`/`false`, and returns it;
+ * throws naming `what` after `maxMs` (at most 10 000 looks).
+ */
+export async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, maxMs = 20_000): Promise<T> {
+  const end = Date.now() + maxMs;
+  for (let i = 0; Date.now() < end && i < 10_000; i++) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`until: ${what} never happened`);
+}

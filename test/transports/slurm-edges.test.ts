@@ -10,18 +10,9 @@ import { PriorityScheduler } from '../../src/scheduler/priority.js';
 import { SlurmError } from '../../src/slurm.js';
 import { describeSkipped, sharedRoot, skipReason, slurmTransport } from '../harness/slurm-fixture.js';
 import { SLURM_ENV, ensureSlurm, slurmCmd } from '../harness/slurm.js';
+import { until } from '../proc.js';
 
 const noop = (): void => {};
-
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, maxMs = 20_000): Promise<T> {
-  const end = Date.now() + maxMs;
-  for (let i = 0; Date.now() < end && i < 10_000; i++) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`until: ${what} never happened`);
-}
 
 if (skipReason !== undefined) describeSkipped('SlurmTransport edges');
 else {

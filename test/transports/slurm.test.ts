@@ -10,6 +10,7 @@ import { LocalTransport } from '../../src/transports/local.js';
 import { SlurmTransport } from '../../src/transports/slurm/slurm-transport.js';
 import { describeSkipped, sharedRoot, skipReason, slurmTransport } from '../harness/slurm-fixture.js';
 import { SLURM_ENV, ensureSlurm, slurmCmd } from '../harness/slurm.js';
+import { alive, until } from '../proc.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const noop = (): void => {};
@@ -17,25 +18,6 @@ const noop = (): void => {};
 async function jobState(jobId: string): Promise<string> {
   return (await slurmCmd('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%T'])).trim();
 }
-
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, maxMs = 20_000): Promise<T> {
-  const end = Date.now() + maxMs;
-  for (let i = 0; Date.now() < end && i < 10_000; i++) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`until: ${what} never happened`);
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 if (skipReason !== undefined) describeSkipped('SlurmTransport');
 else {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportHandle } from '../../src/task.js';
 import { LocalTransport } from '../../src/transports/local.js';
-import { eventually, processesOfTask } from '../proc.js';
+import { alive, eventually, processesOfTask } from '../proc.js';
 import { child, onCleanup, openExecutor, runCleanups, sigkill, tempDir } from '../recovery/_helpers.js';
 
 afterEach(runCleanups);
@@ -21,15 +21,6 @@ function transport(): LocalTransport {
 
 const outOf = (h: TransportHandle): string => readFileSync(join(h.runDir!, 'out'), 'utf8');
 const holderOf = (h: TransportHandle): number => Number(readFileSync(join(h.runDir!, 'in.pid'), 'utf8'));
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('detached local attempts with input', () => {
   it('answer a read prompt through the FIFO the wrapper holds open, across separate writes', async () => {
     const t = transport();
