@@ -268,8 +268,13 @@ export class TaskRunner {
     this.#monitor.ensure();
     callTransport(() => live.transport.wait(handle)).then(
       (exit) => this.endAttempt(record, live, exit),
-      (err: unknown) =>
-        this.endAttempt(record, live, { state: 'lost', exitCode: null, signal: null, reason: 'transport_error', endedAt: clock.now() }, err),
+      (err: unknown) => {
+        // The executor closed the transport on its way out (`shutdown({ mode: 'detach' })` spares a
+        // detached attempt): the attempt goes on unwatched, as its stored record says, and a later
+        // executor re-attaches to it. It did not end, so nothing is settled.
+        if ((this.state === 'stopping' || this.state === 'stopped') && isInstance(err, BgexecError) && err.code === 'SHUTTING_DOWN') return;
+        void this.endAttempt(record, live, { state: 'lost', exitCode: null, signal: null, reason: 'transport_error', endedAt: clock.now() }, err);
+      },
     );
   }
 

@@ -84,6 +84,34 @@ else {
       }
     });
 
+    it('shutdown detach leaves a detached remote task running: no end is reported, and the next executor collects it', async () => {
+      const s = await sshd();
+      const dir = mkdtempSync(join(tmpdir(), 'bgexec-ssh-detach-'));
+      const settled: string[] = [];
+      const open = () => new BackgroundExecutor({ store: new JsonDirStore({ dir }), transports: { build1: sshTransport(s) }, scheduler: new PriorityScheduler({ concurrency: 2 }) });
+      const first = open();
+      first.on('task:settled', (e) => settled.push(`${e.taskId} ${e.record.status}`));
+      first.on('error', (e) => settled.push(`error ${e.error.code}`));
+      await first.start();
+      let second: BackgroundExecutor | undefined;
+      try {
+        const rec = await first.submit({ command: TASK, transport: 'build1', detached: true });
+        await new Promise<void>((resolve) => first.on('task:output', () => resolve()));
+        await first.shutdown({ mode: 'detach' });
+        // Nothing ended: no event, the in-memory view and the stored record both say running.
+        expect(settled).toEqual([]);
+        expect(first.get(rec.id)?.status).toBe('running');
+        second = open();
+        await second.start();
+        const done = await second.wait(rec.id, { timeoutMs: 20_000 });
+        expect(done).toMatchObject({ status: 'failed', exitCode: 7, attempt: 1 });
+        expect((await second.readOutput(rec.id)).text).toBe(LINES);
+      } finally {
+        await second?.shutdown({ mode: 'kill', graceMs: 200 });
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('sshd stopped mid-task and started again: the task completes with its real exit code, no output lost', async () => {
       const s = await sshd();
       const transport = sshTransport(s);
