@@ -107,10 +107,18 @@ export class QueueFullError extends BgexecError {
   }
 }
 
-/** The transport could not start an attempt (missing cwd, missing binary, fork failure). */
+/**
+ * The transport could not start an attempt (missing cwd, missing binary, fork failure). `reason`
+ * (when known: `cwd_missing`, …) becomes the attempt's reason in the task record; without one
+ * the attempt's reason is `spawn_failed`.
+ */
 export class SpawnError extends BgexecError {
-  constructor(message: string, options: BgexecErrorOptions = {}) {
-    super('SPAWN_FAILED', message, options);
+  /** Why, as a snake_case word a program can branch on (`cwd_missing`), when known. */
+  readonly reason: string | undefined;
+  constructor(message: string, options: BgexecErrorOptions & { reason?: string } = {}) {
+    const { reason, ...rest } = options;
+    super('SPAWN_FAILED', message, rest);
+    this.reason = reason;
   }
 }
 

@@ -85,7 +85,7 @@ function startSchema(c: SchemaConfig): JsonSchema {
     tty: {
       type: 'boolean',
       description:
-        'true: run the command on a terminal (80x24), for programs that behave differently without one (REPLs, password-style prompts, colours, progress bars). stdout and stderr are then one stream (stdout). Default false.',
+        'true: run the command on a terminal (80x24), for programs that behave differently without one (REPLs, password-style prompts, colours, progress bars). stdout and stderr are then one stream (stdout). Add stdin "pipe" to type into the terminal with bg_write: without it the terminal\'s input is at end-of-file. Default false.',
     },
   };
   const transports = c.allowedTransports;

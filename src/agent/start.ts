@@ -103,7 +103,11 @@ export function inputWantedHint(record: TaskRecord): string {
   if (record.spec.stdin === 'pipe') {
     return `Task ${id} is waiting for input (the output above likely ends with its prompt). Answer with bg_write {"task_id":"${id}","input":"…\\n"}; close=true ends its input.`;
   }
-  // Without a pipe the input is /dev/null, the text given up front, or (tty alone) a terminal
-  // at end-of-file: a read returns at once, so a wait seen here is on something else.
-  return `Task ${id} seems to wait for input, but it was not started with stdin "pipe", so nothing can be written to it (without a pipe its input is at end-of-file, on a terminal too). If it should get input, bg_kill it and start it again with stdin "pipe" (or give the input up front as stdin text).`;
+  // On a terminal without a pipe, `script` passes the end of its empty input on as one Ctrl-D:
+  // the first line read gets end-of-file, but a program that reads again, or flushes the
+  // terminal's input first (a REPL with line editing, getpass), waits for input that never comes.
+  if (record.spec.tty !== undefined) {
+    return `Task ${id} is waiting for input on its terminal, but it was started with tty and without stdin "pipe": nothing can be written to it (its terminal gave it one end-of-file and nothing more), so it waits for ever. bg_kill it and start it again with tty and stdin "pipe" to type into the terminal with bg_write (or give the input up front as stdin text).`;
+  }
+  return `Task ${id} seems to wait for input, but it was not started with stdin "pipe", so nothing can be written to it. bg_kill it and start it again with stdin "pipe" (or give the input up front as stdin text).`;
 }

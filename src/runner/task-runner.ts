@@ -1,6 +1,6 @@
 import { errorMessage, isInstance } from '../args.js';
 import { trace, tracing } from '../debug.js';
-import { BgexecError, toErrorInfo, TransportError } from '../errors.js';
+import { BgexecError, SpawnError, toErrorInfo, TransportError } from '../errors.js';
 import type { ExecutorEventName } from '../events.js';
 import type { ResolvedOptions } from '../executor-options.js';
 import { MetricsTracker } from '../metrics.js';
@@ -177,7 +177,7 @@ export class TaskRunner {
           if (isRefusedStart(err) && requeueRefused(this, this.#o, this.#sink, record, live, err)) return;
           const error = isInstance(err, BgexecError) ? err : new BgexecError('SPAWN_FAILED', errorMessage(err), { cause: err, taskId: id });
           // A transport error that says why (a VagrantError's `machine_not_running`, …) names the attempt's end.
-          const reason = (isInstance(err, TransportError) ? toErrorInfo(err).reason : undefined) ?? 'spawn_failed';
+          const reason = (isInstance(err, TransportError) || isInstance(err, SpawnError) ? toErrorInfo(err).reason : undefined) ?? 'spawn_failed';
           const exit: ExitInfo = { state: 'exited', exitCode: null, signal: null, reason, endedAt: clock.now() };
           // No task:started for an attempt that never started: the next event is task:retrying or its end.
           void this.endAttempt(record, live, exit, error);

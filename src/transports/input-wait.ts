@@ -95,7 +95,7 @@ const TERMINAL = /^\/dev\/(pts\/\d+|tty\w*|console)$/;
 
 // What one process reads from: its stdin, duplicates of the attempt's stdin pipe, its terminal.
 class InputOf {
-  private own: Map<number, string | undefined> = new Map();
+  private readonly own = new Map<number, string | undefined>();
   constructor(
     private readonly pid: number,
     private readonly inputPipes: ReadonlySet<string>,

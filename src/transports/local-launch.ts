@@ -287,7 +287,7 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
         throw new SpawnError(`cannot create ${runDir}`, { taskId, cause });
       case 'cwd_missing':
         markFailure(runDir, 'cwd_missing');
-        throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { taskId, cause });
+        throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { reason: 'cwd_missing', taskId, cause });
       case 'spawn_failed':
         markFailure(runDir, 'spawn_failed', err.errno);
         throw new SpawnError(`cannot execute ${JSON.stringify(req.command)}: ${err.errno ?? 'exec failed'}`, { taskId, cause });
@@ -341,7 +341,7 @@ function spawnFailure(err: NodeJS.ErrnoException, req: LaunchRequest, runDir: st
   const cwdGone = cwd !== undefined && !isDirectory(cwd);
   markFailure(runDir, cwdGone ? 'cwd_missing' : 'spawn_failed', cwdGone ? undefined : err.code);
   const what = cwdGone ? `cwd_missing: working directory ${JSON.stringify(req.cwd)} vanished` : `cannot execute ${JSON.stringify(req.command)}: ${err.code ?? err.message}`;
-  return new SpawnError(what, { taskId: req.taskId, cause: err });
+  return new SpawnError(what, { taskId: req.taskId, cause: err, ...(cwdGone ? { reason: 'cwd_missing' } : {}) });
 }
 
 /** True when `path` is an existing directory. */

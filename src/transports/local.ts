@@ -119,7 +119,7 @@ export class LocalTransport implements Transport {
       cwd = resolvePath(req.cwd);
       if (!isDirectory(cwd)) {
         markFailure(runDir, 'cwd_missing');
-        throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { taskId });
+        throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { reason: 'cwd_missing', taskId });
       }
     }
     const env = { ...this.baseEnv, ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };

@@ -146,6 +146,19 @@ describe('bg_write on a real local task', { timeout: 60_000 }, () => {
     await call(s.tools, 'bg_write', { task_id: pid, input: '', close: true, wait_ms: 20_000 });
   });
 
+  it('on a terminal without a pipe: the first read gets end-of-file, a second one waits and the hint says it cannot be answered', async () => {
+    const s = await realSetup();
+    ex = s.ex;
+    const start = await call(s.tools, 'bg_start', { command: 'read x; echo "rc=$?"; read y; echo never', tty: true, wait_ms: 0 });
+    const id = start.task_id as string;
+    const w = await call(s.tools, 'bg_wait', { task_ids: [id], timeout_ms: 20_000 });
+    expect(w).toMatchObject({ outcome: 'input_wanted', status: 'running', awaiting_input: true });
+    expect(`${start.stdout?.text ?? ''}${w.stdout?.text ?? ''}`).toMatch(/^rc=1\r?\n$/);
+    expect(w.hint).toMatch(/without stdin "pipe": nothing can be written to it/);
+    expect(await call(s.tools, 'bg_write', { task_id: id, input: 'x\n' })).toMatchObject({ error: 'input_refused' });
+    await call(s.tools, 'bg_kill', { task_id: id, grace_ms: 0 });
+  });
+
   it('does not take a task that sleeps, with its input open, for one that waits for input', async () => {
     const s = await realSetup();
     ex = s.ex;

@@ -279,13 +279,13 @@ describe('awaiting input in bg_wait, bg_read and bg_list', () => {
     await ex.shutdown();
   });
 
-  it('says a task that seems to wait for input without a pipe cannot be written to, its input being at end-of-file', async () => {
+  it('says a terminal task that waits for input without a pipe cannot be written to and waits for ever', async () => {
     const { ex, fake, clock, tools } = fakeSetup();
     fake.script('tty-prompt', { hang: true, stdout: 'Password: ', awaitingInput: true });
     const id = (await call(tools, 'bg_start', { command: 'tty-prompt', tty: true, wait_ms: 0 })).task_id as string;
     const w = await drive(clock, call(tools, 'bg_wait', { task_ids: [id], timeout_ms: 60_000 }));
     expect(w).toMatchObject({ outcome: 'input_wanted' });
-    expect(w.hint).toMatch(/nothing can be written to it \(without a pipe its input is at end-of-file, on a terminal too\).*bg_kill it/);
+    expect(w.hint).toMatch(/without stdin "pipe": nothing can be written to it \(its terminal gave it one end-of-file and nothing more\).*bg_kill it and start it again with tty and stdin "pipe"/);
     await ex.shutdown();
   });
 });

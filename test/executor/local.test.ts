@@ -204,6 +204,10 @@ describe('executor on real processes', () => {
     const done = await ex.wait(t.id);
     expect(done.status).toBe('failed');
     expect(done.error?.code).toBe('SPAWN_FAILED');
+    // The reason says which start failure it was, in the record, the attempt and the error.
+    expect(done).toMatchObject({ reason: 'cwd_missing', error: { reason: 'cwd_missing' } });
+    expect(done.history[0]?.reason).toBe('cwd_missing');
+    expect(done.error?.message).toContain('does-not-exist');
     const ok = await ex.submit({ command: 'pwd', cwd: dir });
     expect((await ex.wait(ok.id)).status).toBe('completed');
     expect((await ex.readOutput(ok.id)).text.trim()).toBe(dir);

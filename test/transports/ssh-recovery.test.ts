@@ -112,6 +112,21 @@ else {
       }
     });
 
+    it('a cwd missing on the host ends the attempt with reason cwd_missing, naming the directory', async () => {
+      const s = await sshd();
+      const ex = new BackgroundExecutor({ transports: { build1: sshTransport(s) }, scheduler: new PriorityScheduler({ concurrency: 2 }) });
+      await ex.start();
+      try {
+        const rec = await ex.submit({ command: 'true', cwd: '/no/such/dir-on-host', transport: 'build1' });
+        const done = await ex.wait(rec.id, { timeoutMs: 20_000 });
+        expect(done).toMatchObject({ status: 'failed', reason: 'cwd_missing', error: { code: 'SPAWN_FAILED', reason: 'cwd_missing' } });
+        expect(done.history[0]?.reason).toBe('cwd_missing');
+        expect(done.error?.message).toContain('/no/such/dir-on-host');
+      } finally {
+        await ex.shutdown({ mode: 'kill', graceMs: 200 });
+      }
+    });
+
     it('sshd stopped mid-task and started again: the task completes with its real exit code, no output lost', async () => {
       const s = await sshd();
       const transport = sshTransport(s);

@@ -345,7 +345,7 @@ export async function launchWrapper(params: WrapperParams, taskId: string, env: 
   if (err === undefined) await exited;
   const marker = readExitMarker(runDir)?.marker;
   if (marker?.kind === 'failure' && marker.reason === 'cwd_missing') {
-    throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(params.cwd)} vanished before start`, { taskId });
+    throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(params.cwd)} vanished before start`, { reason: 'cwd_missing', taskId });
   }
   if (!marker) markFailure(runDir, 'spawn_failed', err?.code);
   throw new SpawnError(`wrapper for ${taskId} failed to start${err ? `: ${err.message}` : ''}`, { taskId, cause: err });

@@ -79,7 +79,7 @@ export class SlurmTransport implements Transport {
     if (cwd !== undefined && this.o.checkCwd && !existsSync(cwd)) {
       // Nothing was submitted; the error is on the task's record, the directory would only linger.
       rmSync(runDir, { recursive: true, force: true });
-      throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(cwd)} does not exist`, { taskId });
+      throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(cwd)} does not exist`, { reason: 'cwd_missing', taskId });
     }
     const script = buildJobScript({
       runDir, taskId, attempt, command: req.command, args: req.args, cwd, env: req.env ?? {},

@@ -132,8 +132,12 @@ export class SshTransport implements Transport {
     for (const item of items) {
       if (item.t === 'R') root = this.discovery.learnRoot(item.root);
       if (item.t === 'F') {
-        const why = item.reason === 'dup' ? `attempt ${leaf} was already started` : item.reason;
-        throw new SpawnError(`${why} (on ${this.host})`, { taskId });
+        const word = item.reason.split(' ')[0] ?? '';
+        const why =
+          item.reason === 'dup' ? `attempt ${leaf} was already started`
+          : word === 'cwd_missing' ? `cwd_missing: working directory ${JSON.stringify(req.cwd ?? '')} does not exist`
+          : item.reason;
+        throw new SpawnError(`${why} (on ${this.host})`, { taskId, ...(word === 'cwd_missing' ? { reason: 'cwd_missing' } : {}) });
       }
       if (item.t === 'OK' && root !== undefined) {
         const handle: TransportHandle = {
