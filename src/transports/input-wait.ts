@@ -1,4 +1,5 @@
 import { closeSync, openSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { readSmallFile } from './proc-read.js';
 
 // Whether an attempt waits for input, told from /proc (Linux): every live process of the tree
 // under its leader is either blocked reading input or waiting for a child, and at least one is
@@ -32,26 +33,6 @@ const TABLES: Partial<Record<string, SyscallTable>> = {
 const table = TABLES[process.arch];
 
 const MAX_PROCESSES = 256;
-
-// /proc files read here are small: one reused buffer, open/read/close (readFileSync adds an
-// fstat and a second read per file).
-const buf = Buffer.allocUnsafe(4096);
-
-function readText(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    return buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function link(pid: number, fd: number): string | undefined {
   try {
@@ -122,7 +103,7 @@ class InputOf {
 }
 
 function activityFromWchan(pid: number): Activity {
-  const w = readText(`/proc/${pid}/wchan`)?.trim();
+  const w = readSmallFile(`/proc/${pid}/wchan`)?.trim();
   if (w === 'pipe_read' || w === 'anon_pipe_read' || w === 'n_tty_read' || w === 'wait_woken') return 'reading';
   if (w === 'do_wait' || w === 'kernel_wait4' || w === 'do_wait.part.0') return 'waiting_child';
   return 'other';
@@ -130,7 +111,7 @@ function activityFromWchan(pid: number): Activity {
 
 // What a sleeping process is blocked in.
 function activityOf(pid: number, t: SyscallTable, inputPipes: ReadonlySet<string>): Activity {
-  const text = readText(`/proc/${pid}/syscall`);
+  const text = readSmallFile(`/proc/${pid}/syscall`);
   if (text === undefined) return activityFromWchan(pid);
   const f = text.trim().split(' ');
   const nr = Number(f[0]);
@@ -207,14 +188,14 @@ export function awaitsInput(target: InputWaitTarget): boolean | undefined {
     const pid = queue[i]!;
     if (seen.has(pid) || excluded.has(pid)) continue;
     seen.add(pid);
-    const stat = readText(`/proc/${pid}/stat`);
+    const stat = readSmallFile(`/proc/${pid}/stat`);
     if (stat === undefined) {
       if (pid === target.root) return undefined;
       continue;
     }
     const close = stat.lastIndexOf(')');
     const state = stat[close + 2];
-    const children = readText(`/proc/${pid}/task/${pid}/children`);
+    const children = readSmallFile(`/proc/${pid}/task/${pid}/children`);
     if (children === undefined && state !== 'Z') return undefined;
     for (const c of (children ?? '').split(' ')) if (c !== '') queue.push(Number(c));
     if (state === 'Z' || state === 'X') continue;

@@ -1,5 +1,6 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { signalPids } from './process-tree.js';
+import { readSmallFile } from './proc-read.js';
 
 // What is left of an attempt once its leader has exited: processes still in its process group
 // (`cmd &` in the command's shell) and processes anywhere carrying its environment markers
@@ -59,7 +60,6 @@ interface Pending {
 }
 
 const CLOCK_TICKS_PER_SEC = 100; // USER_HZ
-const statBuf = Buffer.allocUnsafe(4096);
 let queue: Pending[] = [];
 let scheduled = false;
 
@@ -95,26 +95,9 @@ function bootMs(): number | undefined {
   }
 }
 
-// A small /proc file read into the reused buffer (cheaper than readFileSync), or undefined.
-function readSmall(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    return statBuf.toString('latin1', 0, readSync(fd, statBuf, 0, statBuf.length, 0));
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 // state, pgrp and start time of /proc/<pid>/stat.
 function statOf(pid: string): { zombie: boolean; pgrp: number; startTicks: number } | undefined {
-  const text = readSmall(`/proc/${pid}/stat`);
+  const text = readSmallFile(`/proc/${pid}/stat`);
   if (text === undefined) return undefined;
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
@@ -155,14 +138,14 @@ let sameNamespace: boolean | undefined;
 function readPidCursor(): { lastPid: number; forks: number } | undefined {
   if (sameNamespace === undefined) {
     // ns_last_pid is our namespace's; /proc must show that same namespace.
-    sameNamespace = readSmall('/proc/self/stat')?.startsWith(`${process.pid} `) === true;
-    pidMax = Number(readSmall('/proc/sys/kernel/pid_max'));
+    sameNamespace = readSmallFile('/proc/self/stat')?.startsWith(`${process.pid} `) === true;
+    pidMax = Number(readSmallFile('/proc/sys/kernel/pid_max'));
   }
   if (!sameNamespace || !Number.isSafeInteger(pidMax) || pidMax! < 1000) return undefined;
   const stat = readFileSafe('/proc/stat');
   const at = stat?.indexOf('\nprocesses ') ?? -1;
   const forks = at < 0 ? NaN : Number(stat!.slice(at + 11, stat!.indexOf('\n', at + 11)));
-  const lastPid = Number(readSmall('/proc/sys/kernel/ns_last_pid'));
+  const lastPid = Number(readSmallFile('/proc/sys/kernel/ns_last_pid'));
   return Number.isSafeInteger(forks) && Number.isSafeInteger(lastPid) ? { lastPid, forks } : undefined;
 }
 

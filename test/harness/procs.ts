@@ -71,3 +71,28 @@ export function killPids(pids: readonly number[], signal: NodeJS.Signals): void 
     }
   }
 }
+
+/**
+ * Process groups of the processes whose command line mentions `needle` (a test's private
+ * directory: the wrappers of its remote attempts carry their run directory in argv) get SIGKILL,
+ * so a test that failed before killing its tasks leaves none running once its fixture closes.
+ */
+export function killGroupsMentioning(needle: string): number {
+  let n = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(needle)) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      // Only a group of its own (a wrapper is a session leader): never this process's group.
+      if (pgid > 1 && pgid === Number(name)) {
+        process.kill(-pgid, 'SIGKILL');
+        n++;
+      }
+    } catch {
+      // Gone meanwhile, or not ours to signal.
+    }
+  }
+  return n;
+}

@@ -8,7 +8,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { SshTransportOptions } from '../../src/transports/ssh/ssh-transport.js';
-import { descendantsNamed, killPids } from './procs.js';
+import { descendantsNamed, killGroupsMentioning, killPids } from './procs.js';
 import { sayWhySkipped } from './skip.js';
 
 /** The remote shells the harness can put behind `sh`. */
@@ -198,6 +198,8 @@ export async function startSshd(): Promise<Sshd> {
     close: async () => {
       process.removeListener('exit', onExit);
       await stop();
+      // Attempts a failed test did not kill would run on with their run directories gone.
+      killGroupsMentioning(remoteRoot);
       rmSync(dir, { recursive: true, force: true });
       rmSync(remoteRoot, { recursive: true, force: true });
     },
