@@ -59,6 +59,7 @@ export type {
   PollResult,
   ReadResult,
   Transport,
+  TransportCapabilities,
 } from './transports/types.js';
 export { isTerminal, TASK_STATUSES, TERMINAL_STATUSES } from './task.js';
 export type {
@@ -66,6 +67,7 @@ export type {
   BackoffSpec,
   RetryableStatus,
   RetryPolicy,
+  StdinData,
   StoredSpec,
   TaskFilter,
   TaskRecord,
@@ -74,6 +76,7 @@ export type {
   TaskStatus,
   TerminalStatus,
   TransportHandle,
+  TtySize,
 } from './task.js';
 export { systemClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';

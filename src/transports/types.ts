@@ -1,4 +1,4 @@
-import type { StoredSpec, TaskResources, TransportHandle } from '../task.js';
+import type { StoredSpec, TaskResources, TransportHandle, TtySize } from '../task.js';
 import type { StdinError } from '../errors.js';
 
 /** Output stream of an attempt. */
@@ -51,7 +51,7 @@ export interface LaunchRequest {
    * Run the command on a pseudo-terminal of this size (stdout and stderr merge into `out`).
    * Only sent to transports whose `capabilities.tty` is true.
    */
-  tty?: { cols: number; rows: number };
+  tty?: TtySize;
 }
 
 /** Optional features of a transport; absent ones are refused at submit with `INVALID_SPEC`. */

@@ -62,7 +62,12 @@ export class VagrantError extends TransportError {
   }
 
   /** The record form: `reason`, and `details` with vagrant's error class and the machine's state when known. */
-  override toJSON(): ReturnType<TransportError['toJSON']> & { reason: VagrantFailureReason; details?: Readonly<Record<string, string>> } {
+  override toJSON(): ReturnType<TransportError['toJSON']> & {
+    /** Why, as {@link VagrantError.reason} says. */
+    reason: VagrantFailureReason;
+    /** Vagrant's error class (`vagrantErrorType`) and the machine's state, when known. */
+    details?: Readonly<Record<string, string>>;
+  } {
     const details: Record<string, string> = {};
     if (this.vagrantErrorType !== undefined) details['vagrantErrorType'] = this.vagrantErrorType;
     if (this.state !== undefined) details['state'] = this.state;

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
 import type { SshJob } from './ssh/discovery.js';
 import { sshTransportWith, type SshTransport, type SshTransportOptions } from './ssh/ssh-transport.js';
-import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from './types.js';
+import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport, TransportCapabilities } from './types.js';
 import { parseMachineReadable, runVagrant, VagrantError } from './vagrant-cli.js';
 
 export { VagrantError, type VagrantFailureReason } from './vagrant-cli.js';
@@ -80,7 +80,7 @@ function portOpen(address: SshAddress): Promise<boolean> {
 export class VagrantTransport implements Transport {
   readonly kind = 'vagrant';
   /** Input and terminals, as {@link SshTransport}'s. */
-  readonly capabilities = { stdin: true, tty: true } as const;
+  readonly capabilities: TransportCapabilities = { stdin: true, tty: true };
   /** The machine name in the Vagrantfile (the `machine` option, default `default`). */
   readonly machine: string;
   private readonly ssh: SshTransport;

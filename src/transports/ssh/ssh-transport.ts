@@ -8,7 +8,7 @@ import { checkReadRange } from '../job-protocol/run-dir.js';
 import { formatReapSetting } from '../job-protocol/wrapper.js';
 import { leftoverPolicy } from '../leftovers.js';
 import { endedOrAfter } from '../round-poller.js';
-import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport } from '../types.js';
+import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport, TransportCapabilities } from '../types.js';
 import { newAttempt, type Attempt } from './attempt.js';
 import { ENV_NAME, leafOf, runDirOf } from './handles.js';
 import { OutputMirror } from './mirror.js';
@@ -72,7 +72,7 @@ const ANSWER_MAX = 64 * 1024;
 export class SshTransport implements Transport {
   readonly kind: string;
   /** Input (`stdin: 'pipe'` or given up front) and terminals, through the job-protocol wrapper. */
-  readonly capabilities = { stdin: true, tty: true } as const;
+  readonly capabilities: TransportCapabilities = { stdin: true, tty: true };
   /** `user@host:port` as configured, for messages and handles. */
   readonly host: string;
   /** Private local directory (mode 0700) of this instance: the control socket and the output mirror. */
@@ -226,7 +226,7 @@ export class SshTransport implements Transport {
 
   /**
    * Writes `data` into the attempt's input pipe on the host: one call over the shared connection
-   * per {@link STDIN_CHUNK} bytes, each resolving once its bytes are in the pipe (a task that
+   * per 256 KiB (`STDIN_CHUNK`), each resolving once its bytes are in the pipe (a task that
    * does not read holds the call: at most half of `maxSessions` such calls run at once).
    * `STDIN_CLOSED` after {@link closeStdin}, `TASK_NOT_RUNNING` once the attempt has ended.
    * A `TRANSPORT_UNREACHABLE` failure leaves it unknown whether that chunk arrived.
