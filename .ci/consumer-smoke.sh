@@ -116,7 +116,7 @@ await fx.shutdown();
 
 // bgexec/agent: the five tools, one call through them.
 const tools = createAgentTools(ex);
-assert.deepEqual(tools.map((t) => t.name).sort(), ['bg_kill', 'bg_list', 'bg_read', 'bg_start', 'bg_wait']);
+assert.deepEqual(tools.map((t) => t.name).sort(), ['bg_kill', 'bg_list', 'bg_read', 'bg_start', 'bg_wait', 'bg_write']);
 const bgList = tools.find((t) => t.name === 'bg_list');
 assert.ok(bgList);
 assert.equal(typeof (await bgList.handler({})), 'object');

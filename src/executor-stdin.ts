@@ -1,4 +1,4 @@
-import { describeValue, stringArg } from './args.js';
+import { describeValue, isInstance, stringArg } from './args.js';
 import { InvalidArgumentError, InvalidSpecError, NotFoundError, StdinError } from './errors.js';
 import { StdinChannel } from './runner/stdin-channel.js';
 import type { Live } from './runner/live.js';
@@ -25,7 +25,8 @@ export function checkInputSupport(spec: StoredSpec, transport: Transport | undef
 
 function dataArg(data: unknown): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (data instanceof Uint8Array) return data;
+  // isInstance: a Proxy whose traps throw is bad input, not a TypeError out of write().
+  if (isInstance(data, Uint8Array)) return data;
   throw new InvalidArgumentError('data', `must be a string or a Uint8Array, got ${describeValue(data)}`);
 }
 

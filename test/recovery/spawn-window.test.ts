@@ -190,6 +190,9 @@ describe('recovery in the crash window around spawn', () => {
     const old = oldTransport(dir);
     const command = `${logged(log)}; sleep 30`;
     await startAttempt(old, 'window', 1, command, false);
+    // It has run (logged its start) before the old executor "dies": under load a start can
+    // resolve before the shell gets to its first command, and the kill below would come first.
+    expect(await eventually(() => logLines(log).length === 1, 30_000)).toBe(true);
     await seed(dir, [record('window', { spec: { command, transport: 'local', graceMs: 1000 } })]);
     const { ex } = openExecutor(dir);
     await ex.start();

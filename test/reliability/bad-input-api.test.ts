@@ -226,6 +226,9 @@ const hostileCases: HostileCase[] = [
   ...slot('pause(group)', { ...HOSTILE, number: 1 }, (c, v) => c.ex.pause(v), false),
   ...slot('resume(group)', { ...HOSTILE, number: 1 }, (c, v) => c.ex.resume(v), false),
   ...slot('retryNow(id)', NOT_STRING, (c, v) => c.ex.retryNow(v), false),
+  ...slot('write(id)', NOT_STRING, (c, v) => c.ex.write(v, 'x'), true),
+  ...slot('closeStdin(id)', NOT_STRING, (c, v) => c.ex.closeStdin(v), true),
+  ...slot('write(id, data)', { ...HOSTILE, number: 42, undefined: undefined, array: [1, 2], 'array buffer': new ArrayBuffer(2), 'Proxy with throwing traps': trapped, 'revoked Proxy': revoked }, (c, v) => c.ex.write(c.live, v), true),
   ...slot('setPriority(id)', NOT_STRING, (c, v) => c.ex.setPriority(v, 1), false),
   // option objects
   ...slot('wait(id, options)', NOT_OPTIONS, (c, v) => c.ex.wait(c.live, v), true),
