@@ -91,8 +91,10 @@ export class ShutdownSequence {
     const report = (err: unknown): void => this.#host.reportError(err);
     await store.flush().catch(report);
     await store.close().catch(report);
-    await Promise.all(Object.values(transports).map((t) => t.close().catch(report)));
+    // Stopped before the transports close: a wait that a closing transport ends (an attempt that
+    // `detach` spared goes on unwatched, as its stored record says) settles nothing.
     runner.state = 'stopped';
+    await Promise.all(Object.values(transports).map((t) => t.close().catch(report)));
     runner.releaseIdleWaiters();
     runner.notifyAll();
   }

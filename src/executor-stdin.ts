@@ -11,7 +11,8 @@ import type { Transport } from './transports/types.js';
 
 /** Refuses at submit a spec whose `stdin`/`tty` its transport cannot provide, naming the field. */
 export function checkInputSupport(spec: StoredSpec, transport: Transport | undefined): void {
-  if (!transport) return;
+  // Nearly every spec asks for neither: nothing to look up on the submit path.
+  if (!transport || (spec.stdin === undefined && spec.tty === undefined)) return;
   const caps = transport.capabilities;
   const name = spec.transport ?? transport.kind;
   if (spec.stdin !== undefined) {
@@ -43,28 +44,10 @@ function channelOf(runner: TaskRunner, id: unknown): { record: TaskRecord; chann
     const why = live?.pending ? 'is waiting in its transport\'s queue' : `is ${record.status}`;
     throw new StdinError('TASK_NOT_RUNNING', `task ${taskId} ${why}: input goes only to a running task`, { taskId });
   }
-  if (!live.stdin) {
-    live.stdin = new StdinChannel(live.transport, taskId, live.handle);
-    // Running, but its transport's start() has not resolved yet: the input waits for the start.
-    if (!live.handle) void attachWhenStarted(runner, taskId, live, live.stdin);
-  }
+  // Running, but its transport's start() has not resolved yet: the channel holds the input
+  // until the runner attaches it to the attempt's handle (or ends it).
+  live.stdin ??= new StdinChannel(live.transport, taskId, live.handle);
   return { record, channel: live.stdin };
-}
-
-// Changes a starting attempt sees before it runs or fails: its start, its end, little else.
-const MAX_START_CHANGES = 1000;
-
-async function attachWhenStarted(runner: TaskRunner, taskId: string, live: Live, channel: StdinChannel): Promise<void> {
-  for (let i = 0; i < MAX_START_CHANGES; i++) {
-    if (live.done) return channel.end('ended');
-    if (live.handle) {
-      // Submitted to a cluster's queue: not running, and it may wait there long.
-      if (live.pending) return channel.end('went to its transport\'s queue');
-      return channel.attach(live.handle);
-    }
-    await runner.nextChange(taskId);
-  }
-  channel.end('did not start');
 }
 
 // Input written: whatever the task was waiting for may have come.

@@ -174,16 +174,16 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     let normalized: ReturnType<typeof normalizeSpec>;
     try {
       normalized = normalizeSpec(applyDefaults(spec, o.defaults), o.transportNames, o.defaultTransport);
-      // The task's transport may refuse up front what it can never run (Slurm: secretEnv).
-      o.transports[normalized.stored.transport ?? o.defaultTransport]?.validate?.(normalized.stored);
+      // The task's transport refuses up front what it can never run: input or a terminal it
+      // cannot give (its capabilities), anything else its own check says (Slurm: secretEnv).
+      const transport = o.transports[normalized.stored.transport ?? o.defaultTransport];
+      checkInputSupport(normalized.stored, transport);
+      transport?.validate?.(normalized.stored);
     } catch (err) {
       // A getter or Proxy trap of the caller's spec that throws is bad input like any other.
       throw isInstance(err, BgexecError) ? err : new InvalidSpecError('spec', `could not be read: ${errorMessage(err)}`);
     }
     if (normalized.signal?.aborted) throw abortRejection(normalized.signal, 'signal already aborted; task not submitted');
-    if (normalized.stored.stdin !== undefined || normalized.stored.tty !== undefined) {
-      checkInputSupport(normalized.stored, o.transports[normalized.stored.transport ?? o.defaultTransport]);
-    }
     if (this.#closing) throw new ShuttingDownError();
     // Once running, no await: each one is a promise hop on the path of every submit.
     if (this.#runner.state !== 'running') {

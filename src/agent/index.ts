@@ -33,6 +33,7 @@ export type {
   AgentToolResult,
   AgentToolsOptions,
   BgKillResult,
+  TaskEndFields,
   BgListResult,
   BgListRow,
   BgReadResult,

@@ -36,20 +36,24 @@ export interface OutputView {
   skipped_bytes?: number;
 }
 
+/** How a task's attempt ended, in the results that report it (absent while it runs). */
+export interface TaskEndFields {
+  /** Exit code, if it has ended (null when a signal ended it or it never ran). */
+  exit_code?: number | null;
+  /** Signal that ended it, if any. */
+  signal?: string | null;
+  /** Why it ended other than by its own exit (`timeout`, `cancelled`, `spawn_failed`, …). */
+  reason?: string;
+}
+
 /** Result of `bg_start`. */
-export interface BgStartResult {
+export interface BgStartResult extends TaskEndFields {
   /** Always true: the task was started. */
   ok: true;
   /** Id of the new task, for the other tools. */
   task_id: string;
   /** Its status when the call returned (`running` unless it ended within `wait_ms`). */
   status: TaskStatus;
-  /** Exit code, if it has ended (null when killed by a signal). */
-  exit_code?: number | null;
-  /** Signal that ended it, if any. */
-  signal?: string | null;
-  /** Why it ended other than by its own exit (`timeout`, `spawn_failed`, …). */
-  reason?: string;
   /** Why it could not start or failed, when bgexec knows (e.g. a missing cwd). */
   error_message?: string;
   /** Run time so far (or in total, if it ended). */
@@ -144,7 +148,7 @@ export interface WaitTaskState {
 }
 
 /** Result of `bg_wait`. */
-export interface BgWaitResult {
+export interface BgWaitResult extends TaskEndFields {
   /** Always true: the wait ended normally (see `outcome`). */
   ok: true;
   /**
@@ -156,12 +160,6 @@ export interface BgWaitResult {
   task_id?: string;
   /** Status of that task. */
   status?: TaskStatus;
-  /** Its exit code, if it has ended. */
-  exit_code?: number | null;
-  /** Signal that ended it, if any. */
-  signal?: string | null;
-  /** Why it ended other than by its own exit (`timeout`, `cancelled`, …). */
-  reason?: string;
   /** Its run time. */
   duration_ms?: number;
   /** `matched`: the stream, the matching line and the byte offset just past it. */
@@ -187,19 +185,13 @@ export interface BgWaitResult {
 }
 
 /** Result of `bg_kill`. */
-export interface BgKillResult {
+export interface BgKillResult extends TaskEndFields {
   /** Always true: the task is no longer running. */
   ok: true;
   /** The task. */
   task_id: string;
   /** Its final status (`cancelled`, or how it had ended already). */
   status: TaskStatus;
-  /** Its exit code (null when killed by a signal). */
-  exit_code?: number | null;
-  /** Signal that ended it, if any. */
-  signal?: string | null;
-  /** Why it ended (`cancelled`, …). */
-  reason?: string;
   /** It had already ended before the call; nothing was killed. */
   already_finished: boolean;
   /** Parameters that were out of range and what was used instead. */
@@ -239,7 +231,7 @@ export interface BgListResult {
 }
 
 /** Result of `bg_write`. */
-export interface BgWriteResult {
+export interface BgWriteResult extends TaskEndFields {
   /** Always true: the input was written (and closed, with `close`). */
   ok: true;
   /** The task written to. */
@@ -255,12 +247,6 @@ export interface BgWriteResult {
    * printed nothing new for two looks), usually after printing its next prompt.
    */
   awaiting_input?: true;
-  /** Exit code, if it ended. */
-  exit_code?: number | null;
-  /** Signal that ended it, if any. */
-  signal?: string | null;
-  /** Why it ended other than by its own exit. */
-  reason?: string;
   /** Run time so far (or in total, if it ended). */
   duration_ms?: number;
   /** How long the call waited for the reply. */

@@ -1,6 +1,6 @@
 import { errorMessage, isInstance } from '../args.js';
 import { trace, tracing } from '../debug.js';
-import { BgexecError, SpawnError, toErrorInfo, TransportError } from '../errors.js';
+import { BgexecError, toErrorInfo } from '../errors.js';
 import type { ExecutorEventName } from '../events.js';
 import type { ResolvedOptions } from '../executor-options.js';
 import { MetricsTracker } from '../metrics.js';
@@ -176,8 +176,8 @@ export class TaskRunner {
         (err: unknown) => {
           if (isRefusedStart(err) && requeueRefused(this, this.#o, this.#sink, record, live, err)) return;
           const error = isInstance(err, BgexecError) ? err : new BgexecError('SPAWN_FAILED', errorMessage(err), { cause: err, taskId: id });
-          // A transport error that says why (a VagrantError's `machine_not_running`, …) names the attempt's end.
-          const reason = (isInstance(err, TransportError) || isInstance(err, SpawnError) ? toErrorInfo(err).reason : undefined) ?? 'spawn_failed';
+          // An error that says why (`cwd_missing`, a VagrantError's `machine_not_running`, …) names the attempt's end.
+          const reason = toErrorInfo(error).reason ?? 'spawn_failed';
           const exit: ExitInfo = { state: 'exited', exitCode: null, signal: null, reason, endedAt: clock.now() };
           // No task:started for an attempt that never started: the next event is task:retrying or its end.
           void this.endAttempt(record, live, exit, error);
@@ -193,6 +193,8 @@ export class TaskRunner {
     if (handle['pending'] === true && typeof live.transport.whenRunning === 'function') {
       // Submitted to a queue (Slurm) and waiting there: visible as such until it really runs.
       live.pending = true;
+      // Input written while it was being submitted cannot reach a job that waits in a queue.
+      live.stdin?.end("went to its transport's queue");
       record.note = pendingNote(handle);
       this.persist(record);
       if (tracing()) trace('start', record.id, { attempt: record.attempt, pending: true, transport: record.spec.transport });
@@ -201,6 +203,8 @@ export class TaskRunner {
       this.watch(record, live);
       return;
     }
+    // Input written while it was starting goes to it now, in order.
+    live.stdin?.attach(live.handle);
     this.persist(record);
     if (tracing()) trace('start', record.id, { attempt: record.attempt, pid: handle.pid, transport: record.spec.transport });
     this.#sink.task('task:started', record);
@@ -268,13 +272,8 @@ export class TaskRunner {
     this.#monitor.ensure();
     callTransport(() => live.transport.wait(handle)).then(
       (exit) => this.endAttempt(record, live, exit),
-      (err: unknown) => {
-        // The executor closed the transport on its way out (`shutdown({ mode: 'detach' })` spares a
-        // detached attempt): the attempt goes on unwatched, as its stored record says, and a later
-        // executor re-attaches to it. It did not end, so nothing is settled.
-        if ((this.state === 'stopping' || this.state === 'stopped') && isInstance(err, BgexecError) && err.code === 'SHUTTING_DOWN') return;
-        void this.endAttempt(record, live, { state: 'lost', exitCode: null, signal: null, reason: 'transport_error', endedAt: clock.now() }, err);
-      },
+      (err: unknown) =>
+        this.endAttempt(record, live, { state: 'lost', exitCode: null, signal: null, reason: 'transport_error', endedAt: clock.now() }, err),
     );
   }
 
