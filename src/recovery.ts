@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import type { KillReason } from './runner/live.js';
 import { eachLimit } from './stores/each-limit.js';
-import { deepFreeze, isTerminal, type AttemptInfo, type TaskRecord, type TransportHandle } from './task.js';
+import { deepFreeze, frozenCopy, isTerminal, type AttemptInfo, type TaskRecord, type TransportHandle } from './task.js';
 import { MAX_TIMER_MS } from './validate-spec.js';
 import type { ExitInfo, Transport } from './transports/types.js';
 
@@ -37,7 +37,7 @@ const KILL_REASONS: ReadonlySet<string> = new Set<KillReason>(['cancelled', 'tim
 // what it would otherwise wait for that executor to record (locally: the exit marker of a
 // non-detached attempt, which only its executor writes, or the pid of one it was spawning).
 function orphaned(handle: TransportHandle): TransportHandle {
-  return handle.ownerGone === true ? handle : deepFreeze({ ...handle, ownerGone: true });
+  return handle.ownerGone === true ? handle : frozenCopy(handle, { ownerGone: true });
 }
 
 /**

@@ -7,8 +7,15 @@ export const DEFAULT_GRACE_MS = 5000;
 /** Per-stream output cap when the spec names none (1 GiB). */
 export const DEFAULT_MAX_OUTPUT = 1024 ** 3;
 
-/** What the transport is asked to start for the record's current attempt; `secretEnv` is merged over `spec.env`. */
-export function launchRequest(record: TaskRecord, secretEnv: Readonly<Record<string, string>> | undefined): LaunchRequest {
+/**
+ * What the transport is asked to start for the record's current attempt; `secretEnv` is merged
+ * over `spec.env`. `recoverable` is false when the executor's store is not durable.
+ */
+export function launchRequest(
+  record: TaskRecord,
+  secretEnv: Readonly<Record<string, string>> | undefined,
+  recoverable = true,
+): LaunchRequest {
   const { spec } = record;
   const env = secretEnv ? { ...spec.env, ...secretEnv } : spec.env;
   // Optional fields assigned, not spread: a conditional spread allocates a temporary object
@@ -22,6 +29,8 @@ export function launchRequest(record: TaskRecord, secretEnv: Readonly<Record<str
     maxOutputBytes: spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
     graceMs: spec.graceMs ?? DEFAULT_GRACE_MS,
   };
+  // Only said when false: every transport that does not care sees the request as before.
+  if (!recoverable) req.recoverable = false;
   if (spec.args) req.args = spec.args;
   if (spec.cwd !== undefined) req.cwd = spec.cwd;
   if (env) req.env = env;

@@ -8,6 +8,7 @@ import type { SchedulerEntry } from '../scheduler/types.js';
 import {
   canTransition,
   deepFreeze,
+  frozenCopy,
   isTerminal,
   snapshot,
   type AttemptInfo,
@@ -170,7 +171,7 @@ export class TaskRunner {
     const live = createLive(transport);
     this.live.set(id, live);
     this.persist(record);
-    const request = launchRequest(record, secretEnv);
+    const request = launchRequest(record, secretEnv, this.#o.store.durable !== false);
     callTransport(() => transport.start(request)).then(
         (handle) => this.#onStarted(record, live, handle),
         (err: unknown) => {
@@ -186,7 +187,7 @@ export class TaskRunner {
   }
 
   #onStarted(record: TaskRecord, live: Live, handle: TransportHandle): void {
-    live.handle = deepFreeze({ ...handle });
+    live.handle = frozenCopy(handle);
     record.handle = live.handle;
     const extras = this.extras.get(record.id);
     if (extras) delete extras.refusedStarts;
@@ -220,7 +221,7 @@ export class TaskRunner {
     live.pending = false;
     const { clock } = this.#o;
     const pendingHandle = live.handle;
-    live.handle = deepFreeze({ ...pendingHandle, pending: false });
+    live.handle = frozenCopy(pendingHandle, { pending: false });
     record.handle = live.handle;
     record.startedAt = realStart(live, pendingHandle, clock.now());
     delete record.note;
@@ -375,7 +376,8 @@ export class TaskRunner {
     if (reason !== undefined) info.reason = reason;
     if (errorInfo) info.error = errorInfo;
     if (live.handle) info.handle = live.handle;
-    record.history.push(deepFreeze(info));
+    // A new array of the exact size: a push onto the submitted `[]` would reserve 17 slots.
+    record.history = [...record.history, deepFreeze(info)];
     this.metrics.attemptEnded(endedAt - info.startedAt);
     if (tracing()) trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
     const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt };

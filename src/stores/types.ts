@@ -30,6 +30,12 @@ export interface Store {
   /** Short name of the implementation (`memory`, `json-dir`, …), for logs and metrics. */
   readonly kind: string;
   /**
+   * `false` for a store whose records die with the process (`MemoryStore`): no later executor
+   * can recover its tasks, so transports are told they may skip the files only recovery reads
+   * (see `LaunchRequest.recoverable`). Absent means durable.
+   */
+  readonly durable?: boolean;
+  /**
    * Takes ownership (a durable store locks its directory) and returns every record.
    * Bad records are reported in `problems`, never silently dropped.
    */

@@ -87,24 +87,31 @@ interface Script {
   used: Map<string, number>;
 }
 
+// One attempt. Kept for the transport's life (handles stay valid, output stays readable until
+// cleanup), so it holds only what it needs: input state, promise and timers are made on first use.
 interface Attempt {
   request: LaunchRequest;
-  handle: TransportHandle;
+  startedAt: number;
   outcome: FakeOutcome;
-  out: Record<OutputStream, Buffer>;
+  stdout: Buffer;
+  stderr: Buffer;
   exit: ExitInfo | undefined;
-  ended: Promise<ExitInfo>;
-  resolve: (exit: ExitInfo) => void;
-  timers: TimerHandle[];
+  /** Made by the first wait() before the end. */
+  ended: Promise<ExitInfo> | undefined;
+  resolve: ((exit: ExitInfo) => void) | undefined;
+  timers: TimerHandle[] | undefined;
   immediate: NodeJS.Immediate | undefined;
   cleaned: boolean;
   awaitingInput: boolean;
-  stdin: FakeStdin;
+  stdinState: FakeStdin | undefined;
+  /** The task's previous attempt (attempts are kept per task, newest first). */
+  prev: Attempt | undefined;
 }
 
 type EndState = Omit<ExitInfo, 'endedAt'>;
 
 const LOST: EndState = { state: 'lost', exitCode: null, signal: null, reason: 'no_exit_marker' };
+const EMPTY = Buffer.alloc(0);
 const keyOf = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
 const toBuffer = (data: string | Uint8Array): Buffer =>
   typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
@@ -131,9 +138,11 @@ export class FakeTransport implements Transport {
   readonly #clock: Clock;
   readonly #defaultOutcome: FakeOutcome;
   readonly #scripts: Script[] = [];
+  /** Newest attempt of each task; older ones hang off `prev`. */
   readonly #attempts = new Map<string, Attempt>();
+  /** Attempts not ended yet, in start order. */
+  readonly #running = new Set<Attempt>();
   readonly #ghosts = new Map<string, ExitInfo>();
-  #live = 0;
   #maxConcurrent = 0;
   /** Features declared to the executor (see {@link FakeTransportOptions.capabilities}). */
   readonly capabilities: TransportCapabilities;
@@ -162,7 +171,7 @@ export class FakeTransport implements Transport {
 
   /** Requests of the attempts running now, in start order. */
   running(): LaunchRequest[] {
-    return [...this.#attempts.values()].filter((a) => a.exit === undefined).map((a) => a.request);
+    return [...this.#running].map((a) => a.request);
   }
 
   /** Ends the running attempt of `taskId` with an exit code (default 0) or a signal. Throws if none runs. */
@@ -192,13 +201,9 @@ export class FakeTransport implements Transport {
    * undefined if no such attempt was started.
    */
   input(taskId: string, attempt?: number): FakeInput | undefined {
-    let found: Attempt | undefined;
-    for (const a of this.#attempts.values()) {
-      if (a.request.taskId !== taskId) continue;
-      if (attempt === undefined ? found === undefined || a.request.attempt > found.request.attempt : a.request.attempt === attempt) found = a;
-    }
+    const found = this.#attemptOf(taskId, attempt);
     if (found === undefined) return undefined;
-    return found.stdin.snapshot();
+    return this.#stdin(found).snapshot();
   }
 
   /** Ends the running attempt of `taskId` as `lost`. Throws if none runs. */
@@ -214,14 +219,14 @@ export class FakeTransport implements Transport {
     this.#scripts.length = 0;
     this.calls.length = 0;
     this.started.length = 0;
-    this.#maxConcurrent = this.#live;
+    this.#maxConcurrent = this.#running.size;
   }
 
   async start(request: LaunchRequest): Promise<TransportHandle> {
     const { taskId, attempt } = request;
     this.#record('start', taskId, attempt);
-    const key = keyOf(taskId, attempt);
-    if (this.#attempts.has(key)) {
+    const newest = this.#attempts.get(taskId);
+    if (newest !== undefined && this.#attemptOf(taskId, attempt) !== undefined) {
       throw new SpawnError(`attempt ${attempt} of task ${taskId} was already started`, { taskId });
     }
     const outcome = this.#outcomeFor(request);
@@ -229,30 +234,22 @@ export class FakeTransport implements Transport {
       const message = outcome.spawnError === true ? `cannot start ${JSON.stringify(request.command)}` : outcome.spawnError;
       throw new SpawnError(message, { taskId });
     }
-    const copy: LaunchRequest = {
-      ...request,
-      ...(request.args === undefined ? {} : { args: [...request.args] }),
-      ...(request.env === undefined ? {} : { env: { ...request.env } }),
-    };
-    const handle: TransportHandle = {
-      kind: this.kind, taskId, attempt, detached: request.detached, startedAt: this.#clock.now(),
-    };
-    let resolve!: (exit: ExitInfo) => void;
-    const ended = new Promise<ExitInfo>((r) => { resolve = r; });
+    const copy: LaunchRequest = { ...request };
+    if (request.args !== undefined) copy.args = [...request.args];
+    if (request.env !== undefined) copy.env = { ...request.env };
     if (request.stdin instanceof Uint8Array) copy.stdin = Buffer.from(request.stdin);
     if (request.tty !== undefined) copy.tty = { ...request.tty };
     const a: Attempt = {
-      request: copy, handle, outcome, exit: undefined, ended, resolve, timers: [], immediate: undefined, cleaned: false,
-      out: { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) },
-      awaitingInput: outcome.awaitingInput === true, stdin: undefined as unknown as FakeStdin,
+      request: copy, startedAt: this.#clock.now(), outcome, stdout: EMPTY, stderr: EMPTY, exit: undefined,
+      ended: undefined, resolve: undefined, timers: undefined, immediate: undefined, cleaned: false,
+      awaitingInput: outcome.awaitingInput === true, stdinState: undefined, prev: undefined,
     };
-    a.stdin = new FakeStdin(outcome, this.#control(a));
     if (outcome.stdout !== undefined) this.#append(a, 'stdout', outcome.stdout);
     if (outcome.stderr !== undefined) this.#append(a, 'stderr', outcome.stderr);
-    this.#attempts.set(key, a);
+    this.#insert(a, newest);
     this.started.push(copy);
-    this.#live++;
-    this.#maxConcurrent = Math.max(this.#maxConcurrent, this.#live);
+    this.#running.add(a);
+    this.#maxConcurrent = Math.max(this.#maxConcurrent, this.#running.size);
 
     // Input given up front reaches the hooks before a scripted end on the next macrotask
     // (immediates run in order), as a real task reads its input before it exits.
@@ -260,7 +257,8 @@ export class FakeTransport implements Transport {
       const data = copy.stdin;
       setImmediate(() => {
         if (a.exit !== undefined) return;
-        void a.stdin.deliver(Buffer.from(data)).then(() => a.stdin.eof(), () => a.stdin.eof());
+        const stdin = this.#stdin(a);
+        void stdin.deliver(Buffer.from(data)).then(() => stdin.eof(), () => stdin.eof());
       });
     }
     if (!outcome.hang) {
@@ -268,25 +266,33 @@ export class FakeTransport implements Transport {
         ? { state: 'exited', exitCode: null, signal: outcome.signal }
         : { state: 'exited', exitCode: outcome.exitCode ?? 0, signal: null });
       const delay = outcome.delayMs ?? 0;
-      if (delay > 0) a.timers.push(this.#clock.setTimeout(finish, delay));
+      if (delay > 0) (a.timers ??= []).push(this.#clock.setTimeout(finish, delay));
       else a.immediate = setImmediate(finish);
     }
-    return { ...handle };
+    return this.#handleOf(a);
   }
 
   async wait(handle: TransportHandle): Promise<ExitInfo> {
     this.#record('wait', handle.taskId, handle.attempt);
     const a = this.#find(handle);
-    return a === undefined ? this.#ghost(handle) : a.ended;
+    if (a === undefined) return this.#ghost(handle);
+    return this.#ended(a);
+  }
+
+  #ended(a: Attempt): Promise<ExitInfo> | ExitInfo {
+    if (a.exit !== undefined) return a.exit;
+    a.ended ??= new Promise<ExitInfo>((resolve) => (a.resolve = resolve));
+    return a.ended;
   }
 
   async poll(handle: TransportHandle): Promise<PollResult> {
     this.#record('poll', handle.taskId, handle.attempt);
     const a = this.#find(handle);
     if (a === undefined) return { state: 'lost', exit: this.#ghost(handle), stdoutBytes: 0, stderrBytes: 0 };
-    const sizes = { stdoutBytes: a.out.stdout.length, stderrBytes: a.out.stderr.length };
-    if (a.exit !== undefined) return { state: a.exit.state, exit: a.exit, ...sizes };
-    return a.awaitingInput ? { state: 'running', ...sizes, awaitingInput: true } : { state: 'running', ...sizes };
+    const stdoutBytes = a.stdout.length;
+    const stderrBytes = a.stderr.length;
+    if (a.exit !== undefined) return { state: a.exit.state, exit: a.exit, stdoutBytes, stderrBytes };
+    return a.awaitingInput ? { state: 'running', stdoutBytes, stderrBytes, awaitingInput: true } : { state: 'running', stdoutBytes, stderrBytes };
   }
 
   async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
@@ -299,7 +305,7 @@ export class FakeTransport implements Transport {
         taskId: handle.taskId,
       });
     }
-    const buf = a.out[stream];
+    const buf = stream === 'stdout' ? a.stdout : a.stderr;
     // Copy, so a caller that mutates the bytes cannot change the attempt's output.
     return { data: Buffer.from(buf.subarray(offset, offset + length)), totalBytes: buf.length };
   }
@@ -313,11 +319,11 @@ export class FakeTransport implements Transport {
       this.#end(a, { state: 'exited', exitCode: null, signal });
       return;
     }
-    a.timers.push(this.#clock.setTimeout(
+    (a.timers ??= []).push(this.#clock.setTimeout(
       () => this.#end(a, { state: 'exited', exitCode: null, signal: 'SIGKILL' }),
       options.graceMs,
     ));
-    await a.ended;
+    await this.#ended(a);
   }
 
   /**
@@ -332,8 +338,9 @@ export class FakeTransport implements Transport {
     const taskId = handle.taskId;
     if (a === undefined || a.exit !== undefined) throw new StdinError('TASK_NOT_RUNNING', `attempt ${handle.attempt} of task ${taskId} is not running`, { taskId });
     if (a.request.stdin !== 'pipe') throw new StdinError('STDIN_NOT_PIPED', `attempt ${handle.attempt} of task ${taskId} was not started with stdin 'pipe'`, { taskId });
-    if (a.stdin.closed) throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId });
-    await a.stdin.deliver(Buffer.from(data));
+    const stdin = this.#stdin(a);
+    if (stdin.closed) throw new StdinError('STDIN_CLOSED', `the input of task ${taskId} was closed`, { taskId });
+    await stdin.deliver(Buffer.from(data));
   }
 
   /** Closes the attempt's input (its `onEof` hook runs). Idempotent; a no-op for an ended or unknown attempt. */
@@ -341,7 +348,7 @@ export class FakeTransport implements Transport {
     this.#record('closeStdin', handle.taskId, handle.attempt);
     const a = this.#find(handle);
     if (a === undefined || a.exit !== undefined || a.request.stdin !== 'pipe') return;
-    a.stdin.eof();
+    this.#stdin(a).eof();
   }
 
   async cleanup(handle: TransportHandle): Promise<void> {
@@ -352,8 +359,8 @@ export class FakeTransport implements Transport {
 
   async probe(taskId: string, attempt: number): Promise<TransportHandle | undefined> {
     this.#record('probe', taskId, attempt);
-    const a = this.#attempts.get(keyOf(taskId, attempt));
-    return a === undefined ? undefined : { ...a.handle };
+    const a = this.#attemptOf(taskId, attempt);
+    return a === undefined ? undefined : this.#handleOf(a);
   }
 
   async close(): Promise<void> {
@@ -362,8 +369,41 @@ export class FakeTransport implements Transport {
 
   // On a terminal there is one stream: what goes to stderr lands in stdout.
   #append(a: Attempt, stream: OutputStream, data: string | Uint8Array): void {
-    const to = a.request.tty !== undefined ? 'stdout' : stream;
-    a.out[to] = Buffer.concat([a.out[to], toBuffer(data)]);
+    if (a.request.tty !== undefined || stream === 'stdout') a.stdout = Buffer.concat([a.stdout, toBuffer(data)]);
+    else a.stderr = Buffer.concat([a.stderr, toBuffer(data)]);
+  }
+
+  // The input side, made on first use: most attempts never get any.
+  #stdin(a: Attempt): FakeStdin {
+    a.stdinState ??= new FakeStdin(a.outcome, this.#control(a));
+    return a.stdinState;
+  }
+
+  #handleOf(a: Attempt): TransportHandle {
+    const { taskId, attempt, detached } = a.request;
+    return { kind: this.kind, taskId, attempt, detached, startedAt: a.startedAt };
+  }
+
+  // Keeps a task's attempts newest first, whatever order they are started in.
+  #insert(a: Attempt, newest: Attempt | undefined): void {
+    const n = a.request.attempt;
+    if (newest === undefined || newest.request.attempt < n) {
+      a.prev = newest;
+      this.#attempts.set(a.request.taskId, a);
+      return;
+    }
+    let after = newest;
+    while (after.prev !== undefined && after.prev.request.attempt > n) after = after.prev;
+    a.prev = after.prev;
+    after.prev = a;
+  }
+
+  // The attempt `attempt` of a task, or its newest one.
+  #attemptOf(taskId: string, attempt?: number): Attempt | undefined {
+    let a = this.#attempts.get(taskId);
+    if (attempt === undefined) return a;
+    while (a !== undefined && a.request.attempt > attempt) a = a.prev;
+    return a !== undefined && a.request.attempt === attempt ? a : undefined;
   }
 
   #control(a: Attempt): FakeTask {
@@ -371,8 +411,8 @@ export class FakeTransport implements Transport {
     return {
       taskId: a.request.taskId,
       attempt: a.request.attempt,
-      get input() { return Buffer.concat(a.stdin.chunks); },
-      get inputClosed() { return a.stdin.closed; },
+      get input() { return Buffer.concat(a.stdinState?.chunks ?? []); },
+      get inputClosed() { return a.stdinState?.closed ?? false; },
       get ended() { return a.exit !== undefined; },
       write(stream, data) {
         if (a.exit === undefined) fake.#append(a, stream, data);
@@ -410,14 +450,12 @@ export class FakeTransport implements Transport {
         taskId: handle.taskId,
       });
     }
-    return this.#attempts.get(keyOf(handle.taskId, handle.attempt));
+    return this.#attemptOf(handle.taskId, handle.attempt);
   }
 
   #runningAttempt(taskId: string, what: string): Attempt {
-    let found: Attempt | undefined;
-    for (const a of this.#attempts.values()) {
-      if (a.request.taskId === taskId && a.exit === undefined && (found === undefined || a.request.attempt > found.request.attempt)) found = a;
-    }
+    let found = this.#attempts.get(taskId);
+    while (found !== undefined && found.exit !== undefined) found = found.prev;
     if (found === undefined) throw new Error(`FakeTransport.${what}: no running attempt of task ${JSON.stringify(taskId)}`);
     return found;
   }
@@ -436,11 +474,13 @@ export class FakeTransport implements Transport {
 
   #end(a: Attempt, state: EndState): void {
     if (a.exit !== undefined) return;
-    for (const timer of a.timers) this.#clock.clearTimeout(timer);
+    if (a.timers !== undefined) for (const timer of a.timers) this.#clock.clearTimeout(timer);
     if (a.immediate !== undefined) clearImmediate(a.immediate);
-    a.exit = Object.freeze({ ...state, endedAt: this.#clock.now() });
-    this.#live--;
-    a.resolve(a.exit);
+    const exit: ExitInfo = { state: state.state, exitCode: state.exitCode, signal: state.signal, endedAt: this.#clock.now() };
+    if (state.reason !== undefined) exit.reason = state.reason;
+    a.exit = Object.freeze(exit);
+    this.#running.delete(a);
+    a.resolve?.(a.exit);
   }
 }
 

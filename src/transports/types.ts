@@ -21,6 +21,13 @@ export interface LaunchRequest {
   /** Must survive the death of the Node process that started it. */
   detached: boolean;
   /**
+   * `false` when nothing will ever look for this attempt after the process that started it is
+   * gone: the executor's store is not durable (`MemoryStore`), so no later executor can recover
+   * it. A transport may then skip what only recovery reads (pid file, exit marker, a run
+   * directory with nothing in it). Absent or `true`: keep everything recovery needs.
+   */
+  recoverable?: boolean;
+  /**
    * Processes the command leaves behind when its main process exits: `kill` (default) ends them
    * before the attempt counts as ended, `keep` leaves them running.
    */
