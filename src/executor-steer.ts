@@ -2,7 +2,7 @@ import { describeValue, msArg, optionsArg, stringArg } from './args.js';
 import { BgexecError, InvalidArgumentError, NotFoundError } from './errors.js';
 import type { ResolvedOptions } from './executor-options.js';
 import type { TaskRunner } from './runner/task-runner.js';
-import { deepFreeze, frozenCopy, isTerminal, snapshot, type TaskRecord, type TransportHandle } from './task.js';
+import { frozenCopy, isTerminal, snapshot, type TaskRecord, type TransportHandle } from './task.js';
 import { MAX_TIMER_MS } from './validate-spec.js';
 
 // Steering of tasks from outside their normal course: cancel one, run a waiting one now,

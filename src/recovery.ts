@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import type { KillReason } from './runner/live.js';
 import { eachLimit } from './stores/each-limit.js';
-import { deepFreeze, frozenCopy, isTerminal, type AttemptInfo, type TaskRecord, type TransportHandle } from './task.js';
+import { appendHistory, deepFreeze, frozenCopy, isTerminal, type AttemptInfo, type TaskRecord, type TransportHandle } from './task.js';
 import { MAX_TIMER_MS } from './validate-spec.js';
 import type { ExitInfo, Transport } from './transports/types.js';
 
@@ -128,7 +128,7 @@ async function reconcile(host: RecoveryHost, record: TaskRecord): Promise<boolea
   if (record.status === 'running' && record.attempt > 0) {
     ended.unshift({ attempt: record.attempt, handle: record.handle && orphaned(record.handle), killReason: killReasonOf(record) });
   }
-  for (const e of ended) record.history.push(await endedAttempt(host, transport, record, e));
+  for (const e of ended) appendHistory(record, await endedAttempt(host, transport, record, e));
   record.status = 'running';
   record.attempt = current.attempt;
   record.startedAt = current.startedAt;

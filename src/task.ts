@@ -413,7 +413,17 @@ export interface TaskFilter {
  * plus a copy of the history array is a true snapshot, and cheap on the hot path.
  */
 export function snapshot(record: TaskRecord): TaskRecord {
+  // Sliced even when frozen: whoever gets a snapshot may change it (it changes nothing).
   return { ...record, history: record.history.slice() };
+}
+
+/**
+ * Appends an ended attempt to a record's history. The executor never changes a history array
+ * in place: it replaces it by a frozen array of the exact size (a push onto `[]` would reserve
+ * 17 slots), so a store may keep the array it was given instead of copying it.
+ */
+export function appendHistory(record: TaskRecord, info: AttemptInfo): void {
+  record.history = Object.freeze(record.history.concat(info)) as AttemptInfo[];
 }
 
 /**

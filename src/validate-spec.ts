@@ -4,7 +4,7 @@ import { validateBackoff } from './scheduler/backoff.js';
 import { checkResources } from './validate-resources.js';
 import { checkStdin, checkTty } from './validate-stdin.js';
 import {
-  deepFreeze,
+  frozenCopy,
   type BackoffSpec,
   type RetryableStatus,
   type StoredSpec,
@@ -215,7 +215,10 @@ export function normalizeSpec(input: unknown, transports: ReadonlySet<string>, d
     if (!(input.signal instanceof AbortSignal)) throw new InvalidSpecError('signal', 'must be an AbortSignal');
     out.signal = input.signal;
   }
-  deepFreeze(out.stored);
+  // Copied by assignment onto a fresh literal, which holds four fields in the object itself: the
+  // common spec (command, transport, priority) then needs no separate property array, for each
+  // of the many specs a backlog keeps (frozenCopy explains why not a spread).
+  out.stored = frozenCopy(out.stored);
   return out;
 }
 

@@ -1,8 +1,16 @@
 import { describeValue } from '../args.js';
 import { abortRejection, InvalidArgumentError } from '../errors.js';
 import { isTerminal, type TaskRecord, type TransportHandle } from '../task.js';
-import type { OutputStream, Transport } from '../transports/types.js';
+import type { OutputStream, ReadContext, Transport } from '../transports/types.js';
 import { DEFAULT_MAX_BYTES, readSlice } from './read.js';
+
+/**
+ * Default largest chunk of `follow()` (64 KiB). A chunk's text stays below V8's 128 KiB limit
+ * for ordinary heap objects (even as two-byte UTF-16), so it dies young in the young generation
+ * instead of living in large-object space, which only full collections reclaim: with 1 MiB
+ * chunks, following 1 GiB grew the heap by tens of MiB of dead strings, and decoded slower.
+ */
+export const DEFAULT_FOLLOW_BYTES = 65_536;
 
 /** Options of `readOutput()`. */
 export interface ReadOutputOptions {
@@ -60,7 +68,7 @@ export interface FollowOptions {
   stream?: OutputStream;
   /** Start at this byte offset of the current attempt (default 0). */
   cursor?: number;
-  /** Largest chunk, in bytes (default 1 MiB). */
+  /** Largest chunk, in bytes (default 64 KiB: {@link DEFAULT_FOLLOW_BYTES}). */
   maxBytes?: number;
   /** Ends the iteration early: the iterator then throws `signal.reason` (see `wait()`). */
   signal?: AbortSignal;
@@ -89,8 +97,12 @@ function handleOf(record: TaskRecord, attempt: number): TransportHandle | undefi
   return record.history.find((h) => h.attempt === attempt)?.handle;
 }
 
-/** Reads a slice of one attempt's output through its transport. */
-export async function readTaskOutput(host: OutputHost, id: string, options: ReadOutputOptions = {}): Promise<OutputRead> {
+/**
+ * Reads a slice of one attempt's output through its transport. `context`, for a reader that
+ * reads on chunk after chunk, is handed to the transport's plain reads (not to `tail`/`head`
+ * reads, which keep several blocks at once and so cannot share one buffer).
+ */
+export async function readTaskOutput(host: OutputHost, id: string, options: ReadOutputOptions = {}, context?: ReadContext): Promise<OutputRead> {
   const stream = checkStream(options.stream);
   const record = host.record(id);
   const attempt = options.attempt === undefined ? record.attempt : options.attempt;
@@ -108,8 +120,12 @@ export async function readTaskOutput(host: OutputHost, id: string, options: Read
     return { text: '', stream, attempt, cursor, nextCursor: cursor, eof: ended, truncated: false, totalBytes: 0 };
   }
   const transport = host.transportOf(record);
+  const shared = options.tail === undefined && options.head === undefined ? context : undefined;
   const slice = await readSlice(
-    { read: (offset, length) => transport.read(handle, stream, offset, length) },
+    {
+      // Without a context, the arity the transport was always called with.
+      read: shared ? (offset, length) => transport.read(handle, stream, offset, length, shared) : (offset, length) => transport.read(handle, stream, offset, length),
+    },
     {
       cursor: options.cursor,
       maxBytes: options.maxBytes === undefined ? DEFAULT_MAX_BYTES : options.maxBytes,
@@ -136,43 +152,55 @@ export async function readTaskOutput(host: OutputHost, id: string, options: Read
  */
 export async function* followTaskOutput(host: OutputHost, id: string, options: FollowOptions = {}): AsyncGenerator<OutputChunk> {
   const stream = checkStream(options.stream);
-  const maxBytes = options.maxBytes ?? 1_048_576;
+  const maxBytes = options.maxBytes ?? DEFAULT_FOLLOW_BYTES;
   let attempt = host.record(id).attempt;
   let cursor = options.cursor ?? 0;
   const { signal } = options;
-  for (;;) {
-    if (signal?.aborted) throw abortRejection(signal, 'follow aborted', id);
-    if (host.stopped()) return;
-    // Subscribe before reading so a change between the read and the wait is not missed.
-    const changed = host.nextChange(id);
-    const record = host.record(id);
-    if (attempt === 0) {
-      if (record.attempt > 0) {
-        attempt = 1;
-        cursor = 0;
-      } else if (isTerminal(record.status)) {
-        return;
-      } else {
-        await abortable(changed, options.signal);
-      }
-      continue;
-    }
-    const slice = await readTaskOutput(host, id, { stream, cursor, maxBytes, attempt });
-    if (slice.nextCursor > cursor) {
-      yield { stream, attempt, text: slice.text, cursor: slice.cursor, nextCursor: slice.nextCursor };
-      cursor = slice.nextCursor;
-      continue;
-    }
-    if (slice.eof) {
-      const now = host.record(id);
-      if (now.attempt > attempt) {
-        attempt += 1;
-        cursor = 0;
+  // One buffer (and, on a local transport, one open file) for the whole follow: each chunk is
+  // decoded before the next read, so nothing handed out refers to the reused bytes.
+  const context: ReadContext = {};
+  // Subscribed before a read, so a change between that read and the wait is not missed. A
+  // subscription still pending from an earlier turn was made before this turn's read too, so
+  // it serves: one subscription per change noticed, not one per chunk.
+  let changed: Promise<void> | undefined;
+  try {
+    for (;;) {
+      if (signal?.aborted) throw abortRejection(signal, 'follow aborted', id);
+      if (host.stopped()) return;
+      changed ??= host.nextChange(id);
+      const record = host.record(id);
+      if (attempt === 0) {
+        if (record.attempt > 0) {
+          attempt = 1;
+          cursor = 0;
+        } else if (isTerminal(record.status)) {
+          return;
+        } else {
+          await abortable(changed, signal);
+          changed = undefined;
+        }
         continue;
       }
-      if (isTerminal(now.status)) return;
+      const slice = await readTaskOutput(host, id, { stream, cursor, maxBytes, attempt }, context);
+      if (slice.nextCursor > cursor) {
+        yield { stream, attempt, text: slice.text, cursor: slice.cursor, nextCursor: slice.nextCursor };
+        cursor = slice.nextCursor;
+        continue;
+      }
+      if (slice.eof) {
+        const now = host.record(id);
+        if (now.attempt > attempt) {
+          attempt += 1;
+          cursor = 0;
+          continue;
+        }
+        if (isTerminal(now.status)) return;
+      }
+      await abortable(changed, signal);
+      changed = undefined;
     }
-    await abortable(changed, options.signal);
+  } finally {
+    context.kept?.release();
   }
 }
 

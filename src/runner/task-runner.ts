@@ -8,6 +8,7 @@ import type { SchedulerEntry } from '../scheduler/types.js';
 import {
   canTransition,
   deepFreeze,
+  appendHistory,
   frozenCopy,
   isTerminal,
   snapshot,
@@ -365,19 +366,15 @@ export class TaskRunner {
     const errorInfo = error === undefined ? undefined : deepFreeze(toErrorInfo(error, 'SPAWN_FAILED'));
     const endedAt = exit.endedAt;
     // Optional fields assigned, not spread: a conditional spread allocates a temporary object each.
-    const info: AttemptInfo = {
-      attempt: record.attempt,
-      status,
-      startedAt: record.startedAt ?? endedAt,
-      endedAt,
-      exitCode: exit.exitCode,
-      signal: exit.signal,
-    };
+    // The handle goes into the literal (nearly every attempt has one): a field added later would
+    // cost a separate property array in each of the records a finished backlog keeps.
+    const startedAt = record.startedAt ?? endedAt;
+    const info: AttemptInfo = live.handle
+      ? { attempt: record.attempt, status, startedAt, endedAt, exitCode: exit.exitCode, signal: exit.signal, handle: live.handle }
+      : { attempt: record.attempt, status, startedAt, endedAt, exitCode: exit.exitCode, signal: exit.signal };
     if (reason !== undefined) info.reason = reason;
     if (errorInfo) info.error = errorInfo;
-    if (live.handle) info.handle = live.handle;
-    // A new array of the exact size: a push onto the submitted `[]` would reserve 17 slots.
-    record.history = [...record.history, deepFreeze(info)];
+    appendHistory(record, deepFreeze(info));
     this.metrics.attemptEnded(endedAt - info.startedAt);
     if (tracing()) trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
     const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt };

@@ -10,17 +10,19 @@ export class MemoryStore implements Store {
   readonly kind = 'memory';
   /** Nothing survives the process: transports need not write what only recovery would read. */
   readonly durable = false;
-  readonly #records = new Map<string, TaskRecord>();
+  // The store's own copy of each record, made at each put (updating one in place measured worse:
+  // fields added and cleared make it a slower, larger object).
+  readonly #records = new Map<string, Record<string, unknown>>();
 
   async load(): Promise<StoreLoadResult> {
-    return { records: [...this.#records.values()].map(snapshot), problems: [] };
+    return { records: [...this.#records.values()].map(toRecord), problems: [] };
   }
 
   put(record: TaskRecord): Promise<void> {
     // Not `async`: the executor puts each task four times, and an async function makes a new
     // promise for each call. Nothing is awaited here, so one resolved promise serves them all.
     try {
-      this.#records.set(record.id, snapshot(record));
+      this.#records.set(record.id, copyOf(record));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -39,4 +41,20 @@ export class MemoryStore implements Store {
   get size(): number {
     return this.#records.size;
   }
+}
+
+// Nested objects (spec, handle, history entries, error) are frozen and replaced, never changed,
+// by the executor (see Store), so they are shared. A history array is too when it is frozen
+// (the executor's are); one that is not may still be pushed to by its owner, so it is copied.
+function historyOf(record: TaskRecord): TaskRecord['history'] {
+  return Object.isFrozen(record.history) ? record.history : record.history.slice();
+}
+
+function copyOf(record: TaskRecord): Record<string, unknown> {
+  return { ...record, history: historyOf(record) };
+}
+
+// A record as it was put, as a fresh object with its own history array.
+function toRecord(kept: Record<string, unknown>): TaskRecord {
+  return snapshot(kept as unknown as TaskRecord);
 }

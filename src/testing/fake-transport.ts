@@ -427,10 +427,8 @@ export class FakeTransport implements Transport {
   }
 
   #record(method: FakeMethod, taskId?: string, attempt?: number): void {
-    const call: FakeCall = { method, at: this.#clock.now() };
-    if (taskId !== undefined) call.taskId = taskId;
-    if (attempt !== undefined) call.attempt = attempt;
-    this.calls.push(call);
+    // One literal per shape: fields added after creation would move to a separate property array.
+    this.calls.push(taskId === undefined ? { method, at: this.#clock.now() } : { method, taskId, attempt, at: this.#clock.now() } as FakeCall);
   }
 
   #outcomeFor(request: LaunchRequest): FakeOutcome {
@@ -480,7 +478,14 @@ export class FakeTransport implements Transport {
     if (state.reason !== undefined) exit.reason = state.reason;
     a.exit = Object.freeze(exit);
     this.#running.delete(a);
-    a.resolve?.(a.exit);
+    const resolve = a.resolve;
+    // An ended attempt is kept for good: drop what only its run needed (the pending immediate
+    // holds the end's closure; later waits get the exit itself).
+    a.immediate = undefined;
+    a.timers = undefined;
+    a.ended = undefined;
+    a.resolve = undefined;
+    resolve?.(a.exit);
   }
 }
 

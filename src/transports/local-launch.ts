@@ -24,6 +24,13 @@ export interface OwnAttempt {
   done: Promise<ExitInfo>;
   /** The leader has exited (its pid may be reused): only its group and markers still count. */
   leaderExited?: boolean;
+  /**
+   * Started through the spawn helper for a request nobody will recover (`recoverable: false`):
+   * no pid file, no exit marker, and the run directory exists only once a file went into it.
+   */
+  volatile?: boolean;
+  /** This instance asked for a kill (known here even where no `killreq` file was written). */
+  killRequested?: boolean;
 }
 
 /** What a start path needs of its LocalTransport. */
@@ -131,7 +138,7 @@ export async function startDirect(ctx: LaunchContext, req: LaunchRequest, runDir
     // really means that no more output can come.
     // A bulk writer's output is copied by a `head` process (output-cap.ts): waited for too.
     child.once('close', (rawCode, rawSignal) => void reaped.then(() => capture.finish(DRAIN_MS)).then(() => {
-      const { code, signal } = req.tty === undefined ? { code: rawCode, signal: rawSignal } : ttyStatus(runDir, rawCode, rawSignal);
+      const { code, signal } = req.tty === undefined ? { code: rawCode, signal: rawSignal } : ttyStatus(own.killRequested === true || killRequested(runDir), rawCode, rawSignal);
       const info: ExitInfo = { state: 'exited', exitCode: signal === null ? code : null, signal, endedAt: Date.now() };
       try {
         // The pid file's inode becomes the marker (one inode creation less per attempt); once
@@ -264,7 +271,11 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
   const env: Record<string, string> = { ...req.env, BGEXEC_TASK_ID: taskId, BGEXEC_ATTEMPT: String(attempt) };
   const argv = req.args ? [req.command, ...req.args] : ['/bin/sh', '-c', req.command];
   const cwd = req.cwd === undefined ? undefined : resolvePath(req.cwd);
+  // Nobody recovers the attempt of a store that dies with the process: the helper then writes
+  // neither pid file nor exit marker, and makes the run directory only for a file that needs it.
+  const volatile = req.recoverable === false;
   const launch: HelperLaunch = { runDir, cwd, maxOutputBytes: req.maxOutputBytes, env, argv };
+  if (volatile) launch.volatile = true;
   if (req.tty !== undefined) {
     const tty = ttyOf(ctx, req);
     launch.argv = tty.argv;
@@ -286,10 +297,10 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
       case 'mkdir':
         throw new SpawnError(`cannot create ${runDir}`, { taskId, cause });
       case 'cwd_missing':
-        markFailure(runDir, 'cwd_missing');
+        if (!volatile) markFailure(runDir, 'cwd_missing');
         throw new SpawnError(`cwd_missing: working directory ${JSON.stringify(req.cwd)} does not exist or is not a directory`, { reason: 'cwd_missing', taskId, cause });
       case 'spawn_failed':
-        markFailure(runDir, 'spawn_failed', err.errno);
+        if (!volatile) markFailure(runDir, 'spawn_failed', err.errno);
         throw new SpawnError(`cannot execute ${JSON.stringify(req.command)}: ${err.errno ?? 'exec failed'}`, { taskId, cause });
       default: {
         // The helper died with this launch in flight: the task may be running. It is watched
@@ -303,10 +314,13 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
   const { pid } = started;
   const handle: TransportHandle = { ...base, pid, pgid: pid };
   const own: OwnAttempt = { detached: false, done: undefined as unknown as Promise<ExitInfo> };
+  if (volatile) own.volatile = true;
   own.done = started.exited.then(
     async (exit) => {
       const { alone } = exit;
-      const { code: exitCode, signal } = req.tty === undefined ? { code: exit.exitCode, signal: exit.signal } : ttyStatus(runDir, exit.exitCode, exit.signal);
+      const { code: exitCode, signal } = req.tty === undefined
+        ? { code: exit.exitCode, signal: exit.signal }
+        : ttyStatus(own.killRequested === true || killRequested(runDir), exit.exitCode, exit.signal);
       own.leaderExited = true;
       // As on the direct path: what the leader left behind is reaped before the end, then
       // the output pipes get DRAIN_MS to empty, then the helper writes the exit marker. The
@@ -328,11 +342,11 @@ export async function startViaHelper(ctx: LaunchContext, helper: SpawnHelper, re
 
 /**
  * The status of a `tty` attempt: `script` passes a program's death by signal n on as exit code
- * 128+n, which reads as that signal once a kill of the attempt was asked for (as for the
- * wrapper's markers); otherwise 128+n stays an exit code.
+ * 128+n, which reads as that signal once a kill of the attempt was asked for (`killed`, as for
+ * the wrapper's markers); otherwise 128+n stays an exit code.
  */
-function ttyStatus(runDir: string, code: number | null, signal: string | null): { code: number | null; signal: string | null } {
-  if (signal !== null || code === null || code <= 128 || !killRequested(runDir)) return { code, signal };
+function ttyStatus(killed: boolean, code: number | null, signal: string | null): { code: number | null; signal: string | null } {
+  if (signal !== null || code === null || code <= 128 || !killed) return { code, signal };
   const name = signalName(code - 128);
   return name === undefined ? { code, signal } : { code: null, signal: name };
 }

@@ -16,7 +16,7 @@ import { awaitsInput } from './input-wait.js';
 import { endInputHolder, findInputHolder, holderAlive, inputHandleFields, writeFifo, type InputHolder } from './local-stdin.js';
 import { isDirectory, startDetached, startDirect, startViaHelper, type LaunchContext, type OwnAttempt } from './local-launch.js';
 import { SpawnHelper, findOnPath, type HelperEnd } from './spawn-helper/client.js';
-import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadResult, Transport, TransportCapabilities } from './types.js';
+import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadContext, ReadResult, Transport, TransportCapabilities } from './types.js';
 
 /** Options of {@link LocalTransport}. */
 export interface LocalTransportOptions {
@@ -63,6 +63,12 @@ export class LocalTransport implements Transport {
   private readonly foreign = new Map<string, RunDirWatch<ExitInfo>>();
   /** Output sizes at the end of attempts the spawn helper ran (answers poll() without stats). */
   private readonly endSizes = new Map<string, HelperEnd>();
+  /**
+   * Attempts of this instance that nobody will recover (`recoverable: false`, through the spawn
+   * helper), until their cleanup: they have no exit marker to answer from, so their end stays
+   * here (not in the bounded `settled`), and a missing run directory means "no output yet".
+   */
+  private readonly volatile = new Map<string, { info?: ExitInfo; end?: HelperEnd }>();
   /** Holders of input FIFOs, by run directory, as first verified (null: none found). */
   private readonly holders = new Map<string, InputHolder | null>();
   /** Run directories whose input this instance closed. */
@@ -105,7 +111,10 @@ export class LocalTransport implements Transport {
     if (req.stdin === 'pipe' || req.tty !== undefined) Object.assign(base, inputHandleFields(req));
     if (!req.detached && this.helper !== undefined && this.helper.usable) {
       const viaHelper = await startViaHelper(this.launch, this.helper, req, runDir, base);
-      if (viaHelper !== undefined) return viaHelper;
+      if (viaHelper !== undefined) {
+        if (this.own.get(runDir)?.volatile === true) this.volatile.set(runDir, {});
+        return viaHelper;
+      }
     }
     try {
       // Not recursive: the leaf's creation is the claim that makes a second start fail.
@@ -140,7 +149,7 @@ export class LocalTransport implements Transport {
 
   wait(handle: TransportHandle): Promise<ExitInfo> {
     const runDir = this.runDirOf(handle);
-    const done = this.settled.get(runDir);
+    const done = this.settled.get(runDir) ?? this.volatile.get(runDir)?.info;
     if (done) return Promise.resolve(done);
     const pending = this.own.get(runDir)?.done ?? this.foreign.get(runDir)?.promise;
     if (pending) return pending;
@@ -172,10 +181,16 @@ export class LocalTransport implements Transport {
   }
 
   private settle(runDir: string, info: ExitInfo, end?: HelperEnd): void {
+    const vol = this.own.get(runDir)?.volatile === true ? this.volatile.get(runDir) : undefined;
     this.own.delete(runDir);
     this.deadSince.delete(runDir);
     this.holders.delete(runDir);
     this.inputClosed.delete(runDir);
+    if (vol !== undefined) {
+      vol.info = info;
+      vol.end = end;
+      return;
+    }
     this.settled.set(runDir, info);
     // Bounded: an evicted attempt is answered from its exit marker instead.
     const oldest = this.settled.size > SETTLED_CACHE ? this.settled.keys().next() : undefined;
@@ -188,14 +203,14 @@ export class LocalTransport implements Transport {
 
   /** The attempt's end if known now, without waiting. */
   private endedNow(handle: TransportHandle, runDir: string): ExitInfo | undefined {
-    return this.settled.get(runDir) ?? (this.own.has(runDir) ? undefined : this.inspect(handle, runDir));
+    return this.settled.get(runDir) ?? this.volatile.get(runDir)?.info ?? (this.own.has(runDir) ? undefined : this.inspect(handle, runDir));
   }
 
   async poll(handle: TransportHandle): Promise<PollResult> {
     const runDir = this.runDirOf(handle);
     const exit = this.endedNow(handle, runDir);
     // The helper counted every byte it wrote, so an ended attempt of it costs no stat.
-    const end = exit && this.endSizes.get(runDir);
+    const end = exit && (this.endSizes.get(runDir) ?? this.volatile.get(runDir)?.end);
     if (exit && end) {
       return { state: exit.state, exit, stdoutBytes: end.stdoutBytes, stderrBytes: end.stderrBytes, ...(end.limitReached ? { limitReached: true } : {}) };
     }
@@ -275,14 +290,15 @@ export class LocalTransport implements Transport {
     if (holder !== undefined) await endInputHolder(holder);
   }
 
-  async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult> {
+  async read(handle: TransportHandle, stream: OutputStream, offset: number, length: number, context?: ReadContext): Promise<ReadResult> {
     const runDir = this.runDirOf(handle);
     checkReadRange(offset, length);
     try {
-      return await readRange(join(runDir, stream === 'stdout' ? OUT_FILE : ERR_FILE), offset, length);
+      return await readRange(join(runDir, stream === 'stdout' ? OUT_FILE : ERR_FILE), offset, length, context);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      if (!existsSync(runDir)) throw new BgexecError('OUTPUT_GONE', `output of ${handle.taskId}-${handle.attempt} was removed`, { taskId: handle.taskId, cause: err });
+      // A volatile attempt's run directory comes with its first byte of output.
+      if (!existsSync(runDir) && !this.volatile.has(runDir)) throw new BgexecError('OUTPUT_GONE', `output of ${handle.taskId}-${handle.attempt} was removed`, { taskId: handle.taskId, cause: err });
       return { data: Buffer.alloc(0), totalBytes: 0 };
     }
   }
@@ -290,7 +306,11 @@ export class LocalTransport implements Transport {
   async kill(handle: TransportHandle, options: KillOptions): Promise<void> {
     const runDir = this.runDirOf(handle);
     if (this.endedNow(handle, runDir)) return;
-    writeKillRequest(runDir, options.signal ?? 'SIGTERM');
+    const mine = this.own.get(runDir);
+    if (mine !== undefined) mine.killRequested = true;
+    // A volatile attempt keeps the request in memory: nobody else reads it, and its run
+    // directory may not exist.
+    if (mine?.volatile !== true) writeKillRequest(runDir, options.signal ?? 'SIGTERM');
     const pid = handle.pid ?? readPidMarker(runDir)?.pid;
     // A foreign pid is signalled only once /proc confirms it is still this attempt's process.
     const verified = this.own.has(runDir) || (pid !== undefined && isAttemptProcess(pid, handle.taskId, handle.attempt, handle.startedAt));
@@ -323,11 +343,15 @@ export class LocalTransport implements Transport {
 
   async cleanup(handle: TransportHandle): Promise<void> {
     const runDir = this.runDirOf(handle);
+    const vol = this.volatile.get(runDir);
+    this.volatile.delete(runDir);
     this.settled.delete(runDir);
     this.endSizes.delete(runDir);
     this.deadSince.delete(runDir);
     this.holders.delete(runDir);
     this.inputClosed.delete(runDir);
+    // An ended volatile attempt that never needed its run directory has nothing to remove.
+    if (vol?.end?.runDirCreated === false) return;
     await rm(runDir, { recursive: true, force: true });
   }
 

@@ -138,6 +138,29 @@ export interface ReadResult {
   totalBytes: number;
 }
 
+/**
+ * State that one reader passes to each {@link Transport.read} of a series of reads made one
+ * after the other (one `follow()`), so that a transport can reuse what it set up for the
+ * previous read (a buffer, an open file) instead of setting it up again for every read.
+ * Transports are free to ignore it; a transport that keeps something open sets {@link kept},
+ * and the reader calls `kept.release()` once it is done with the context. Never pass one
+ * context to two reads at the same time.
+ */
+export interface ReadContext {
+  /**
+   * A buffer the transport may read into, or replace with a larger one (at most the `length`
+   * asked) that later reads reuse. When it is used, the returned `data` is a view of it: valid
+   * only until the next read with this context, so decode or copy it before reading again.
+   */
+  buffer?: Buffer;
+  /**
+   * What the transport keeps between reads (e.g. an open file), opaque to the reader. A
+   * transport releases it by itself when it goes unused for a while, so a reader that never
+   * calls `release()` does not leak it for long.
+   */
+  kept?: { release(): void };
+}
+
 /** Options of {@link Transport.kill}. */
 export interface KillOptions {
   /** Delay between the first signal and SIGKILL. */
@@ -172,8 +195,12 @@ export interface Transport {
   wait(handle: TransportHandle): Promise<ExitInfo>;
   /** Current state and output sizes, decided in that order. */
   poll(handle: TransportHandle): Promise<PollResult>;
-  /** Reads up to `length` bytes of a stream from byte `offset`. */
-  read(handle: TransportHandle, stream: OutputStream, offset: number, length: number): Promise<ReadResult>;
+  /**
+   * Reads up to `length` bytes of a stream from byte `offset`. `context` (optional, may be
+   * ignored) lets a reader that reads one stream chunk after chunk have its buffer and open
+   * file reused across reads: see {@link ReadContext}.
+   */
+  read(handle: TransportHandle, stream: OutputStream, offset: number, length: number, context?: ReadContext): Promise<ReadResult>;
   /**
    * Ends the attempt's whole process tree: first signal to the process group, SIGKILL after
    * `graceMs`, and a sweep of descendants that left the group. Resolves once the attempt

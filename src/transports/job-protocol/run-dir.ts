@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
 import type { TransportHandle } from '../../task.js';
 import { findAttemptProcesses, isAttemptProcess } from '../process-tree.js';
-import type { ExitInfo } from '../types.js';
+import type { ExitInfo, ReadContext, ReadResult } from '../types.js';
+import { readKept } from './kept-file.js';
 import {
   ERR_FILE, EXIT_FILE, EXIT_PENDING_FILE, KILLREQ_FILE, META_FILE, OUT_FILE, PID_FILE, exitInfoFromMarker,
   formatExitFailure, lostExit, parseExitFile, parseMetaFile, parsePidFile, type ExitFailureReason, type ExitMarker, type RunMeta,
@@ -123,9 +124,12 @@ export function checkReadRange(offset: number, length: number): void {
 
 /**
  * Reads up to `length` bytes from byte `offset` of a file, with the file's size at the time.
- * Rejects with the fs error (ENOENT included) when the file cannot be opened.
+ * Rejects with the fs error (ENOENT included) when the file cannot be opened. With a
+ * `context`, the file stays open between reads and `data` is a view of the context's buffer
+ * (see {@link ReadContext}).
  */
-export async function readRange(path: string, offset: number, length: number): Promise<{ data: Buffer; totalBytes: number }> {
+export async function readRange(path: string, offset: number, length: number, context?: ReadContext): Promise<ReadResult> {
+  if (context) return readKept(path, offset, length, context);
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();

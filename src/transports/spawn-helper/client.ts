@@ -45,6 +45,8 @@ export class HelperStartError extends Error {
 export interface HelperEnd {
   /** The `exit` marker is in place. */
   markerWritten: boolean;
+  /** The run directory exists (false only for a volatile launch that never needed it). */
+  runDirCreated: boolean;
   stdoutBytes: number;
   stderrBytes: number;
   /** A stream was cut at `maxOutputBytes` (the `limit` marker was written). */
@@ -209,7 +211,7 @@ export class SpawnHelper {
       case 'ended':
         clearTimeout(slot.drainTimer);
         this.slots.delete(e.serial);
-        slot.ended.resolve({ markerWritten: e.markerWritten, stdoutBytes: e.stdoutBytes, stderrBytes: e.stderrBytes, limitReached: e.limitReached });
+        slot.ended.resolve({ markerWritten: e.markerWritten, runDirCreated: e.runDirCreated, stdoutBytes: e.stdoutBytes, stderrBytes: e.stderrBytes, limitReached: e.limitReached });
         this.refresh();
         break;
     }

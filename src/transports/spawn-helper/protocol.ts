@@ -25,6 +25,12 @@ export interface HelperLaunch {
   argv: readonly string[];
   /** Standard input: absent for `/dev/null`, `pipe` for a held FIFO, bytes for a data file. */
   input?: 'pipe' | Uint8Array;
+  /**
+   * Nobody will ever recover this attempt (see `LaunchRequest.recoverable`): no pid file, no
+   * exit marker, and the run directory is created only when a file must go into it (first
+   * output byte; at once for input).
+   */
+  volatile?: boolean;
 }
 
 /** The `S` request of a launch, or `I` for one with standard input. */
@@ -32,10 +38,11 @@ export function startFrame(serial: number, launch: HelperLaunch): Buffer {
   const env = Object.entries(launch.env).map(([k, v]) => `${k}=${v}`);
   const limit = launch.maxOutputBytes === undefined || !Number.isFinite(launch.maxOutputBytes) ? '' : String(launch.maxOutputBytes);
   const { input } = launch;
-  if (input === undefined) return encodeFrame(['S', String(serial), launch.runDir, launch.cwd ?? '', limit, String(env.length), ...env, ...launch.argv]);
+  const flags = launch.volatile === true ? 'v' : '';
+  if (input === undefined) return encodeFrame(['S', String(serial), launch.runDir, launch.cwd ?? '', limit, flags, String(env.length), ...env, ...launch.argv]);
   // Bytes travel as hex: a frame field cannot hold a NUL, and Perl decodes hex with a core pack().
   const field = input === 'pipe' ? 'p' : `d${Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('hex')}`;
-  return encodeFrame(['I', String(serial), launch.runDir, launch.cwd ?? '', limit, field, String(env.length), ...env, ...launch.argv]);
+  return encodeFrame(['I', String(serial), launch.runDir, launch.cwd ?? '', limit, flags, field, String(env.length), ...env, ...launch.argv]);
 }
 
 /** The `B` request: the environment every task starts from. */
@@ -54,7 +61,7 @@ export type HelperEvent =
   | { kind: 'started'; serial: number; pid: number }
   | { kind: 'failed'; serial: number; reason: string; errno: string }
   | { kind: 'exited'; serial: number; status: number; alone: boolean }
-  | { kind: 'ended'; serial: number; markerWritten: boolean; stdoutBytes: number; stderrBytes: number; limitReached: boolean };
+  | { kind: 'ended'; serial: number; markerWritten: boolean; runDirCreated: boolean; stdoutBytes: number; stderrBytes: number; limitReached: boolean };
 
 /** Parses one event line (without its newline); undefined for anything malformed. */
 export function parseEvent(line: string): HelperEvent | undefined {
@@ -71,7 +78,7 @@ export function parseEvent(line: string): HelperEvent | undefined {
       return f.length === 4 ? { kind: 'exited', serial: n(1), status: n(2), alone: f[3] === '1' } : undefined;
     case 'E':
       return f.length === 6
-        ? { kind: 'ended', serial: n(1), markerWritten: f[2] === 'ok', stdoutBytes: n(3), stderrBytes: n(4), limitReached: f[5] === '1' }
+        ? { kind: 'ended', serial: n(1), markerWritten: f[2] === 'ok', runDirCreated: f[2] !== 'none', stdoutBytes: n(3), stderrBytes: n(4), limitReached: f[5] === '1' }
         : undefined;
     default:
       return undefined;

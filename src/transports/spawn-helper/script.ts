@@ -9,37 +9,59 @@
 // NUL-terminated, so no value is ever parsed by a shell; events on stdout are ASCII lines.
 // Requests:
 //   B <K=V>…                              base environment of every task (sent once, first)
-//   S <serial> <runDir> <cwd> <limit> <n> <K=V>×n <argv>…   claim runDir (mkdir), create an empty
-//                                          pid file, fork, setsid, chdir, exec; stdout/stderr are
-//                                          pipes this process copies into out/err (created on their
-//                                          first byte), cut at <limit> bytes
+//   S <serial> <runDir> <cwd> <limit> <flags> <n> <K=V>×n <argv>…   claim runDir (mkdir), create
+//                                          an empty pid file, fork, setsid, chdir, exec; stdout/
+//                                          stderr are pipes this process copies into out/err
+//                                          (created on their first byte), cut at <limit> bytes.
+//                                          <flags> `v` (volatile: nobody will recover the attempt):
+//                                          no pid file, no exit marker, and the run directory is
+//                                          created only when a file must go into it
 //   R <serial> <marker>                   the executor has reaped the leftovers: once both pipes
 //                                          are closed, turn `pid` into the `exit` marker <marker>
 //   C <serial>                            close the task's pipes now (the drain bound has passed)
-//   I <serial> <runDir> <cwd> <limit> <input> <n> <K=V>×n <argv>…   as S, with standard input:
-//                                          <input> `p`: the FIFO `in`, held open by a holder process
-//                                          (pid in `in.pid`, ended with the leader); `d<hex>`: the
-//                                          regular file `in` holding those bytes
+//   I <serial> <runDir> <cwd> <limit> <flags> <input> <n> <K=V>×n <argv>…   as S, with standard
+//                                          input: <input> `p`: the FIFO `in`, held open by a holder
+//                                          process (pid in `in.pid`, ended with the leader);
+//                                          `d<hex>`: the regular file `in` holding those bytes
 // Events:
 //   READY <pid> | S <serial> <pid> | F <serial> <reason> <errno>
 //   X <serial> <wait status> <0|1 alone: no process the tasks left behind exists at all>
-//   E <serial> ok|err <stdout bytes> <stderr bytes> <0|1 cut>
+//   E <serial> ok|err|none|made <stdout bytes> <stderr bytes> <0|1 cut>   (ok/err: the exit marker
+//                                          was written or not; none/made, volatile attempts: the run
+//                                          directory was never created / was created)
 // `F` reasons: exists (the run directory was there: already started), mkdir, busy (out of fds or
 // processes: nothing ran and the run directory is gone again), cwd_missing, spawn_failed.
+//
+// Cost per task (this process is where local throughput goes once Node does not fork): after a
+// fork every page of this process is shared copy-on-write with the child until the child execs,
+// and each page this process writes meanwhile is copied, with a TLB flush (an inter-processor
+// interrupt, expensive in a VM). So everything that can be done before the fork is (the task's
+// environment is set in this process's own %ENV, the child inherits it), the child runs as
+// little Perl as possible before its exec, and this process waits (briefly, bounded) for the
+// exec before it touches anything else.
 
 /** Source of the spawn helper, run as `perl -e`. */
 export const HELPER_SCRIPT = String.raw`
 use strict; use warnings;
 use POSIX ();
 use Fcntl qw(O_WRONLY O_RDONLY O_RDWR O_CREAT O_EXCL O_APPEND);
-$SIG{PIPE} = 'IGNORE';
-my (%base, %task, %bypid, %rfd, %holders);
+# SIGPIPE keeps its default: the only pipe this process writes is its stdout to the executor, and
+# when that is gone this process has nothing left to do (emit() exits too). A disposition left
+# at its default needs no reset in each child before its exec.
+# Whatever this process was started with ignored goes back to its default here, once: the
+# children inherit the dispositions (and exec resets the caught SIGCHLD below).
+$SIG{$_} = 'DEFAULT' for grep { defined $SIG{$_} && $SIG{$_} eq 'IGNORE' } keys %SIG;
+my (%task, %bypid, %rfd, %holders, @undo);
 # The holder of an input FIFO (see the I request): it holds the FIFO open read-write and ends
 # when the task's leader does (pidfd_open, 434 on every architecture; else a 1 s poll), so that
 # the input ends with the task even if this helper is gone.
 my $HOLDER = 'my $p = shift; my $fd = syscall(434, $p + 0, 0); if ($fd >= 0) { my $r = ""; vec($r, $fd, 1) = 1; 1 until select(my $o = $r, undef, undef, undef) > 0; exit 0 } sleep 1 while kill 0, $p;';
 my $next_input;
 $SIG{CHLD} = sub {};
+# Made once: every child sets an empty signal mask (a caught SIGCHLD handler is reset by exec).
+my $EMPTY = POSIX::SigSet->new();
+# Every task without input gets this as its stdin (close-on-exec here; dup2 clears that flag).
+open(my $NULL, '<', '/dev/null') or die "/dev/null: $!";
 # A child subreaper (prctl PR_SET_CHILD_SUBREAPER) adopts every orphaned descendant of its tasks,
 # so "my children are exactly my live task leaders" proves that no task left a process behind,
 # and the executor can skip its /proc scan for leftovers. The prctl syscall number is per
@@ -50,36 +72,63 @@ my $subreaper = 0;
   my $n = $arch eq 'x86_64' ? 157 : $arch =~ /^(aarch64|riscv64)$/ ? 167 : $arch =~ /^(i[3-6]86|arm)/ ? 172 : undef;
   $subreaper = 1 if defined $n && -e "/proc/$$/task/$$/children" && syscall($n, 36, 1, 0, 0, 0) == 0;
 }
+my $CHILDREN = "/proc/$$/task/$$/children";
 sub alone {
   return 0 unless $subreaper;
-  open(my $c, '<', "/proc/$$/task/$$/children") or return 0;
-  my $kids = <$c> // '';
+  sysopen(my $c, $CHILDREN, O_RDONLY) or return 0;
+  my $kids = '';
+  1 while sysread($c, $kids, 65536, length $kids);
+  close $c;
   for (split ' ', $kids) { return 0 unless $bypid{$_} || $holders{$_} }
   return 1;
 }
 my $in = '';
+my $out = '';
 my $round = 0;
 sub errname { my $n = 0 + $!; local $! = $n; for my $k (keys %!) { return $k if $!{$k} } return "E$n" }
-sub emit {
-  my $l = $_[0]; my $o = 0;
-  while ($o < length $l) {
-    my $n = syswrite(STDOUT, $l, length($l) - $o, $o);
+# Events are collected and written once per loop round (flush), not one write per line.
+sub emit { $out .= $_[0] }
+sub flush {
+  my $o = 0;
+  while ($o < length $out) {
+    my $n = syswrite(STDOUT, $out, length($out) - $o, $o);
     if (!defined $n) { next if $!{EINTR} || $!{EAGAIN}; POSIX::_exit(0) }
     $o += $n;
   }
+  $out = '';
 }
 sub drop_fd { my $fh = $_[0]; delete $rfd{fileno $fh}; close $fh }
+# The previous task's variables leave %ENV before the next fork (after a fork, writes here cost
+# copies while the child has not exec'd yet; before it they are plain writes).
+sub restore_env {
+  while (my $u = pop @undo) { if (defined $u->[1]) { $ENV{$u->[0]} = $u->[1] } else { delete $ENV{$u->[0]} } }
+}
+# A volatile attempt's run directory, created when the first file must go into it.
+sub ensure_dir {
+  my $t = $_[0];
+  return 1 unless $t->{lazy};
+  $t->{lazy} = 0;
+  return 1 if mkdir($t->{dir}, 0700) || $!{EEXIST};
+  return 0;
+}
 sub start_task {
-  my ($s, $dir, $cwd, $limit, $nenv, @rest) = @_;
+  my ($s, $dir, $cwd, $limit, $flags, $nenv, @rest) = @_;
   my $input = $next_input; $next_input = undef;
   my @env = splice(@rest, 0, $nenv);
-  unless (mkdir $dir, 0700) { emit("F $s " . ($!{EEXIST} ? 'exists' : 'mkdir') . ' ' . errname() . "\n"); return }
+  my $vol = $flags =~ /v/ ? 1 : 0;
+  # A volatile attempt without input needs no directory before its first byte of output.
+  my $lazy = $vol && !defined $input;
+  unless ($lazy || mkdir $dir, 0700) { emit("F $s " . ($!{EEXIST} ? 'exists' : 'mkdir') . ' ' . errname() . "\n"); return }
   my ($pfh, $or, $ow, $er, $ew, $cr, $cw, $hold);
-  my $busy = sub { my $e = errname(); close $_ for grep { defined } ($pfh, $or, $ow, $er, $ew, $cr, $cw, $hold); unlink "$dir/pid", "$dir/in"; rmdir $dir; emit("F $s busy $e\n") };
+  my $busy = sub {
+    my $e = errname(); close $_ for grep { defined } ($pfh, $or, $ow, $er, $ew, $cr, $cw, $hold);
+    unless ($lazy) { unlink "$dir/pid", "$dir/in"; rmdir $dir }
+    emit("F $s busy $e\n");
+  };
   # An empty pid file before the fork says "may have run" to recovery (spawn_unconfirmed); the
   # pid goes into it after the exec, and at the end its inode becomes the exit marker. out and
   # err are created on their first byte: a task without output costs two inodes, not four.
-  sysopen($pfh, "$dir/pid", O_WRONLY | O_CREAT, 0600) or return $busy->();
+  unless ($vol) { sysopen($pfh, "$dir/pid", O_WRONLY | O_CREAT, 0600) or return $busy->() }
   (pipe($or, $ow) && pipe($er, $ew) && pipe($cr, $cw)) or return $busy->();
   if (defined $input && $input eq 'p') {
     # Held read-write until the holder has it: the task's read-only open then never blocks.
@@ -95,27 +144,41 @@ sub start_task {
     }
     close $d or return $busy->();
   }
+  # Everything the child needs is ready before the fork: its environment in %ENV, its argv,
+  # its descriptors' numbers, this task's record.
+  restore_env();
+  for (@env) {
+    my $i = index($_, '='); my $k = substr($_, 0, $i);
+    push @undo, [$k, $ENV{$k}];
+    $ENV{$k} = substr($_, $i + 1);
+  }
+  my ($fo, $fe, $fc, $fn) = (fileno $ow, fileno $ew, fileno $cw, fileno $NULL);
+  my $inpath = defined $input ? "$dir/in" : undef;
+  my $prog = $rest[0];
+  my $t = { s => $s, dir => $dir, pfh => $pfh, or => $or, er => $er, cr => $cr, vol => $vol, lazy => $lazy,
+            lim => ($limit eq '' ? -1 : 0 + $limit), no => 0, ne => 0, open => 2 };
   my $pid = fork();
-  return $busy->() unless defined $pid;
+  unless (defined $pid) { restore_env(); return $busy->() }
   if ($pid == 0) {
     my $fail = sub { my $e = errname(); syswrite($cw, "$_[0] $e\n"); POSIX::_exit(127) };
     POSIX::setsid();
-    $SIG{PIPE} = 'DEFAULT'; $SIG{CHLD} = 'DEFAULT';
-    POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $EMPTY);
     $fail->('cwd_missing') if $cwd ne '' && !chdir $cwd;
-    my $null = POSIX::open(defined $input ? "$dir/in" : '/dev/null', POSIX::O_RDONLY()) // $fail->('spawn_failed');
-    defined POSIX::dup2($null, 0) or $fail->('spawn_failed');
-    defined POSIX::dup2(fileno $ow, 1) or $fail->('spawn_failed');
-    defined POSIX::dup2(fileno $ew, 2) or $fail->('spawn_failed');
-    POSIX::close($null) if $null > 2;
-    %ENV = %base;
-    for (@env) { my $i = index($_, '='); $ENV{substr($_, 0, $i)} = substr($_, $i + 1) }
-    { no warnings 'exec'; exec { $rest[0] } @rest; }
+    if (defined $inpath) { $fn = POSIX::open($inpath, POSIX::O_RDONLY()) // $fail->('spawn_failed') }
+    defined POSIX::dup2($fn, 0) or $fail->('spawn_failed');
+    defined POSIX::dup2($fo, 1) or $fail->('spawn_failed');
+    defined POSIX::dup2($fe, 2) or $fail->('spawn_failed');
+    POSIX::close($fn) if defined $inpath && $fn > 2;
+    { no warnings 'exec'; exec { $prog } @rest; }
     $fail->('spawn_failed');
   }
   close $ow; close $ew; close $cw;
-  my $t = { s => $s, pid => $pid, dir => $dir, pfh => $pfh, or => $or, er => $er, cr => $cr,
-            lim => ($limit eq '' ? -1 : 0 + $limit), no => 0, ne => 0, open => 2 };
+  $t->{pid} = $pid;
+  # Wait for the exec (the confirm pipe closes) before anything else writes memory here: the
+  # child's exec ends the sharing, so the writes after it copy nothing. Bounded: an exec that
+  # takes long (a slow file system) is confirmed later by the loop, as any other event.
+  my $rc = ''; vec($rc, fileno $cr, 1) = 1;
+  my $ready = select(my $ro = $rc, undef, undef, 0.05);
   if ($hold) {
     # Its own session, stdio on the FIFO and /dev/null (never the output pipes), the attempt's
     # markers as its whole environment (closeStdin checks them before ending it).
@@ -123,8 +186,7 @@ sub start_task {
     my $h = fork();
     if (defined $h && $h == 0) {
       POSIX::setsid();
-      $SIG{PIPE} = 'DEFAULT'; $SIG{CHLD} = 'DEFAULT';
-      POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
+      POSIX::sigprocmask(POSIX::SIG_SETMASK(), $EMPTY);
       my $null = POSIX::open('/dev/null', POSIX::O_RDWR());
       POSIX::dup2(fileno $hold, 0); POSIX::dup2($null, 1); POSIX::dup2($null, 2);
       %ENV = map { split /=/, $_, 2 } @mk;
@@ -143,7 +205,8 @@ sub start_task {
   $task{$s} = $t; $bypid{$pid} = $t;
   # Tagged with the loop round: a descriptor opened after this round's select() may reuse the
   # number of one closed meanwhile whose bit is set, and a read of it would block the loop.
-  $rfd{fileno $cr} = [$t, 'c', $round]; $rfd{fileno $or} = [$t, 'or', $round]; $rfd{fileno $er} = [$t, 'er', $round];
+  $rfd{fileno $or} = [$t, 'or', $round]; $rfd{fileno $er} = [$t, 'er', $round];
+  if ($ready && $ready > 0) { confirm($t) } else { $rfd{fileno $cr} = [$t, 'c', $round] }
 }
 sub confirm {
   my $t = $_[0];
@@ -153,16 +216,16 @@ sub confirm {
   if ($n) {
     chomp $buf; $t->{failed} = 1;
     for (qw(or er)) { drop_fd($t->{$_}) if $t->{$_} }
-    close $t->{pfh};
+    close $t->{pfh} if $t->{pfh};
     delete $task{$t->{s}};
     return emit("F $t->{s} $buf\n");
   }
-  syswrite($t->{pfh}, "$t->{pid} $t->{pid}\n");
-  close $t->{pfh}; delete $t->{pfh};
+  if ($t->{pfh}) { syswrite($t->{pfh}, "$t->{pid} $t->{pid}\n"); close $t->{pfh}; delete $t->{pfh} }
   emit("S $t->{s} $t->{pid}\n");
   emit("X $t->{s} $t->{st} $t->{alone}\n") if defined $t->{st};
 }
 sub reap {
+  my @ended;
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     if (delete $holders{$pid}) { next }
     my $t = delete $bypid{$pid} or next;
@@ -170,8 +233,14 @@ sub reap {
     kill 'TERM', $t->{holder} if $t->{holder} && $holders{$t->{holder}};
     next if $t->{failed};
     $t->{st} = $?;
-    $t->{alone} = alone();
-    emit("X $t->{s} $? $t->{alone}\n") unless $t->{cr};
+    push @ended, $t;
+  }
+  return unless @ended;
+  # One look at this process's children serves every leader reaped in this pass.
+  my $alone = alone();
+  for my $t (@ended) {
+    $t->{alone} = $alone;
+    emit("X $t->{s} $t->{st} $alone\n") unless $t->{cr};
   }
 }
 sub finish {
@@ -179,9 +248,14 @@ sub finish {
   return unless $t->{rel} && $t->{open} == 0 && !$t->{done};
   $t->{done} = 1;
   close $t->{ofh} if $t->{ofh}; close $t->{efh} if $t->{efh};
-  my $d = $t->{dir}; my $ok = 'err';
-  rename("$d/pid", "$d/exit.pending");
-  if (open(my $m, '>', "$d/exit.pending")) { print $m $t->{marker}; $ok = 'ok' if close($m) && rename("$d/exit.pending", "$d/exit") }
+  my $d = $t->{dir}; my $ok;
+  if ($t->{vol}) {
+    $ok = $t->{lazy} ? 'none' : 'made';
+  } else {
+    $ok = 'err';
+    rename("$d/pid", "$d/exit.pending");
+    if (open(my $m, '>', "$d/exit.pending")) { print $m $t->{marker}; $ok = 'ok' if close($m) && rename("$d/exit.pending", "$d/exit") }
+  }
   emit("E $t->{s} $ok $t->{no} $t->{ne} " . ($t->{cut} ? 1 : 0) . "\n");
   delete $task{$t->{s}};
 }
@@ -194,7 +268,7 @@ sub copy_out {
   my ($fk, $ck, $name) = $k eq 'or' ? ('ofh', 'no', 'out') : ('efh', 'ne', 'err');
   # Opened on the first byte; a file that cannot be opened (disk full) drops the stream's output,
   # as a failed write does below: the task goes on.
-  unless (exists $t->{$fk}) { my $new; $t->{$fk} = sysopen($new, "$t->{dir}/$name", O_WRONLY | O_CREAT | O_APPEND, 0600) ? $new : undef }
+  unless (exists $t->{$fk}) { my $new; $t->{$fk} = ensure_dir($t) && sysopen($new, "$t->{dir}/$name", O_WRONLY | O_CREAT | O_APPEND, 0600) ? $new : undef }
   my $fh = $t->{$fk} or return;
   my $part = $n;
   $part = $t->{lim} - $t->{$ck} if $t->{lim} >= 0 && $t->{$ck} + $n > $t->{lim};
@@ -215,15 +289,16 @@ sub request {
   my @f = split /\0/, $_[0], -1; pop @f;
   my $op = shift(@f) // '';
   if ($op eq 'S') { start_task(@f) }
-  elsif ($op eq 'I') { $next_input = splice(@f, 4, 1); start_task(@f) }
+  elsif ($op eq 'I') { $next_input = splice(@f, 5, 1); start_task(@f) }
   elsif ($op eq 'R') { my $t = $task{$f[0]} or return; $t->{rel} = 1; $t->{marker} = $f[1]; finish($t) }
   elsif ($op eq 'C') { my $t = $task{$f[0]} or return; close_out($t, 'or'); close_out($t, 'er') }
-  elsif ($op eq 'B') { %base = (); for (@f) { my $i = index($_, '='); $base{substr($_, 0, $i)} = substr($_, $i + 1) } }
+  elsif ($op eq 'B') { restore_env(); %ENV = (); for (@f) { my $i = index($_, '='); $ENV{substr($_, 0, $i)} = substr($_, $i + 1) } }
 }
 emit("READY $$\n");
 while (1) {
   $round++;
   reap();
+  flush() if length $out;
   my $rin = ''; vec($rin, 0, 1) = 1; vec($rin, $_, 1) = 1 for keys %rfd;
   # A SIGCHLD that lands between reap() and select() would be seen only at the next event:
   # while tasks run, look again after 50 ms at the latest.
