@@ -57,6 +57,7 @@ export type {
   LaunchRequest,
   OutputStream,
   PollResult,
+  ReadContext,
   ReadResult,
   Transport,
   TransportCapabilities,

@@ -1,7 +1,8 @@
 import { describeValue } from '../args.js';
 import { abortRejection, InvalidArgumentError } from '../errors.js';
 import { isTerminal, type TaskRecord, type TransportHandle } from '../task.js';
-import type { OutputStream, ReadContext, Transport } from '../transports/types.js';
+import type { OutputStream, Transport } from '../transports/types.js';
+import { FollowReader } from './follow-reader.js';
 import { DEFAULT_MAX_BYTES, readSlice } from './read.js';
 
 /**
@@ -11,6 +12,9 @@ import { DEFAULT_MAX_BYTES, readSlice } from './read.js';
  * chunks, following 1 GiB grew the heap by tens of MiB of dead strings, and decoded slower.
  */
 export const DEFAULT_FOLLOW_BYTES = 65_536;
+
+// How long a follow() may wait for more output before it gives back its read buffer.
+const IDLE_DROP_MS = 1_000;
 
 /** Options of `readOutput()`. */
 export interface ReadOutputOptions {
@@ -68,7 +72,10 @@ export interface FollowOptions {
   stream?: OutputStream;
   /** Start at this byte offset of the current attempt (default 0). */
   cursor?: number;
-  /** Largest chunk, in bytes (default 64 KiB: {@link DEFAULT_FOLLOW_BYTES}). */
+  /**
+   * Largest chunk, in bytes (default 64 KiB: small enough for each chunk's text to be freed
+   * young; larger chunks are read no faster).
+   */
   maxBytes?: number;
   /** Ends the iteration early: the iterator then throws `signal.reason` (see `wait()`). */
   signal?: AbortSignal;
@@ -98,11 +105,11 @@ function handleOf(record: TaskRecord, attempt: number): TransportHandle | undefi
 }
 
 /**
- * Reads a slice of one attempt's output through its transport. `context`, for a reader that
- * reads on chunk after chunk, is handed to the transport's plain reads (not to `tail`/`head`
- * reads, which keep several blocks at once and so cannot share one buffer).
+ * Reads a slice of one attempt's output through its transport. `reader`, for a caller that
+ * reads on chunk after chunk (`follow()`), serves plain reads (not `tail`/`head` reads, which
+ * keep several blocks at once and so cannot share its buffer).
  */
-export async function readTaskOutput(host: OutputHost, id: string, options: ReadOutputOptions = {}, context?: ReadContext): Promise<OutputRead> {
+export async function readTaskOutput(host: OutputHost, id: string, options: ReadOutputOptions = {}, reader?: FollowReader): Promise<OutputRead> {
   const stream = checkStream(options.stream);
   const record = host.record(id);
   const attempt = options.attempt === undefined ? record.attempt : options.attempt;
@@ -120,12 +127,9 @@ export async function readTaskOutput(host: OutputHost, id: string, options: Read
     return { text: '', stream, attempt, cursor, nextCursor: cursor, eof: ended, truncated: false, totalBytes: 0 };
   }
   const transport = host.transportOf(record);
-  const shared = options.tail === undefined && options.head === undefined ? context : undefined;
+  const plain = options.tail === undefined && options.head === undefined;
   const slice = await readSlice(
-    {
-      // Without a context, the arity the transport was always called with.
-      read: shared ? (offset, length) => transport.read(handle, stream, offset, length, shared) : (offset, length) => transport.read(handle, stream, offset, length),
-    },
+    reader && plain ? reader.at(transport, handle, stream, attempt) : { read: (offset, length) => transport.read(handle, stream, offset, length) },
     {
       cursor: options.cursor,
       maxBytes: options.maxBytes === undefined ? DEFAULT_MAX_BYTES : options.maxBytes,
@@ -156,9 +160,9 @@ export async function* followTaskOutput(host: OutputHost, id: string, options: F
   let attempt = host.record(id).attempt;
   let cursor = options.cursor ?? 0;
   const { signal } = options;
-  // One buffer (and, on a local transport, one open file) for the whole follow: each chunk is
-  // decoded before the next read, so nothing handed out refers to the reused bytes.
-  const context: ReadContext = {};
+  // One buffer (and, on a local transport, one open file) for the whole follow, read ahead in
+  // blocks: each chunk is decoded before the next read, so nothing handed out refers to them.
+  const reader = new FollowReader();
   // Subscribed before a read, so a change between that read and the wait is not missed. A
   // subscription still pending from an earlier turn was made before this turn's read too, so
   // it serves: one subscription per change noticed, not one per chunk.
@@ -181,7 +185,7 @@ export async function* followTaskOutput(host: OutputHost, id: string, options: F
         }
         continue;
       }
-      const slice = await readTaskOutput(host, id, { stream, cursor, maxBytes, attempt }, context);
+      const slice = await readTaskOutput(host, id, { stream, cursor, maxBytes, attempt }, reader);
       if (slice.nextCursor > cursor) {
         yield { stream, attempt, text: slice.text, cursor: slice.cursor, nextCursor: slice.nextCursor };
         cursor = slice.nextCursor;
@@ -196,11 +200,16 @@ export async function* followTaskOutput(host: OutputHost, id: string, options: F
         }
         if (isTerminal(now.status)) return;
       }
+      // A follower that waits long gives its buffer back; one that catches up with a fast
+      // writer again and again keeps it rather than allocate a new one after every wait.
+      const drop = setTimeout(() => reader.idle(), IDLE_DROP_MS);
+      drop.unref();
       await abortable(changed, signal);
+      clearTimeout(drop);
       changed = undefined;
     }
   } finally {
-    context.kept?.release();
+    reader.release();
   }
 }
 

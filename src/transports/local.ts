@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { BgexecError, InvalidArgumentError, SpawnError, StdinError } from '../errors.js';
 import type { TransportHandle } from '../task.js';
-import { ERR_FILE, IN_FILE, OUT_FILE } from './job-protocol/markers.js';
-import { limitReachedIn } from './job-protocol/output-cap.js';
+import { ERR_FILE, EXIT_FILE, IN_FILE, OUT_FILE } from './job-protocol/markers.js';
+import { LIMIT_FILE, limitReachedIn } from './job-protocol/output-cap.js';
 import {
-  checkReadRange, inspectRunDir, markFailure, outputSizes, probeRunDir, readPidMarker, readRange, watchRunDir,
+  checkReadRange, inspectRunDir, markFailure, outputSizes, probeRunDir, readPidMarker, readRange, removeKnownRunDir, watchRunDir,
   writeKillRequest, type RunDirWatch,
 } from './job-protocol/run-dir.js';
 import { findLaunchProblem, isValidAttempt, isValidId } from './job-protocol/quote.js';
@@ -34,6 +34,16 @@ const SETTLED_CACHE = 4096;
 const LOST_CONFIRM_MS = 1_000;
 const noop = (): void => {};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The files an attempt the spawn helper ended may have (any `killreq`, `in`, … make the caller fall back). */
+function filesOf(end: HelperEnd): string[] {
+  const files = end.markerWritten ? [EXIT_FILE] : [];
+  if (end.stdoutBytes > 0 || end.limitReached) files.push(OUT_FILE);
+  if (end.stderrBytes > 0 || end.limitReached) files.push(ERR_FILE);
+  if (end.limitReached) files.push(LIMIT_FILE);
+  return files;
+}
+
 /**
  * Runs attempts on this machine. Non-detached attempts are spawned directly (no wrapper) in
  * their own process group and observed through the child's `exit` event; detached attempts run
@@ -344,6 +354,7 @@ export class LocalTransport implements Transport {
   async cleanup(handle: TransportHandle): Promise<void> {
     const runDir = this.runDirOf(handle);
     const vol = this.volatile.get(runDir);
+    const end = this.endSizes.get(runDir) ?? vol?.end;
     this.volatile.delete(runDir);
     this.settled.delete(runDir);
     this.endSizes.delete(runDir);
@@ -351,7 +362,9 @@ export class LocalTransport implements Transport {
     this.holders.delete(runDir);
     this.inputClosed.delete(runDir);
     // An ended volatile attempt that never needed its run directory has nothing to remove.
-    if (vol?.end?.runDirCreated === false) return;
+    if (end?.runDirCreated === false) return;
+    // The helper said which files an ended attempt has: two to four calls instead of a listing.
+    if (end !== undefined && removeKnownRunDir(runDir, filesOf(end))) return;
     await rm(runDir, { recursive: true, force: true });
   }
 

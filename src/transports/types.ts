@@ -142,7 +142,7 @@ export interface ReadResult {
  * State that one reader passes to each {@link Transport.read} of a series of reads made one
  * after the other (one `follow()`), so that a transport can reuse what it set up for the
  * previous read (a buffer, an open file) instead of setting it up again for every read.
- * Transports are free to ignore it; a transport that keeps something open sets {@link kept},
+ * Transports are free to ignore it; a transport that keeps something open sets {@link ReadContext.kept},
  * and the reader calls `kept.release()` once it is done with the context. Never pass one
  * context to two reads at the same time.
  */
@@ -158,7 +158,10 @@ export interface ReadContext {
    * transport releases it by itself when it goes unused for a while, so a reader that never
    * calls `release()` does not leak it for long.
    */
-  kept?: { release(): void };
+  kept?: {
+    /** Closes what the transport kept open (idempotent). */
+    release(): void;
+  };
 }
 
 /** Options of {@link Transport.kill}. */
@@ -198,7 +201,7 @@ export interface Transport {
   /**
    * Reads up to `length` bytes of a stream from byte `offset`. `context` (optional, may be
    * ignored) lets a reader that reads one stream chunk after chunk have its buffer and open
-   * file reused across reads: see {@link ReadContext}.
+   * file reused across reads: see `ReadContext`.
    */
   read(handle: TransportHandle, stream: OutputStream, offset: number, length: number, context?: ReadContext): Promise<ReadResult>;
   /**

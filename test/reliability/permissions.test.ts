@@ -30,7 +30,7 @@ function walkDirs(dir: string): string[] {
 
 async function runSome(ex: BackgroundExecutor): Promise<void> {
   const ids = [];
-  for (const spec of [{ command: 'echo out; echo err >&2' }, { command: 'echo d', detached: true }, { command: 'exit 3' }]) ids.push((await ex.submit(spec)).id);
+  for (const spec of [{ command: 'echo out; echo err >&2' }, { command: 'echo d', detached: true }, { command: 'echo x; exit 3' }]) ids.push((await ex.submit(spec)).id);
   for (const id of ids) await ex.wait(id);
 }
 

@@ -154,10 +154,11 @@ describe('LocalTransport input, spawn helper specifics', () => {
     expect((await t.wait(h)).state).toBe('lost');
   });
 
-  it('sends attempts without input in the unchanged S frame, and with input in an I frame', () => {
+  it('sends attempts without input in an S frame, and with input in an I frame', () => {
     const launch = { runDir: '/r/jobs/a-1', cwd: undefined, maxOutputBytes: undefined, env: { A: 'b' }, argv: ['/bin/sh', '-c', 'x'] };
-    expect(startFrame(7, launch).toString('latin1')).toBe('37\nS\x007\x00/r/jobs/a-1\x00\x00\x001\x00A=b\x00/bin/sh\x00-c\x00x\x00');
-    expect(startFrame(7, { ...launch, input: 'pipe' }).toString('latin1')).toContain('I\x007\x00/r/jobs/a-1\x00\x00\x00p\x001\x00');
+    expect(startFrame(7, launch).toString('latin1')).toBe('38\nS\x007\x00/r/jobs/a-1\x00\x00\x00\x001\x00A=b\x00/bin/sh\x00-c\x00x\x00');
+    expect(startFrame(7, { ...launch, volatile: true }).toString('latin1')).toContain('S\x007\x00/r/jobs/a-1\x00\x00\x00v\x001\x00');
+    expect(startFrame(7, { ...launch, input: 'pipe' }).toString('latin1')).toContain('I\x007\x00/r/jobs/a-1\x00\x00\x00\x00p\x001\x00');
     expect(startFrame(7, { ...launch, input: new Uint8Array([0, 0xff]) }).toString('latin1')).toContain('\x00d00ff\x001\x00');
   });
 

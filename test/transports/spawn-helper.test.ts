@@ -176,7 +176,8 @@ describe('SpawnHelper', () => {
     expect(decodeWaitStatus(143 << 8)).toEqual({ exitCode: 143, signal: null });
     expect(decodeWaitStatus(15)).toEqual({ exitCode: null, signal: 'SIGTERM' });
     expect(decodeWaitStatus(0x80 | 11)).toEqual({ exitCode: null, signal: 'SIGSEGV' });
-    expect(parseEvent('E 3 ok 10 0 1')).toEqual({ kind: 'ended', serial: 3, markerWritten: true, stdoutBytes: 10, stderrBytes: 0, limitReached: true });
+    expect(parseEvent('E 3 ok 10 0 1')).toEqual({ kind: 'ended', serial: 3, markerWritten: true, runDirCreated: true, stdoutBytes: 10, stderrBytes: 0, limitReached: true });
+    expect(parseEvent('E 4 none 0 0 0')).toMatchObject({ markerWritten: false, runDirCreated: false });
     expect(parseEvent('X 2 2304 1')).toEqual({ kind: 'exited', serial: 2, status: 2304, alone: true });
     expect(parseEvent('S 1')).toBeUndefined();
   });

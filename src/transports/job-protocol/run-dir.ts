@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
@@ -113,6 +113,28 @@ function sizeOf(path: string): number {
     return statSync(path).size;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Removes an ended attempt's run directory whose files are known (`files`: names that may
+ * exist, a missing one is fine) with one `unlink` each and one `rmdir`, instead of the listing,
+ * `lstat`s and retries of a recursive removal. False when anything else is in it (or another
+ * error): the caller then removes it recursively. True when the directory is gone.
+ */
+export function removeKnownRunDir(runDir: string, files: readonly string[]): boolean {
+  for (const name of files) {
+    try {
+      unlinkSync(join(runDir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+    }
+  }
+  try {
+    rmdirSync(runDir);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

@@ -32,13 +32,11 @@
 // `F` reasons: exists (the run directory was there: already started), mkdir, busy (out of fds or
 // processes: nothing ran and the run directory is gone again), cwd_missing, spawn_failed.
 //
-// Cost per task (this process is where local throughput goes once Node does not fork): after a
-// fork every page of this process is shared copy-on-write with the child until the child execs,
-// and each page this process writes meanwhile is copied, with a TLB flush (an inter-processor
-// interrupt, expensive in a VM). So everything that can be done before the fork is (the task's
-// environment is set in this process's own %ENV, the child inherits it), the child runs as
-// little Perl as possible before its exec, and this process waits (briefly, bounded) for the
-// exec before it touches anything else.
+// Cost per task (this process is where local throughput goes once Node does not fork): a fork
+// write-protects every page of this process, and the first write to each page afterwards is a
+// page fault (about a hundred per task here, each costly in a VM). So the child runs as little
+// Perl as possible before its exec: its environment is set in this process's own %ENV before
+// the fork and inherited, and its stdin is a /dev/null descriptor opened once.
 
 /** Source of the spawn helper, run as `perl -e`. */
 export const HELPER_SCRIPT = String.raw`
@@ -58,8 +56,10 @@ my (%task, %bypid, %rfd, %holders, @undo);
 my $HOLDER = 'my $p = shift; my $fd = syscall(434, $p + 0, 0); if ($fd >= 0) { my $r = ""; vec($r, $fd, 1) = 1; 1 until select(my $o = $r, undef, undef, undef) > 0; exit 0 } sleep 1 while kill 0, $p;';
 my $next_input;
 $SIG{CHLD} = sub {};
-# Made once: every child sets an empty signal mask (a caught SIGCHLD handler is reset by exec).
+# An empty signal mask, set once here: Perl's fork() gives the child this process's mask (and
+# exec resets the caught SIGCHLD), so the child needs no call of its own for either.
 my $EMPTY = POSIX::SigSet->new();
+POSIX::sigprocmask(POSIX::SIG_SETMASK(), $EMPTY);
 # Every task without input gets this as its stdin (close-on-exec here; dup2 clears that flag).
 open(my $NULL, '<', '/dev/null') or die "/dev/null: $!";
 # A child subreaper (prctl PR_SET_CHILD_SUBREAPER) adopts every orphaned descendant of its tasks,
@@ -86,6 +86,8 @@ my $in = '';
 my $out = '';
 my $round = 0;
 sub errname { my $n = 0 + $!; local $! = $n; for my $k (keys %!) { return $k if $!{$k} } return "E$n" }
+# A child whose chdir or exec failed reports why on the close-on-exec pipe, and goes.
+sub child_fail { my ($fh, $what) = @_; my $e = errname(); syswrite($fh, "$what $e\n"); POSIX::_exit(127) }
 # Events are collected and written once per loop round (flush), not one write per line.
 sub emit { $out .= $_[0] }
 sub flush {
@@ -160,25 +162,18 @@ sub start_task {
   my $pid = fork();
   unless (defined $pid) { restore_env(); return $busy->() }
   if ($pid == 0) {
-    my $fail = sub { my $e = errname(); syswrite($cw, "$_[0] $e\n"); POSIX::_exit(127) };
+    # Until its exec, each page this child writes is copied (copy-on-write): as little Perl as
+    # possible runs here.
     POSIX::setsid();
-    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $EMPTY);
-    $fail->('cwd_missing') if $cwd ne '' && !chdir $cwd;
-    if (defined $inpath) { $fn = POSIX::open($inpath, POSIX::O_RDONLY()) // $fail->('spawn_failed') }
-    defined POSIX::dup2($fn, 0) or $fail->('spawn_failed');
-    defined POSIX::dup2($fo, 1) or $fail->('spawn_failed');
-    defined POSIX::dup2($fe, 2) or $fail->('spawn_failed');
+    child_fail($cw, 'cwd_missing') if $cwd ne '' && !chdir $cwd;
+    if (defined $inpath) { $fn = POSIX::open($inpath, POSIX::O_RDONLY()) // child_fail($cw, 'spawn_failed') }
+    (defined POSIX::dup2($fn, 0) && defined POSIX::dup2($fo, 1) && defined POSIX::dup2($fe, 2)) or child_fail($cw, 'spawn_failed');
     POSIX::close($fn) if defined $inpath && $fn > 2;
     { no warnings 'exec'; exec { $prog } @rest; }
-    $fail->('spawn_failed');
+    child_fail($cw, 'spawn_failed');
   }
   close $ow; close $ew; close $cw;
   $t->{pid} = $pid;
-  # Wait for the exec (the confirm pipe closes) before anything else writes memory here: the
-  # child's exec ends the sharing, so the writes after it copy nothing. Bounded: an exec that
-  # takes long (a slow file system) is confirmed later by the loop, as any other event.
-  my $rc = ''; vec($rc, fileno $cr, 1) = 1;
-  my $ready = select(my $ro = $rc, undef, undef, 0.05);
   if ($hold) {
     # Its own session, stdio on the FIFO and /dev/null (never the output pipes), the attempt's
     # markers as its whole environment (closeStdin checks them before ending it).
@@ -186,7 +181,6 @@ sub start_task {
     my $h = fork();
     if (defined $h && $h == 0) {
       POSIX::setsid();
-      POSIX::sigprocmask(POSIX::SIG_SETMASK(), $EMPTY);
       my $null = POSIX::open('/dev/null', POSIX::O_RDWR());
       POSIX::dup2(fileno $hold, 0); POSIX::dup2($null, 1); POSIX::dup2($null, 2);
       %ENV = map { split /=/, $_, 2 } @mk;
@@ -205,8 +199,7 @@ sub start_task {
   $task{$s} = $t; $bypid{$pid} = $t;
   # Tagged with the loop round: a descriptor opened after this round's select() may reuse the
   # number of one closed meanwhile whose bit is set, and a read of it would block the loop.
-  $rfd{fileno $or} = [$t, 'or', $round]; $rfd{fileno $er} = [$t, 'er', $round];
-  if ($ready && $ready > 0) { confirm($t) } else { $rfd{fileno $cr} = [$t, 'c', $round] }
+  $rfd{fileno $cr} = [$t, 'c', $round]; $rfd{fileno $or} = [$t, 'or', $round]; $rfd{fileno $er} = [$t, 'er', $round];
 }
 sub confirm {
   my $t = $_[0];
@@ -240,7 +233,7 @@ sub reap {
   my $alone = alone();
   for my $t (@ended) {
     $t->{alone} = $alone;
-    emit("X $t->{s} $t->{st} $alone\n") unless $t->{cr};
+    emit("X $t->{s} $t->{st} $alone\n") unless defined $t->{cr};
   }
 }
 sub finish {
