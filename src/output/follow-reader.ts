@@ -16,9 +16,8 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * The reads of one `follow()`: a {@link ByteSource} over the stream of the attempt set by
- * {@link FollowReader.at}, which asks the transport for {@link READ_AHEAD_BYTES} at a time
- * (into one reused buffer, through one {@link ReadContext}) and serves smaller reads from the
- * block it holds. Never shared by two reads at a time; each slice read from it must be
+ * {@link FollowReader.at}, which asks a transport that takes its {@link ReadContext} for {@link READ_AHEAD_BYTES} at a time (into one reused buffer)
+ * and serves smaller reads from the block it holds; other transports are asked for each chunk. Never shared by two reads at a time; each slice read from it must be
  * decoded before the next read, which may reuse the bytes.
  */
 export class FollowReader implements ByteSource {
@@ -53,7 +52,12 @@ export class FollowReader implements ByteSource {
     if (offset >= this.#start && end < this.#start + this.#block.length) {
       return { data: this.#block.subarray(offset - this.#start, end - this.#start), totalBytes: this.#total };
     }
-    const got = await transport.read(handle, this.#stream, offset, Math.max(length, READ_AHEAD_BYTES), this.#context);
+    // Read ahead only from a transport that takes the context (it set a buffer or kept a file
+    // open): one that does not (SSH's mirror, Slurm) would wait for, and allocate, a whole block
+    // per read instead of the chunk asked for. It shows after the first read, which asks no more.
+    const takesContext = this.#context.kept !== undefined || this.#context.buffer !== undefined;
+    const ask = takesContext ? Math.max(length, READ_AHEAD_BYTES) : length;
+    const got = await transport.read(handle, this.#stream, offset, ask, this.#context);
     this.#block = got.data;
     this.#start = offset;
     this.#total = got.totalBytes;

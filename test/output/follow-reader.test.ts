@@ -126,19 +126,37 @@ describe('FollowReader', () => {
     expect(got.map((s) => s.text).join('')).toBe(data.toString());
   });
 
+  it('asks a transport that ignores the context for the chunk only, not a block', async () => {
+    // A remote transport waits until its copy holds all it was asked for, and allocates it.
+    const data = mixedText(300_000);
+    const asked: number[] = [];
+    const t = {
+      async read(_h: TransportHandle, _s: string, offset: number, length: number): Promise<ReadResult> {
+        asked.push(length);
+        return { data: Buffer.from(data.subarray(offset, offset + length)), totalBytes: data.length };
+      },
+    } as unknown as Transport;
+    const got = await readAll(new FollowReader().at(t, HANDLE, 'stdout', 1), 65_536, true);
+    expect(got.map((s) => s.text).join('')).toBe(data.toString());
+    expect(asked.length).toBeGreaterThan(4);
+    expect(Math.max(...asked)).toBeLessThanOrEqual(65_536 + 4);
+  });
+
   it('after idle() and release(), reads again from the transport', async () => {
     const data = Buffer.from('z'.repeat(200_000));
     const t = memTransport(() => data);
     const reader = new FollowReader().at(t, HANDLE, 'stdout', 1);
+    // The first read shows that the transport takes the context; the second reads a block ahead.
     await readSlice(reader, { cursor: 0, maxBytes: 10 });
     await readSlice(reader, { cursor: 10, maxBytes: 10 });
-    expect(t.calls).toBe(1);
-    reader.idle();
-    expect((await readSlice(reader, { cursor: 20, maxBytes: 10 })).text).toBe('z'.repeat(10));
+    await readSlice(reader, { cursor: 20, maxBytes: 10 });
     expect(t.calls).toBe(2);
-    reader.release();
+    reader.idle();
     expect((await readSlice(reader, { cursor: 30, maxBytes: 10 })).text).toBe('z'.repeat(10));
     expect(t.calls).toBe(3);
+    reader.release();
+    expect((await readSlice(reader, { cursor: 40, maxBytes: 10 })).text).toBe('z'.repeat(10));
+    expect(t.calls).toBe(4);
   });
 });
 
