@@ -76,6 +76,12 @@ export interface CleanupOptions {
 /** Executor options with every default filled in and checked. */
 export interface ResolvedOptions {
   store: Store;
+  /**
+   * False for the executor's own default `MemoryStore`: nothing else can reach it, and the
+   * executor reads it only at its own `start()` (when it is empty), so writing every record
+   * into it would be work nobody can ever observe.
+   */
+  persists: boolean;
   scheduler: Scheduler;
   clock: Clock;
   transports: Readonly<Record<string, Transport>>;
@@ -125,6 +131,7 @@ export function resolveOptions(options: ExecutorOptions): ResolvedOptions {
   }
   return {
     store,
+    persists: options.store !== undefined,
     scheduler,
     clock: scheduler.clock,
     transports,

@@ -219,14 +219,17 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     if (delay > 0) record.runAt = now + delay;
     // Reserve the key before the await so a concurrent duplicate submit finds it.
     if (key !== undefined) this.#byIdempotencyKey.set(key, id);
-    this.#pendingSubmits++;
-    try {
-      await o.store.put(record);
-    } catch (err) {
-      if (key !== undefined) this.#byIdempotencyKey.delete(key);
-      throw isInstance(err, BgexecError) ? err : new StoreError('STORE_FAILED', `could not store task: ${errorMessage(err)}`, { cause: err, taskId: id });
-    } finally {
-      this.#pendingSubmits--;
+    // Nothing to wait for with the executor's private default store (see ResolvedOptions.persists).
+    if (o.persists) {
+      this.#pendingSubmits++;
+      try {
+        await o.store.put(record);
+      } catch (err) {
+        if (key !== undefined) this.#byIdempotencyKey.delete(key);
+        throw isInstance(err, BgexecError) ? err : new StoreError('STORE_FAILED', `could not store task: ${errorMessage(err)}`, { cause: err, taskId: id });
+      } finally {
+        this.#pendingSubmits--;
+      }
     }
     const extras: Extras = {};
     if (normalized.backoffFn) extras.backoffFn = normalized.backoffFn;

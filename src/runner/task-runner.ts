@@ -482,6 +482,8 @@ export class TaskRunner {
   }
 
   persist(record: TaskRecord): void {
+    // The executor's private default store is never read again (see ResolvedOptions.persists).
+    if (!this.#o.persists) return;
     this.#o.store.put(record).catch((err: unknown) => {
       const error =
         err instanceof BgexecError

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BackgroundExecutor } from '../../src/executor.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import { FakeTransport } from '../../src/testing/fake-transport.js';
+
+// The executor's own default store can be reached by nobody else and is read only at its own
+// start, when it is empty: the executor does not write records into it. A store given to it is
+// written at every transition, as before.
+describe('the default store', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('is not written: tasks run, settle, retry and are cleaned up without a single put', async () => {
+    const put = vi.spyOn(MemoryStore.prototype, 'put');
+    const del = vi.spyOn(MemoryStore.prototype, 'delete');
+    const fake = new FakeTransport().script('flaky', { exitCode: 1 }, { exitCode: 0 });
+    const ex = new BackgroundExecutor({ transports: { local: fake } });
+    const a = await ex.submit({ command: 'true' });
+    const b = await ex.submit({ command: 'flaky', retry: { attempts: 2, backoff: { type: 'fixed', delayMs: 1 } } });
+    expect(ex.get(a.id)?.status).not.toBe('completed');
+    expect((await ex.wait(a.id)).status).toBe('completed');
+    const done = await ex.wait(b.id);
+    expect(done).toMatchObject({ status: 'completed', attempt: 2 });
+    expect(done.history.map((h) => h.status)).toEqual(['failed', 'completed']);
+    expect(ex.list().map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect(await ex.cleanup()).toBe(2);
+    await ex.shutdown();
+    expect(put).not.toHaveBeenCalled();
+    expect(del).toHaveBeenCalledTimes(2);
+  });
+
+  it('a MemoryStore given to the executor is written at every transition and holds the last state', async () => {
+    const store = new MemoryStore();
+    const put = vi.spyOn(store, 'put');
+    const ex = new BackgroundExecutor({ transports: { local: new FakeTransport() }, store });
+    const t = await ex.submit({ command: 'true' });
+    await ex.wait(t.id);
+    await ex.shutdown();
+    // queued, running, started, settled
+    expect(put.mock.calls.filter(([r]) => r.id === t.id).length).toBeGreaterThanOrEqual(4);
+    const [kept] = (await store.load()).records;
+    expect(kept).toMatchObject({ id: t.id, status: 'completed', exitCode: 0 });
+    expect(kept?.history).toHaveLength(1);
+  });
+});
