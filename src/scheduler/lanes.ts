@@ -1,4 +1,4 @@
-import { IndexedHeap } from './indexed-heap.js';
+import { LaneQueue } from './lane-queue.js';
 import type { SchedulerEntry } from './types.js';
 
 // The two-dimensional caps of PriorityScheduler. An entry is limited by up to two *names*: its
@@ -17,7 +17,9 @@ export interface Node {
   readonly runAt: number;
   readonly lane: Lane;
   delayed: boolean;
-  /** Position in the lane's heap or the delayed heap (-1 in neither). */
+  /** Whether it waits in its lane's queue now (kept by the queue). */
+  queued: boolean;
+  /** Position in the delayed heap (-1 when not in it). */
   heapIndex: number;
 }
 
@@ -36,7 +38,7 @@ export interface Lane {
   readonly key: string;
   /** The distinct names limiting this lane (0, 1 or 2). */
   readonly limits: readonly Limit[];
-  readonly heap: IndexedHeap<Node>;
+  readonly heap: LaneQueue<Node>;
   /** Its entries waiting in the delayed heap. */
   delayedCount: number;
   /** Its entries counted as running. */
@@ -95,7 +97,7 @@ export class LaneTable {
       const limits: Limit[] = [];
       if (group !== undefined) limits.push(this.limit(group));
       if (pool !== undefined && pool !== group) limits.push(this.limit(pool));
-      lane = { key, limits, heap: new IndexedHeap(byPriority), delayedCount: 0, running: 0, heapIndex: -1 };
+      lane = { key, limits, heap: new LaneQueue<Node>(), delayedCount: 0, running: 0, heapIndex: -1 };
       for (const l of limits) l.lanes.add(lane);
       this.lanes.set(key, lane);
     }

@@ -35,10 +35,11 @@ function isCount(value: unknown, min: number): value is number {
  * global cap and optional caps per name — an entry's `group` and its `pool` (its transport) —
  * with delayed entries (`runAt`) and pause/resume.
  *
- * Entries sharing a (group, pool) pair wait in one heap (a lane); a heap of the lanes that may
- * admit now (non-empty, and each of their names unpaused and under its cap) is ordered by their
- * best entries, so a capped group or pool never hides other work. Every operation is O(log n)
- * in the entries plus O(log l) in the lanes; a name that opens or closes (reaches or leaves its
+ * Entries sharing a (group, pool) pair wait in one queue (a lane: see `LaneQueue`); a heap of
+ * the lanes that may admit now (non-empty, and each of their names unpaused and under its cap)
+ * is ordered by their best entries, so a capped group or pool never hides other work. Every
+ * operation is O(log p) in the distinct priorities of a lane (O(1) for FIFO entries; an entry
+ * that comes back with an earlier order is placed by binary search and an array insert) plus O(log l) in the lanes; a name that opens or closes (reaches or leaves its
  * cap, is paused or resumed) also re-checks its own lanes — the pools its group runs on, or the
  * groups running on its pool. Entries counted as running beyond a cap (via `markRunning`) only
  * delay admissions.
@@ -115,7 +116,7 @@ export class PriorityScheduler implements Scheduler {
     if (options?.force !== true && this.waiting.size >= this.maxQueueSize) throw new QueueFullError(this.maxQueueSize);
 
     const lane = this.table.lane(group, pool);
-    const node: Node = { entry, priority, order, seq: this.seq++, runAt: runAt ?? -Infinity, lane, delayed: false, heapIndex: -1 };
+    const node: Node = { entry, priority, order, seq: this.seq++, runAt: runAt ?? -Infinity, lane, delayed: false, queued: false, heapIndex: -1 };
     this.waiting.set(id, node);
     if (node.runAt > this.clock.now()) {
       node.delayed = true;
