@@ -39,8 +39,9 @@ function isCount(value: unknown, min: number): value is number {
  * the lanes that may admit now (non-empty, and each of their names unpaused and under its cap)
  * is ordered by their best entries, so a capped group or pool never hides other work. Every
  * operation is O(log p) in the distinct priorities of a lane (O(1) for FIFO entries; an entry
- * that comes back with an earlier order is placed by binary search and an array insert) plus O(log l) in the lanes; a name that opens or closes (reaches or leaves its
- * cap, is paused or resumed) also re-checks its own lanes — the pools its group runs on, or the
+ * that comes back with an earlier order is placed by binary search and an array insert) plus
+ * O(log l) in the lanes; a name that opens or closes (reaches or leaves its cap, is paused or
+ * resumed) also re-checks its own lanes — the pools its group runs on, or the
  * groups running on its pool. Entries counted as running beyond a cap (via `markRunning`) only
  * delay admissions.
  */
