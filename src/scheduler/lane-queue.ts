@@ -41,6 +41,7 @@ export class LaneQueue<T extends QueuedItem> {
     return this.#size;
   }
 
+  /** Queues an item (it must not be queued already). */
   push(item: T): void {
     if (item.queued) throw new Error('LaneQueue.push: item is already queued');
     let bucket = this.#buckets.get(item.priority);
@@ -75,6 +76,7 @@ export class LaneQueue<T extends QueuedItem> {
     return bucket === undefined ? undefined : this.#front(bucket);
   }
 
+  /** Takes the entry that comes first out, if any. */
   pop(): T | undefined {
     const bucket = this.#heap.peek();
     if (bucket === undefined) return undefined;
