@@ -2,7 +2,7 @@
 // closeStdin), with real programs: sh `read`, python3 -i, cat, wc, on a pipe and on a terminal,
 // through the spawn helper and through direct spawn (spawnHelper: false).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -164,7 +164,12 @@ describe.each([
 
   it('delivers end-of-file only on closeStdin: wc -c prints its count after the close', async () => {
     const ex = make(spawnHelper);
-    const t = await runningTask(ex, { command: 'wc -c', stdin: 'pipe' });
+    // After wc, the task waits for a gate file (bounded: 60 s), so that it is still running when
+    // the write after the close is made; without it, a loaded machine may see the task end first
+    // (TASK_NOT_RUNNING, also right, but not what this checks).
+    const gate = join(dir, 'gate');
+    const command = `wc -c; i=0; while [ ! -e '${gate}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done`;
+    const t = await runningTask(ex, { command, stdin: 'pipe' });
     await ex.write(t.id, 'hello');
     await ex.write(t.id, ' world');
     // wc is blocked reading: nothing printed, and it does not end between writes.
@@ -173,6 +178,7 @@ describe.each([
     expect(ex.get(t.id)?.status).toBe('running');
     await ex.closeStdin(t.id);
     await expect(ex.write(t.id, 'more')).rejects.toMatchObject({ code: 'STDIN_CLOSED' });
+    writeFileSync(gate, '');
     const done = await ex.wait(t.id);
     expect((await stdout(ex, t.id)).trim()).toBe('11');
     expect(done.status).toBe('completed');
