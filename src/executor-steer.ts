@@ -97,6 +97,7 @@ export async function removeTask(runner: TaskRunner, o: ResolvedOptions, record:
   for (const h of record.history) if (h.handle) handles.set(h.attempt, h.handle);
   if (record.handle) handles.set(record.attempt, record.handle);
   for (const h of handles.values()) await transport?.cleanup(h).catch(report);
-  await o.store.delete(record.id);
+  // The executor's private default store holds nothing to delete (see ResolvedOptions.persists).
+  if (o.persists) await o.store.delete(record.id);
   runner.forget(record.id);
 }

@@ -12,10 +12,11 @@ export class MemoryStore implements Store {
   readonly durable = false;
   // The store's own copy of each record, made at each put (updating one in place measured worse:
   // fields added and cleared make it a slower, larger object).
-  readonly #records = new Map<string, Record<string, unknown>>();
+  readonly #records = new Map<string, TaskRecord>();
 
   async load(): Promise<StoreLoadResult> {
-    return { records: [...this.#records.values()].map(toRecord), problems: [] };
+    // Fresh objects with their own history arrays: whoever loads may change them.
+    return { records: [...this.#records.values()].map(snapshot), problems: [] };
   }
 
   put(record: TaskRecord): Promise<void> {
@@ -50,11 +51,6 @@ function historyOf(record: TaskRecord): TaskRecord['history'] {
   return Object.isFrozen(record.history) ? record.history : record.history.slice();
 }
 
-function copyOf(record: TaskRecord): Record<string, unknown> {
+function copyOf(record: TaskRecord): TaskRecord {
   return { ...record, history: historyOf(record) };
-}
-
-// A record as it was put, as a fresh object with its own history array.
-function toRecord(kept: Record<string, unknown>): TaskRecord {
-  return snapshot(kept as unknown as TaskRecord);
 }

@@ -9,7 +9,7 @@ import { FakeTransport } from '../../src/testing/fake-transport.js';
 describe('the default store', () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it('is not written: tasks run, settle, retry and are cleaned up without a single put', async () => {
+  it('is not written: tasks run, settle, retry and are cleaned up without a single put or delete', async () => {
     const put = vi.spyOn(MemoryStore.prototype, 'put');
     const del = vi.spyOn(MemoryStore.prototype, 'delete');
     const fake = new FakeTransport().script('flaky', { exitCode: 1 }, { exitCode: 0 });
@@ -25,7 +25,7 @@ describe('the default store', () => {
     expect(await ex.cleanup()).toBe(2);
     await ex.shutdown();
     expect(put).not.toHaveBeenCalled();
-    expect(del).toHaveBeenCalledTimes(2);
+    expect(del).not.toHaveBeenCalled();
   });
 
   it('a MemoryStore given to the executor is written at every transition and holds the last state', async () => {
