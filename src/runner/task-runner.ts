@@ -171,7 +171,11 @@ export class TaskRunner {
     record.stderrBytes = 0;
     const live = createLive(transport);
     this.live.set(id, live);
-    this.persist(record);
+    // Recovery finds an attempt of a transport that can probe whatever the store says (it
+    // probes past the stored attempt), so its record is written once, with its handle, when the
+    // start resolves. One that cannot probe gets `running` written now: after a crash, only
+    // that record tells that the attempt may have begun.
+    if (typeof transport.probe !== 'function') this.persist(record);
     const request = launchRequest(record, secretEnv, this.#o.store.durable !== false);
     callTransport(() => transport.start(request)).then(
         (handle) => this.#onStarted(record, live, handle),

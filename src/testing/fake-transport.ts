@@ -133,8 +133,7 @@ export class FakeTransport implements Transport {
   readonly kind: string;
   /** Every successful start, in order (copies of the requests, env included). */
   readonly started: LaunchRequest[] = [];
-  /** Every call made to this transport, in order. */
-  readonly calls: FakeCall[] = [];
+  readonly #log = new CallLog();
   readonly #clock: Clock;
   readonly #defaultOutcome: FakeOutcome;
   readonly #scripts: Script[] = [];
@@ -152,6 +151,14 @@ export class FakeTransport implements Transport {
     this.#clock = options.clock ?? systemClock;
     this.#defaultOutcome = options.defaultOutcome ?? {};
     this.capabilities = { stdin: true, tty: true, ...options.capabilities };
+  }
+
+  /**
+   * Every call made to this transport, in order. The same array every time, kept up to date:
+   * a test may hold it and read it again later.
+   */
+  get calls(): FakeCall[] {
+    return this.#log.calls();
   }
 
   /** Highest number of attempts seen running at the same time (since construction or `reset()`). */
@@ -217,7 +224,7 @@ export class FakeTransport implements Transport {
    */
   reset(): void {
     this.#scripts.length = 0;
-    this.calls.length = 0;
+    this.#log.clear();
     this.started.length = 0;
     this.#maxConcurrent = this.#running.size;
   }
@@ -427,8 +434,7 @@ export class FakeTransport implements Transport {
   }
 
   #record(method: FakeMethod, taskId?: string, attempt?: number): void {
-    // One literal per shape: fields added after creation would move to a separate property array.
-    this.calls.push(taskId === undefined ? { method, at: this.#clock.now() } : { method, taskId, attempt, at: this.#clock.now() } as FakeCall);
+    this.#log.add(method, taskId, attempt, this.#clock.now());
   }
 
   #outcomeFor(request: LaunchRequest): FakeOutcome {
@@ -487,6 +493,57 @@ export class FakeTransport implements Transport {
     a.resolve = undefined;
     resolve?.(a.exit);
   }
+}
+
+const METHODS: readonly FakeMethod[] = ['start', 'wait', 'poll', 'read', 'kill', 'cleanup', 'probe', 'close', 'writeStdin', 'closeStdin'];
+const METHOD_CODE = new Map(METHODS.map((m, i) => [m, i]));
+
+/**
+ * The call log. A fake that runs many tasks makes several calls per attempt and keeps them all,
+ * so until someone reads `calls` they are kept in columns (a method code, the task id already
+ * held by the attempt, the attempt, the time as an unboxed double): 32 bytes a call instead of
+ * an object and a boxed number (72). The first read turns them into objects; from then on
+ * calls are added as objects to that same array.
+ */
+class CallLog {
+  #objects: FakeCall[] | undefined;
+  readonly #codes: number[] = [];
+  readonly #tasks: Array<string | undefined> = [];
+  readonly #attempts: Array<number | undefined> = [];
+  readonly #ats: number[] = [];
+
+  add(method: FakeMethod, taskId: string | undefined, attempt: number | undefined, at: number): void {
+    if (this.#objects !== undefined) {
+      this.#objects.push(toCall(method, taskId, attempt, at));
+      return;
+    }
+    this.#codes.push(METHOD_CODE.get(method)!);
+    this.#tasks.push(taskId);
+    this.#attempts.push(attempt);
+    this.#ats.push(at);
+  }
+
+  calls(): FakeCall[] {
+    if (this.#objects === undefined) {
+      const objects: FakeCall[] = [];
+      for (let i = 0; i < this.#codes.length; i++) {
+        objects.push(toCall(METHODS[this.#codes[i]!]!, this.#tasks[i], this.#attempts[i], this.#ats[i]!));
+      }
+      this.#objects = objects;
+      this.#codes.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
+    }
+    return this.#objects;
+  }
+
+  clear(): void {
+    if (this.#objects !== undefined) this.#objects.length = 0;
+    this.#codes.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
+  }
+}
+
+// One literal per shape: fields added after creation would move to a separate property array.
+function toCall(method: FakeMethod, taskId: string | undefined, attempt: number | undefined, at: number): FakeCall {
+  return taskId === undefined ? { method, at } : ({ method, taskId, attempt, at } as FakeCall);
 }
 
 function matches(match: FakeMatcher, request: LaunchRequest): boolean {

@@ -30,15 +30,37 @@ describe('the default store', () => {
 
   it('a MemoryStore given to the executor is written at every transition and holds the last state', async () => {
     const store = new MemoryStore();
-    const put = vi.spyOn(store, 'put');
+    const put = store.put.bind(store);
+    const written: string[] = [];
+    vi.spyOn(store, 'put').mockImplementation((r) => {
+      written.push(`${r.status}${r.handle ? ' with handle' : ''}`);
+      return put(r);
+    });
     const ex = new BackgroundExecutor({ transports: { local: new FakeTransport() }, store });
     const t = await ex.submit({ command: 'true' });
     await ex.wait(t.id);
     await ex.shutdown();
-    // queued, running, started, settled
-    expect(put.mock.calls.filter(([r]) => r.id === t.id).length).toBeGreaterThanOrEqual(4);
+    // The transport can probe its attempts, so `running` is written once, with its handle.
+    expect(written).toEqual(['queued', 'running with handle', 'completed with handle']);
     const [kept] = (await store.load()).records;
     expect(kept).toMatchObject({ id: t.id, status: 'completed', exitCode: 0 });
     expect(kept?.history).toHaveLength(1);
+  });
+
+  it('writes running before the start when the transport cannot probe (only that record tells a recovery the attempt may have begun)', async () => {
+    const store = new MemoryStore();
+    const put = store.put.bind(store);
+    const written: string[] = [];
+    vi.spyOn(store, 'put').mockImplementation((r) => {
+      written.push(`${r.status}${r.handle ? ' with handle' : ''}`);
+      return put(r);
+    });
+    const fake = new FakeTransport();
+    Object.defineProperty(fake, 'probe', { value: undefined });
+    const ex = new BackgroundExecutor({ transports: { local: fake }, store });
+    const t = await ex.submit({ command: 'true' });
+    await ex.wait(t.id);
+    await ex.shutdown();
+    expect(written).toEqual(['queued', 'running', 'running with handle', 'completed with handle']);
   });
 });

@@ -26,6 +26,9 @@ describe('recovery after the executor process was SIGKILLed', () => {
       { command, retry: { attempts: 2, retryOn: ['lost'] } },
     ]);
     const [plain, retried] = ids as [string, string];
+    // Written when the start resolved, without holding the task up: wait for it, so the store
+    // holds the running records this scenario is about.
+    expect(await eventually(() => stored(dir, plain).status === 'running' && stored(dir, retried).status === 'running', 30_000)).toBe(true);
     await sigkill(proc);
     // Its process outlives the executor (own session), then ends with nobody to record its status.
     expect(await eventually(() => processesOfTask(plain).length + processesOfTask(retried).length === 0, 30_000)).toBe(true);

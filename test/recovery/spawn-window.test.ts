@@ -1,6 +1,6 @@
-// The crash window around spawn: the runner persists `running` without awaiting the store and
-// spawns in the same tick, so after a SIGKILL the stored record can lag behind attempts that
-// did start. These tests build exactly those leftovers: records written straight into the
+// The crash window around spawn: the runner spawns without waiting for the store (the
+// `running` record is written once the start resolves), so after a SIGKILL the stored record
+// can lag behind attempts that did start. These tests build exactly those leftovers: records written straight into the
 // store, real attempts (or bare run directories) in the store's run root.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

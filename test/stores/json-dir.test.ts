@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import type * as FsPromises from 'node:fs/promises';
+import type * as Fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -17,28 +17,41 @@ const fsHooks = vi.hoisted(() => ({
   onOpen: undefined as undefined | ((path: string) => void),
 }));
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof FsPromises>();
-  const open: typeof real.open = async (path, flags, mode) => {
+// The store writes task files with node:fs's callback API.
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof Fs>();
+  // Paths of open temp files whose writes must fail, by descriptor.
+  const failing = new Map<number, NodeJS.ErrnoException>();
+  type Cb<T> = (err: NodeJS.ErrnoException | null, value: T) => void;
+  const open = ((path: Fs.PathLike, flags: Fs.OpenMode, mode: Fs.Mode, cb: Cb<number>) => {
     fsHooks.onOpen?.(String(path));
-    const fh = await real.open(path, flags, mode);
-    const err = fsHooks.failWrite?.(String(path));
-    if (err) {
-      fh.writeFile = async (data) => {
-        const buf = Buffer.from(data as string);
-        await fh.write(buf, 0, buf.length >> 1);
-        throw err;
-      };
-    }
-    return fh;
-  };
-  const rename: typeof real.rename = async (from, to) => {
+    real.open(path, flags, mode, (err, fd) => {
+      const fail = err ? undefined : fsHooks.failWrite?.(String(path));
+      if (fail) failing.set(fd, fail);
+      cb(err, fd);
+    });
+  }) as typeof real.open;
+  const write = ((fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null, cb: Cb<number>) => {
+    const fail = failing.get(fd);
+    if (!fail) return real.write(fd, buffer, offset, length, position, cb);
+    // Half the bytes reach the temp file, then the device refuses the rest.
+    real.write(fd, buffer, offset, length >> 1, position, () => cb(fail, 0));
+  }) as typeof real.write;
+  const close = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+    failing.delete(fd);
+    real.close(fd, cb);
+  }) as typeof real.close;
+  const rename = ((from: Fs.PathLike, to: Fs.PathLike, cb: (err: NodeJS.ErrnoException | null) => void) => {
     const err = fsHooks.failRename?.(String(to));
-    if (err) throw err;
+    if (err) {
+      process.nextTick(cb, err);
+      return;
+    }
     if (String(to).includes('/tasks/')) fsHooks.renames.push(String(to));
-    return real.rename(from, to);
-  };
-  return { ...real, open, rename, default: { ...real, open, rename } };
+    real.rename(from, to, cb);
+  }) as typeof real.rename;
+  const hooked = { open, write, close, rename };
+  return { ...real, ...hooked, default: { ...real, ...hooked } };
 });
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: simulated`), { code });

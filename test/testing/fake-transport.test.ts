@@ -143,6 +143,27 @@ describe('FakeTransport manual control', () => {
     ]);
   });
 
+  it('hands out one calls array, kept up to date after it was first read and emptied in place by reset()', async () => {
+    const { clock, fake } = setup();
+    const h = await fake.start(req('a'));
+    const calls = fake.calls;
+    expect(calls.map((c) => c.method)).toEqual(['start']);
+    await clock.advance(2);
+    await fake.wait(h);
+    await fake.close();
+    expect(fake.calls).toBe(calls);
+    expect(calls).toEqual([
+      { method: 'start', taskId: 'a', attempt: 1, at: 1000 },
+      { method: 'wait', taskId: 'a', attempt: 1, at: 1002 },
+      { method: 'close', at: 1002 },
+    ]);
+    fake.reset();
+    expect(calls).toEqual([]);
+    await fake.poll(h);
+    expect(fake.calls).toBe(calls);
+    expect(calls).toEqual([{ method: 'poll', taskId: 'a', attempt: 1, at: 1002 }]);
+  });
+
   it('tracks running() and maxConcurrent, and reset() forgets records but keeps attempts', async () => {
     const { fake } = setup();
     fake.script(() => true, { hang: true });
