@@ -73,6 +73,7 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
     this.#o = readArgs('options', () => resolveOptions(options));
     this.#sink = {
       task: (event, record, extra) => this.#deliverTask(event, record, extra),
+      listens: (event) => this.listenerCount(event) > 0,
       error: (err, taskId) => this.#reportError(err, taskId),
       idle: () => {
         if (this.listenerCount('idle') > 0) {
@@ -231,15 +232,16 @@ export class BackgroundExecutor extends IsolatingEmitter<ExecutorEvents> impleme
         this.#pendingSubmits--;
       }
     }
-    const extras: Extras = {};
-    if (normalized.backoffFn) extras.backoffFn = normalized.backoffFn;
-    if (normalized.retryOnFn) extras.retryOnFn = normalized.retryOnFn;
-    if (normalized.secretEnv) extras.secretEnv = normalized.secretEnv;
+    // Most tasks have none: no object is made for them.
+    let extras: Extras | undefined;
+    if (normalized.backoffFn) (extras ??= {}).backoffFn = normalized.backoffFn;
+    if (normalized.retryOnFn) (extras ??= {}).retryOnFn = normalized.retryOnFn;
+    if (normalized.secretEnv) (extras ??= {}).secretEnv = normalized.secretEnv;
     if (normalized.signal) {
       const signal = normalized.signal;
       const onAbort = (): void => void this.cancel(id).catch((e: unknown) => this.#reportError(e, id));
       signal.addEventListener('abort', onAbort, { once: true });
-      extras.detachSignal = () => signal.removeEventListener('abort', onAbort);
+      (extras ??= {}).detachSignal = () => signal.removeEventListener('abort', onAbort);
     }
     if (tracing()) trace('submit', id, { command: record.spec.command, transport: record.spec.transport, priority: record.spec.priority, group: record.spec.group });
     this.#runner.admit(record, extras);

@@ -438,6 +438,18 @@ export function frozenCopy<T extends object>(value: T, extra?: Partial<T>): T {
   return deepFreeze(copy);
 }
 
+/** Whether a value and every object reachable through its own enumerable fields are frozen. */
+export function isDeepFrozen(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  const obj = value as Record<string, unknown>;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const v = obj[k];
+    if (v !== null && typeof v === 'object' && !isDeepFrozen(v)) return false;
+  }
+  return true;
+}
+
 /** Recursively freezes a JSON-like value in place and returns it. */
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from './clock.js';
 import { abortRejection, WaitTimeoutError } from './errors.js';
-import type { TaskRecord } from './task.js';
+import { snapshot, type TaskRecord } from './task.js';
 
 interface Waiter {
   resolve(record: TaskRecord): void;
@@ -56,10 +56,11 @@ export class Waiters {
   }
 
   /** Resolves every waiter of a task with its terminal record (each gets its own copy). */
-  settle(taskId: string, makeRecord: () => TaskRecord): void {
+  settle(taskId: string, record: TaskRecord): void {
     const set = this.#byTask.get(taskId);
     if (!set) return;
-    for (const w of [...set]) w.resolve(makeRecord());
+    // A snapshot each: a waiter may change what it gets.
+    for (const w of [...set]) w.resolve(snapshot(record));
   }
 
   /** Rejects every pending waiter (shutdown). */

@@ -10,6 +10,7 @@ import {
   deepFreeze,
   appendHistory,
   frozenCopy,
+  isDeepFrozen,
   isTerminal,
   snapshot,
   type AttemptInfo,
@@ -38,6 +39,8 @@ function hasExtras(extras: Extras): boolean {
 /** Where the runner reports what happens; implemented by the executor's event emitter. */
 export interface RunnerSink {
   task(event: ExecutorEventName, record: TaskRecord, extra?: object): void;
+  /** Whether `task(event, …)` would reach anyone (so payloads are built only then). */
+  listens(event: ExecutorEventName): boolean;
   error(err: unknown, taskId?: string): void;
   idle(): void;
 }
@@ -105,10 +108,10 @@ export class TaskRunner {
   }
 
   /** Takes a new (already stored) task into the tables and the scheduler. */
-  admit(record: TaskRecord, extras: Extras): void {
+  admit(record: TaskRecord, extras?: Extras): void {
     this.records.set(record.id, record);
-    // Most tasks have no extras: no empty object and map entry kept for each of them.
-    if (hasExtras(extras)) this.extras.set(record.id, extras);
+    // Most tasks have no extras: no map entry kept for each of them.
+    if (extras !== undefined && hasExtras(extras)) this.extras.set(record.id, extras);
     this.metrics.submitted++;
     this.metrics.move(undefined, record.status);
     this.#o.scheduler.add(this.entryOf(record), { force: true });
@@ -177,7 +180,13 @@ export class TaskRunner {
     // that record tells that the attempt may have begun.
     if (typeof transport.probe !== 'function') this.persist(record);
     const request = launchRequest(record, secretEnv, this.#o.store.durable !== false);
-    callTransport(() => transport.start(request)).then(
+    let starting: Promise<TransportHandle>;
+    try {
+      starting = transport.start(request);
+    } catch (err) {
+      starting = Promise.reject(err);
+    }
+    starting.then(
         (handle) => this.#onStarted(record, live, handle),
         (err: unknown) => {
           if (isRefusedStart(err) && requeueRefused(this, this.#o, this.#sink, record, live, err)) return;
@@ -192,7 +201,8 @@ export class TaskRunner {
   }
 
   #onStarted(record: TaskRecord, live: Live, handle: TransportHandle): void {
-    live.handle = frozenCopy(handle);
+    // A handle the transport froze (deeply) cannot change under the record: kept as it is.
+    live.handle = isDeepFrozen(handle) ? handle : frozenCopy(handle);
     record.handle = live.handle;
     const extras = this.extras.get(record.id);
     if (extras) delete extras.refusedStarts;
@@ -276,7 +286,13 @@ export class TaskRunner {
       live.timeoutTimer = clock.setTimeout(() => void this.kill(record, live, 'timeout'), Math.max(0, record.spec.timeoutMs - elapsed));
     }
     this.#monitor.ensure();
-    callTransport(() => live.transport.wait(handle)).then(
+    let waiting: Promise<ExitInfo>;
+    try {
+      waiting = live.transport.wait(handle);
+    } catch (err) {
+      waiting = Promise.reject(err);
+    }
+    waiting.then(
       (exit) => this.endAttempt(record, live, exit),
       (err: unknown) =>
         this.endAttempt(record, live, { state: 'lost', exitCode: null, signal: null, reason: 'transport_error', endedAt: clock.now() }, err),
@@ -378,7 +394,8 @@ export class TaskRunner {
       : { attempt: record.attempt, status, startedAt, endedAt, exitCode: exit.exitCode, signal: exit.signal };
     if (reason !== undefined) info.reason = reason;
     if (errorInfo) info.error = errorInfo;
-    appendHistory(record, deepFreeze(info));
+    // Its only object fields, the handle and the error, are frozen already.
+    appendHistory(record, Object.freeze(info));
     this.metrics.attemptEnded(endedAt - info.startedAt);
     if (tracing()) trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
     const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt };
@@ -405,12 +422,16 @@ export class TaskRunner {
     // listener) have no further use, and dropping them keeps a finished backlog small.
     this.extras.get(record.id)?.detachSignal?.();
     this.extras.delete(record.id);
-    const payload: { exitCode: number | null; signal: string | null; reason?: string } = { exitCode: end.exitCode, signal: end.signal };
-    if (end.reason !== undefined) payload.reason = end.reason;
     if (tracing()) trace('settle', record.id, { status, attempt: record.attempt, exitCode: end.exitCode, signal: end.signal, reason: end.reason });
-    this.#sink.task(END_EVENTS[status], record, payload);
-    this.#sink.task('task:settled', record, payload);
-    this.waiters.settle(record.id, () => snapshot(record));
+    // The payload is made only for listeners: most settles of a large backlog have none.
+    const event = END_EVENTS[status];
+    if (this.#sink.listens(event) || this.#sink.listens('task:settled')) {
+      const payload: { exitCode: number | null; signal: string | null; reason?: string } = { exitCode: end.exitCode, signal: end.signal };
+      if (end.reason !== undefined) payload.reason = end.reason;
+      this.#sink.task(event, record, payload);
+      this.#sink.task('task:settled', record, payload);
+    }
+    this.waiters.settle(record.id, record);
     this.notify(record.id);
     this.checkIdle();
   }

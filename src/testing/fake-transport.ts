@@ -386,9 +386,10 @@ export class FakeTransport implements Transport {
     return a.stdinState;
   }
 
+  // Frozen, as a handle the executor may keep as it is rather than copy.
   #handleOf(a: Attempt): TransportHandle {
     const { taskId, attempt, detached } = a.request;
-    return { kind: this.kind, taskId, attempt, detached, startedAt: a.startedAt };
+    return Object.freeze({ kind: this.kind, taskId, attempt, detached, startedAt: a.startedAt });
   }
 
   // Keeps a task's attempts newest first, whatever order they are started in.
