@@ -1,5 +1,4 @@
 import { close, fsync, open, rename, unlink, write } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Mode of every file a durable store writes (owner read/write only). */
@@ -78,11 +77,21 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, optio
 }
 
 /** fsyncs a directory so that renames and unlinks in it survive a power loss. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await openFile(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+export function fsyncDir(dir: string): Promise<void> {
+  // Callbacks, as in writeFileAtomic: once per group commit, on the main thread.
+  return new Promise((resolve, reject) => {
+    open(dir, 'r', (openErr, fd) => {
+      if (openErr) {
+        reject(openErr);
+        return;
+      }
+      fsync(fd, (syncErr) => {
+        close(fd, (closeErr) => {
+          const first = syncErr ?? closeErr;
+          if (first) reject(first);
+          else resolve();
+        });
+      });
+    });
+  });
 }

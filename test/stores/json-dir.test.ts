@@ -23,7 +23,8 @@ vi.mock('node:fs', async (importOriginal) => {
   // Paths of open temp files whose writes must fail, by descriptor.
   const failing = new Map<number, NodeJS.ErrnoException>();
   type Cb<T> = (err: NodeJS.ErrnoException | null, value: T) => void;
-  const open = ((path: Fs.PathLike, flags: Fs.OpenMode, mode: Fs.Mode, cb: Cb<number>) => {
+  const open = ((path: Fs.PathLike, flags: Fs.OpenMode, modeOrCb: Fs.Mode | Cb<number>, maybeCb?: Cb<number>) => {
+    const [mode, cb] = typeof modeOrCb === 'function' ? [0o666, modeOrCb] : [modeOrCb, maybeCb!];
     fsHooks.onOpen?.(String(path));
     real.open(path, flags, mode, (err, fd) => {
       const fail = err ? undefined : fsHooks.failWrite?.(String(path));
