@@ -269,12 +269,9 @@ export class FakeTransport implements Transport {
       });
     }
     if (!outcome.hang) {
-      const finish = (): void => this.#end(a, outcome.lost ? LOST : outcome.signal !== undefined
-        ? { state: 'exited', exitCode: null, signal: outcome.signal }
-        : { state: 'exited', exitCode: outcome.exitCode ?? 0, signal: null });
       const delay = outcome.delayMs ?? 0;
-      if (delay > 0) (a.timers ??= []).push(this.#clock.setTimeout(finish, delay));
-      else a.immediate = setImmediate(finish);
+      if (delay > 0) (a.timers ??= []).push(this.#clock.setTimeout(() => this.#finish(a), delay));
+      else a.immediate = setImmediate(this.#finish, a);
     }
     return this.#handleOf(a);
   }
@@ -477,6 +474,14 @@ export class FakeTransport implements Transport {
     return exit;
   }
 
+  // Ends an attempt as its outcome says. One function for every attempt, not a closure each.
+  readonly #finish = (a: Attempt): void => {
+    const { outcome } = a;
+    this.#end(a, outcome.lost ? LOST : outcome.signal !== undefined
+      ? { state: 'exited', exitCode: null, signal: outcome.signal }
+      : { state: 'exited', exitCode: outcome.exitCode ?? 0, signal: null });
+  };
+
   #end(a: Attempt, state: EndState): void {
     if (a.exit !== undefined) return;
     if (a.timers !== undefined) for (const timer of a.timers) this.#clock.clearTimeout(timer);
@@ -496,19 +501,16 @@ export class FakeTransport implements Transport {
   }
 }
 
-const METHODS: readonly FakeMethod[] = ['start', 'wait', 'poll', 'read', 'kill', 'cleanup', 'probe', 'close', 'writeStdin', 'closeStdin'];
-const METHOD_CODE = new Map(METHODS.map((m, i) => [m, i]));
-
 /**
  * The call log. A fake that runs many tasks makes several calls per attempt and keeps them all,
- * so until someone reads `calls` they are kept in columns (a method code, the task id already
- * held by the attempt, the attempt, the time as an unboxed double): 32 bytes a call instead of
+ * so until someone reads `calls` they are kept in columns (the method and the task id, both
+ * strings held anyway, the attempt, the time as an unboxed double): 32 bytes a call instead of
  * an object and a boxed number (72). The first read turns them into objects; from then on
  * calls are added as objects to that same array.
  */
 class CallLog {
   #objects: FakeCall[] | undefined;
-  readonly #codes: number[] = [];
+  readonly #methods: FakeMethod[] = [];
   readonly #tasks: Array<string | undefined> = [];
   readonly #attempts: Array<number | undefined> = [];
   readonly #ats: number[] = [];
@@ -518,7 +520,7 @@ class CallLog {
       this.#objects.push(toCall(method, taskId, attempt, at));
       return;
     }
-    this.#codes.push(METHOD_CODE.get(method)!);
+    this.#methods.push(method);
     this.#tasks.push(taskId);
     this.#attempts.push(attempt);
     this.#ats.push(at);
@@ -527,18 +529,18 @@ class CallLog {
   calls(): FakeCall[] {
     if (this.#objects === undefined) {
       const objects: FakeCall[] = [];
-      for (let i = 0; i < this.#codes.length; i++) {
-        objects.push(toCall(METHODS[this.#codes[i]!]!, this.#tasks[i], this.#attempts[i], this.#ats[i]!));
+      for (let i = 0; i < this.#methods.length; i++) {
+        objects.push(toCall(this.#methods[i]!, this.#tasks[i], this.#attempts[i], this.#ats[i]!));
       }
       this.#objects = objects;
-      this.#codes.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
+      this.#methods.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
     }
     return this.#objects;
   }
 
   clear(): void {
     if (this.#objects !== undefined) this.#objects.length = 0;
-    this.#codes.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
+    this.#methods.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
   }
 }
 
