@@ -19,6 +19,8 @@ export interface Node {
   delayed: boolean;
   /** Whether it waits in its lane's queue now (kept by the queue). */
   queued: boolean;
+  /** Admitted (by `next()` or `markRunning()`) and not released yet. */
+  running: boolean;
   /** Position in the delayed heap (-1 when not in it). */
   heapIndex: number;
 }
