@@ -501,46 +501,63 @@ export class FakeTransport implements Transport {
   }
 }
 
+// Calls per chunk of the log: small enough that no chunk is a large object (a growing array of
+// hundreds of thousands of slots leaves each outgrown copy to the next full collection).
+const CHUNK = 1024;
+
+/** One block of the call log: method, task id and attempt in one array, times unboxed. */
+interface Chunk {
+  fields: Array<string | number | undefined>;
+  ats: Float64Array;
+  length: number;
+}
+
 /**
  * The call log. A fake that runs many tasks makes several calls per attempt and keeps them all,
- * so until someone reads `calls` they are kept in columns (the method and the task id, both
- * strings held anyway, the attempt, the time as an unboxed double): 32 bytes a call instead of
- * an object and a boxed number (72). The first read turns them into objects; from then on
- * calls are added as objects to that same array.
+ * so until someone reads `calls` they are kept in fixed-size chunks (the method and the task id,
+ * strings held anyway, the attempt, and the time as an unboxed double): 32 bytes a call instead
+ * of an object and a boxed number (72), and no array that keeps growing. The first read turns
+ * them into objects; from then on calls are added as objects to that same array.
  */
 class CallLog {
   #objects: FakeCall[] | undefined;
-  readonly #methods: FakeMethod[] = [];
-  readonly #tasks: Array<string | undefined> = [];
-  readonly #attempts: Array<number | undefined> = [];
-  readonly #ats: number[] = [];
+  readonly #chunks: Chunk[] = [];
 
   add(method: FakeMethod, taskId: string | undefined, attempt: number | undefined, at: number): void {
     if (this.#objects !== undefined) {
       this.#objects.push(toCall(method, taskId, attempt, at));
       return;
     }
-    this.#methods.push(method);
-    this.#tasks.push(taskId);
-    this.#attempts.push(attempt);
-    this.#ats.push(at);
+    let chunk = this.#chunks[this.#chunks.length - 1];
+    if (chunk === undefined || chunk.length === CHUNK) {
+      // Sized once: pushes would leave each outgrown backing store behind.
+      chunk = { fields: new Array<string | number | undefined>(3 * CHUNK), ats: new Float64Array(CHUNK), length: 0 };
+      this.#chunks.push(chunk);
+    }
+    const i = chunk.length++;
+    chunk.fields[3 * i] = method;
+    chunk.fields[3 * i + 1] = taskId;
+    chunk.fields[3 * i + 2] = attempt;
+    chunk.ats[i] = at;
   }
 
   calls(): FakeCall[] {
     if (this.#objects === undefined) {
       const objects: FakeCall[] = [];
-      for (let i = 0; i < this.#methods.length; i++) {
-        objects.push(toCall(this.#methods[i]!, this.#tasks[i], this.#attempts[i], this.#ats[i]!));
+      for (const { fields, ats, length } of this.#chunks) {
+        for (let i = 0; i < length; i++) {
+          objects.push(toCall(fields[3 * i] as FakeMethod, fields[3 * i + 1] as string | undefined, fields[3 * i + 2] as number | undefined, ats[i]!));
+        }
       }
       this.#objects = objects;
-      this.#methods.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
+      this.#chunks.length = 0;
     }
     return this.#objects;
   }
 
   clear(): void {
     if (this.#objects !== undefined) this.#objects.length = 0;
-    this.#methods.length = this.#tasks.length = this.#attempts.length = this.#ats.length = 0;
+    this.#chunks.length = 0;
   }
 }
 
