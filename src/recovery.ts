@@ -37,15 +37,17 @@ const KILL_REASONS: ReadonlySet<string> = new Set<KillReason>(['cancelled', 'tim
 // what it would otherwise wait for that executor to record (locally: the exit marker of a
 // non-detached attempt, which only its executor writes, or the pid of one it was spawning).
 function orphaned(handle: TransportHandle): TransportHandle {
-  return handle.ownerGone === true ? handle : frozenCopy(handle, { ownerGone: true });
+  // A loaded handle already marked (recovered once before) is frozen as it is.
+  return handle.ownerGone === true ? deepFreeze(handle) : frozenCopy(handle, { ownerGone: true });
 }
 
 /**
  * Brings loaded records back to life after a restart.
  *
  * 1. Every unfinished record is reconciled with its transport's run directories: the runner
- *    persists `running` without awaiting the store and spawns in the same tick, so after a
- *    crash the stored record may lag behind attempts that did start. Such an attempt is taken
+ *    spawns without waiting for the store (and, on a transport whose probe finds every start,
+ *    writes `running` only once the start resolves), so after a crash the stored record may lag
+ *    behind attempts that did start. Such an attempt is taken
  *    as the current one (never started again); attempts it superseded go into `history`.
  * 2. Queued and waiting tasks return to the scheduler in their original order, with their
  *    stored `runAt`.
@@ -133,7 +135,7 @@ async function reconcile(host: RecoveryHost, record: TaskRecord): Promise<boolea
   record.attempt = current.attempt;
   record.startedAt = current.startedAt;
   record.handle = current;
-  for (const k of ['runAt', 'endedAt', 'exitCode', 'signal', 'reason', 'error'] as const) delete record[k];
+  for (const k of ['runAt', 'endedAt', 'exitCode', 'signal', 'reason', 'error', 'note', 'awaitingInput'] as const) delete record[k];
   record.stdoutBytes = 0;
   record.stderrBytes = 0;
   return true;

@@ -174,11 +174,11 @@ export class TaskRunner {
     record.stderrBytes = 0;
     const live = createLive(transport);
     this.live.set(id, live);
-    // Recovery finds an attempt of a transport that can probe whatever the store says (it
-    // probes past the stored attempt), so its record is written once, with its handle, when the
-    // start resolves. One that cannot probe gets `running` written now: after a crash, only
-    // that record tells that the attempt may have begun.
-    if (typeof transport.probe !== 'function') this.persist(record);
+    // Recovery probes past the stored attempt, so the started attempt of a transport whose probe
+    // finds every start is found whatever the store says: its record is written once, with its
+    // handle, when the start resolves. Any other gets `running` written now: after a crash, only
+    // that record may tell that the attempt began (a probe of an unreachable host finds nothing).
+    if (transport.capabilities?.findsEveryStart !== true || typeof transport.probe !== 'function') this.persist(record);
     const request = launchRequest(record, secretEnv, this.#o.store.durable !== false);
     let starting: Promise<TransportHandle>;
     try {
@@ -394,8 +394,7 @@ export class TaskRunner {
       : { attempt: record.attempt, status, startedAt, endedAt, exitCode: exit.exitCode, signal: exit.signal };
     if (reason !== undefined) info.reason = reason;
     if (errorInfo) info.error = errorInfo;
-    // Its only object fields, the handle and the error, are frozen already.
-    appendHistory(record, Object.freeze(info));
+    appendHistory(record, deepFreeze(info));
     this.metrics.attemptEnded(endedAt - info.startedAt);
     if (tracing()) trace('exit', record.id, { attempt: record.attempt, status, exitCode: exit.exitCode, signal: exit.signal, reason });
     const end: AttemptEnd = { exitCode: exit.exitCode, signal: exit.signal, endedAt };

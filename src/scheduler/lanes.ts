@@ -8,7 +8,7 @@ import type { SchedulerEntry } from './types.js';
 // non-empty and each of its names is *open* (not paused, running below its cap). Only a name
 // that opens or closes changes the admissibility of lanes, so only then are its lanes looked at.
 
-/** A queued or delayed entry. */
+/** A queued, delayed or running entry. */
 export interface Node {
   readonly entry: SchedulerEntry;
   readonly priority: number;

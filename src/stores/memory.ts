@@ -20,7 +20,7 @@ export class MemoryStore implements Store {
   }
 
   put(record: TaskRecord): Promise<void> {
-    // Not `async`: the executor puts each task four times, and an async function makes a new
+    // Not `async`: the executor puts each task three or four times, and an async function makes a new
     // promise for each call. Nothing is awaited here, so one resolved promise serves them all.
     try {
       this.#records.set(record.id, copyOf(record));

@@ -276,15 +276,20 @@ export class FakeTransport implements Transport {
     return this.#handleOf(a);
   }
 
-  async wait(handle: TransportHandle): Promise<ExitInfo> {
-    this.#record('wait', handle.taskId, handle.attempt);
-    const a = this.#find(handle);
-    if (a === undefined) return this.#ghost(handle);
-    return this.#ended(a);
+  // Not `async`: an async function that returns a promise settles two microtask turns after it.
+  wait(handle: TransportHandle): Promise<ExitInfo> {
+    try {
+      this.#record('wait', handle.taskId, handle.attempt);
+      const a = this.#find(handle);
+      if (a === undefined) return Promise.resolve(this.#ghost(handle));
+      return this.#ended(a);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  #ended(a: Attempt): Promise<ExitInfo> | ExitInfo {
-    if (a.exit !== undefined) return a.exit;
+  #ended(a: Attempt): Promise<ExitInfo> {
+    if (a.exit !== undefined) return Promise.resolve(a.exit);
     a.ended ??= new Promise<ExitInfo>((resolve) => (a.resolve = resolve));
     return a.ended;
   }

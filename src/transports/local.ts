@@ -58,9 +58,10 @@ export class LocalTransport implements Transport {
   private readonly scriptPath = findOnPath('script', this.baseEnv['PATH']);
   /**
    * Input written later (`stdin: 'pipe'`) and input given up front, attached and detached alike;
-   * a terminal (`tty`) where util-linux `script` is installed.
+   * a terminal (`tty`) where util-linux `script` is installed. With a `root`, `findsEveryStart`:
+   * a run directory is claimed there before anything runs, and a later process probes it.
    */
-  readonly capabilities: TransportCapabilities = { stdin: true, tty: this.scriptPath !== undefined };
+  readonly capabilities: TransportCapabilities;
   private readonly bootId = readBootId();
   private readonly rootOption: string | undefined;
   private rootDir: string | undefined;
@@ -100,6 +101,8 @@ export class LocalTransport implements Transport {
       throw new InvalidArgumentError('root', 'must be a non-empty path without NUL bytes');
     }
     this.rootOption = root === undefined ? undefined : resolvePath(root);
+    // Without a root each process has a fresh temporary one: a later process finds nothing there.
+    this.capabilities = { stdin: true, tty: this.scriptPath !== undefined, findsEveryStart: this.rootOption !== undefined };
     const useHelper: unknown = options?.spawnHelper;
     if (useHelper !== undefined && typeof useHelper !== 'boolean') throw new InvalidArgumentError('spawnHelper', 'must be a boolean');
     this.helper = useHelper === false ? undefined : new SpawnHelper({ baseEnv: this.baseEnv });

@@ -67,6 +67,15 @@ export interface TransportCapabilities {
   stdin?: boolean;
   /** `tty`: the command runs on a pseudo-terminal. */
   tty?: boolean;
+  /**
+   * `probe()`, called by any later process, finds every attempt whose start got far enough to
+   * run anything (it is claimed on a local disk before it runs), and cannot fail for want of a
+   * host. The executor then writes a task's `running` record once, with its handle, when the
+   * start resolves; otherwise it writes it before the start too, since after a crash only that
+   * record would tell recovery that the attempt may have begun. `LocalTransport` with a `root`
+   * says so; default false.
+   */
+  findsEveryStart?: boolean;
 }
 
 /** How an attempt ended, as far as the transport can tell. */

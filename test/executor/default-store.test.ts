@@ -28,7 +28,8 @@ describe('the default store', () => {
     expect(del).not.toHaveBeenCalled();
   });
 
-  it('a MemoryStore given to the executor is written at every transition and holds the last state', async () => {
+  // What a given MemoryStore is asked to write for one task, in order.
+  async function writesOf(fake: FakeTransport): Promise<string[]> {
     const store = new MemoryStore();
     const put = store.put.bind(store);
     const written: string[] = [];
@@ -36,31 +37,26 @@ describe('the default store', () => {
       written.push(`${r.status}${r.handle ? ' with handle' : ''}`);
       return put(r);
     });
-    const ex = new BackgroundExecutor({ transports: { local: new FakeTransport() }, store });
-    const t = await ex.submit({ command: 'true' });
-    await ex.wait(t.id);
-    await ex.shutdown();
-    // The transport can probe its attempts, so `running` is written once, with its handle.
-    expect(written).toEqual(['queued', 'running with handle', 'completed with handle']);
-    const [kept] = (await store.load()).records;
-    expect(kept).toMatchObject({ id: t.id, status: 'completed', exitCode: 0 });
-    expect(kept?.history).toHaveLength(1);
-  });
-
-  it('writes running before the start when the transport cannot probe (only that record tells a recovery the attempt may have begun)', async () => {
-    const store = new MemoryStore();
-    const put = store.put.bind(store);
-    const written: string[] = [];
-    vi.spyOn(store, 'put').mockImplementation((r) => {
-      written.push(`${r.status}${r.handle ? ' with handle' : ''}`);
-      return put(r);
-    });
-    const fake = new FakeTransport();
-    Object.defineProperty(fake, 'probe', { value: undefined });
     const ex = new BackgroundExecutor({ transports: { local: fake }, store });
     const t = await ex.submit({ command: 'true' });
     await ex.wait(t.id);
     await ex.shutdown();
-    expect(written).toEqual(['queued', 'running', 'running with handle', 'completed with handle']);
+    const [kept] = (await store.load()).records;
+    expect(kept).toMatchObject({ id: t.id, status: 'completed', exitCode: 0 });
+    expect(kept?.history).toHaveLength(1);
+    return written;
+  }
+
+  it('a MemoryStore given to the executor is written at every transition and holds the last state', async () => {
+    // Before the start too: after a crash, only that record may tell that the attempt began.
+    expect(await writesOf(new FakeTransport())).toEqual(['queued', 'running', 'running with handle', 'completed with handle']);
+  });
+
+  it('writes running once, with its handle, when the transport finds every start', async () => {
+    expect(await writesOf(new FakeTransport({ capabilities: { findsEveryStart: true } }))).toEqual(['queued', 'running with handle', 'completed with handle']);
+    // The capability means nothing without a probe.
+    const noProbe = new FakeTransport({ capabilities: { findsEveryStart: true } });
+    Object.defineProperty(noProbe, 'probe', { value: undefined });
+    expect(await writesOf(noProbe)).toEqual(['queued', 'running', 'running with handle', 'completed with handle']);
   });
 });

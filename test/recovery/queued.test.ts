@@ -90,4 +90,40 @@ describe('recovery of queued and waiting tasks', () => {
     expect(fake.calls.filter((c) => c.method === 'probe').map((c) => `${c.taskId}#${c.attempt}`)).toEqual(['a#1', 'b#2']);
     expect(ex.get('a')!.status).toBe('queued');
   });
+
+  it('takes a started attempt of a task stored as waiting after a refused start, without the stale note', async () => {
+    const dir = tempDir();
+    await seed(dir, [record('w', { status: 'waiting', runAt: NOW - 1, note: 'start refused: connection refused', spec: { command: 'w', transport: 'local', detached: true } })]);
+    const { ex, fake } = fakeOn(dir);
+    fake.script('w', { hang: true });
+    // The start the crashed executor had in flight: it reached the transport.
+    await fake.start({ taskId: 'w', attempt: 1, command: 'w', detached: true });
+    ex.pause();
+    await ex.start();
+    const r = ex.get('w')!;
+    expect(r).toMatchObject({ status: 'running', attempt: 1 });
+    expect(r.note).toBeUndefined();
+    expect(fake.started).toHaveLength(1);
+  });
+
+  it('freezes a handle loaded from the store that an earlier recovery had already marked', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(NOW);
+    const handle = { kind: 'fake', taskId: 'r', attempt: 1, detached: true, startedAt: NOW - 100, ownerGone: true };
+    await seed(dir, [record('r', { status: 'running', attempt: 1, startedAt: NOW - 100, handle, spec: { command: 'r', transport: 'local', detached: true } })]);
+    const fake = new FakeTransport({ clock });
+    fake.script('r', { hang: true });
+    await fake.start({ taskId: 'r', attempt: 1, command: 'r', detached: true });
+    const ex = new BackgroundExecutor({ store: new JsonDirStore({ dir, durability: 'rename' }), transports: { local: fake }, scheduler: new PriorityScheduler({ clock }) });
+    onCleanup(() => ex.shutdown({ graceMs: 0 }));
+    await ex.start();
+    const kept = ex.get('r')!;
+    expect(kept.status).toBe('running');
+    expect(Object.isFrozen(kept.handle)).toBe(true);
+    fake.complete('r', { exitCode: 3 });
+    await ex.onIdle();
+    const done = ex.get('r')!;
+    expect(done).toMatchObject({ status: 'failed', exitCode: 3 });
+    expect(Object.isFrozen(done.history[0]!.handle)).toBe(true);
+  });
 });

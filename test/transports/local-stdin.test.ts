@@ -163,13 +163,18 @@ describe('LocalTransport input, spawn helper specifics', () => {
   });
 
   it('offers tty only where util-linux script is on the PATH', () => {
-    expect(newTransport(newRoot()).capabilities).toEqual({ stdin: true, tty: true });
+    expect(newTransport(newRoot()).capabilities).toEqual({ stdin: true, tty: true, findsEveryStart: true });
     const path = process.env['PATH'];
     process.env['PATH'] = '/nonexistent';
     try {
-      expect(newTransport(newRoot()).capabilities).toEqual({ stdin: true, tty: false });
+      expect(newTransport(newRoot()).capabilities).toEqual({ stdin: true, tty: false, findsEveryStart: true });
     } finally {
       process.env['PATH'] = path;
     }
+  });
+
+  it('says it finds every start only with a root a later process can probe', () => {
+    expect(new LocalTransport().capabilities.findsEveryStart).toBe(false);
+    expect(new LocalTransport({ root: newRoot() }).capabilities.findsEveryStart).toBe(true);
   });
 });
