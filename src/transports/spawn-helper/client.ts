@@ -8,9 +8,10 @@ import { HELPER_SCRIPT } from './script.js';
 
 // Node's spawn() forks the whole Node process and waits for the exec on the main thread (about
 // 1 ms per task on a small VM, more with a big heap). The spawn helper is one small long-lived
-// process per LocalTransport that forks and execs the tasks, creates their files and copies their
-// output, so Node only writes a request and reads a few event lines per attempt. See script.ts
-// for the protocol and docs/architecture.md for how it fits the job protocol.
+// process per LocalTransport (with its forker, forker.ts) that forks and execs the tasks, creates
+// their files and copies their output, so Node only writes a request and reads a few event lines
+// per attempt. See script.ts for the protocol and docs/architecture.md for how it fits the job
+// protocol.
 
 /** Why the helper did not start a launch. */
 export type HelperFailure =
@@ -112,6 +113,8 @@ export class SpawnHelper {
   private closing = false;
   /** Pid of the running helper, for tests and diagnostics. */
   helperPid: number | undefined;
+  /** Pid of the running helper's forker (the tasks' parent), for tests and diagnostics. */
+  forkerPid: number | undefined;
 
   constructor(options: SpawnHelperOptions) {
     this.baseEnv = options.baseEnv;
@@ -191,6 +194,7 @@ export class SpawnHelper {
   private onEvent(e: HelperEvent): void {
     if (e.kind === 'ready') {
       this.ready = true;
+      this.forkerPid = e.forkerPid;
       this.bootFailures = 0;
       return;
     }
@@ -235,6 +239,7 @@ export class SpawnHelper {
     if (this.proc !== proc) return;
     this.proc = undefined;
     this.helperPid = undefined;
+    this.forkerPid = undefined;
     // Before READY nothing was read from stdin, so nothing was started: those launches can go
     // another way. After it, a launch in flight may have forked.
     const reason: HelperFailure = this.ready ? 'helper_died' : 'unavailable';

@@ -57,7 +57,7 @@ export function baseEnvFrame(env: Readonly<Record<string, string | undefined>>):
 
 /** An event line of the helper, parsed. */
 export type HelperEvent =
-  | { kind: 'ready'; pid: number }
+  | { kind: 'ready'; pid: number; forkerPid: number }
   | { kind: 'started'; serial: number; pid: number }
   | { kind: 'failed'; serial: number; reason: string; errno: string }
   | { kind: 'exited'; serial: number; status: number; alone: boolean }
@@ -69,7 +69,7 @@ export function parseEvent(line: string): HelperEvent | undefined {
   const n = (i: number): number => Number(f[i]);
   switch (f[0]) {
     case 'READY':
-      return f.length === 2 ? { kind: 'ready', pid: n(1) } : undefined;
+      return f.length === 3 ? { kind: 'ready', pid: n(1), forkerPid: n(2) } : undefined;
     case 'S':
       return f.length === 3 ? { kind: 'started', serial: n(1), pid: n(2) } : undefined;
     case 'F':
