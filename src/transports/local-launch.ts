@@ -10,7 +10,7 @@ import { REAP_ENV, formatReapSetting, launchWrapper } from './job-protocol/wrapp
 import { leftoverPolicy, reapLeftovers } from './leftovers.js';
 import { HelperStartError, findOnPath, type HelperAttempt, type HelperEnd, type SpawnHelper } from './spawn-helper/client.js';
 import type { HelperLaunch } from './spawn-helper/protocol.js';
-import { fromFifoArgv, startDirectHolder, ttyLaunch, type DirectHolder } from './local-stdin.js';
+import { startDirectHolder, ttyLaunch, type DirectHolder } from './local-stdin.js';
 import type { ExitInfo, LaunchRequest } from './types.js';
 
 // The three ways LocalTransport starts an attempt (directly from Node, under the wrapper, through
@@ -173,8 +173,9 @@ interface DirectInput {
 /**
  * Prepares the input of a directly spawned attempt: the data file `in` (input given up front),
  * or the FIFO `in` and its holder (`stdin: 'pipe'`), and the `script` launch of a terminal.
- * The FIFO is opened by the child through `/bin/sh` (an open that waits, waits there): a program
- * that cannot be found is looked up here first, so that it still fails the start.
+ * The FIFO's read end is opened here, without waiting, and given to the leader as its stdin, so
+ * the task holds its input before a write or a close can reach it. A program that cannot be
+ * found is looked up first, so that no holder is started for a start that fails.
  */
 async function directInput(ctx: LaunchContext, req: LaunchRequest, runDir: string, cwd: string | undefined, env: NodeJS.ProcessEnv): Promise<DirectInput> {
   let argv = req.args ? [req.command, ...req.args] : ['/bin/sh', '-c', req.command];
@@ -205,7 +206,17 @@ async function directInput(ctx: LaunchContext, req: LaunchRequest, runDir: strin
       markFailure(runDir, 'spawn_failed', 'STDIN');
       throw new SpawnError(`cannot set up the input pipe of ${req.taskId}-${req.attempt}: ${(err as Error).message}`, { taskId: req.taskId, cause: err });
     }
-    argv = fromFifoArgv(join(runDir, IN_FILE), argv);
+    try {
+      // The read end is opened here, before the leader exists, and given to it as its stdin: a
+      // close (the holder's end) can then never come before the task's open, which would
+      // block that open forever and drop what was written. Non-blocking, this open never
+      // waits; libuv puts the child's stdin back in blocking mode.
+      stdin = openSync(join(runDir, IN_FILE), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      holder.end();
+      markFailure(runDir, 'spawn_failed', 'STDIN');
+      throw new SpawnError(`cannot open the input pipe of ${req.taskId}-${req.attempt}`, { taskId: req.taskId, cause: err });
+    }
   }
   const fd = stdin;
   return {

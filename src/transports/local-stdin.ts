@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants as fsConstants, open, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, open, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { IN_FILE, IN_HOLDER_FILE } from './job-protocol/markers.js';
@@ -98,6 +98,32 @@ export function findInputHolder(runDir: string, taskId: string, attempt: number)
   return { pid, startTicks: st.startTicks };
 }
 
+/**
+ * Whether the holder named by `in.pid` may still become verifiable: `in.pid` is not complete
+ * yet, or the process it names is between its fork and its exec (same program and same
+ * environment as its parent: the spawn helper forks the holder, then writes `in.pid`, then the
+ * holder execs). A process that has exec'd without the markers never becomes the holder.
+ */
+export function holderStarting(runDir: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(join(runDir, IN_HOLDER_FILE), 'latin1');
+  } catch {
+    return true;
+  }
+  const m = HOLDER_RE.exec(text);
+  if (!m) return true;
+  const pid = Number(m[1]);
+  const st = readProcStat(pid);
+  if (!st || st.state === 'Z' || st.ppid <= 1) return false;
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === readlinkSync(`/proc/${st.ppid}/exe`)
+      && readFileSync(`/proc/${pid}/environ`).equals(readFileSync(`/proc/${st.ppid}/environ`));
+  } catch {
+    return false;
+  }
+}
+
 /** True while `holder` runs (a zombie or a new process with its pid does not count). */
 export function holderAlive(holder: InputHolder): boolean {
   const st = readProcStat(holder.pid);
@@ -186,17 +212,6 @@ const DIRECT_HOLDER_SH = [
   'exec </dev/null',
   'while kill -0 "$leader" 2>/dev/null; do sleep 1 9<&-; done',
 ].join('\n');
-
-/**
- * Prefix that makes a program take the FIFO `$0` as its stdin: opened by the child (an open
- * that would wait for a writer waits there, never in Node), then the program is exec'd.
- */
-const FROM_FIFO_SH = 'exec <"$0" || exit 126; exec "$@"';
-
-/** The argv that runs `argv` with the FIFO at `fifo` as its stdin. */
-export function fromFifoArgv(fifo: string, argv: readonly string[]): string[] {
-  return ['/bin/sh', '-c', FROM_FIFO_SH, fifo, ...argv];
-}
 
 /** A holder started for a directly spawned attempt. */
 export interface DirectHolder {

@@ -13,7 +13,7 @@ import {
 import { findLaunchProblem, isValidAttempt, isValidId } from './job-protocol/quote.js';
 import { attemptTreeAlive, isAttemptProcess, isRunning, readBootId, signalAttemptTree, type AttemptTarget } from './process-tree.js';
 import { awaitsInput } from './input-wait.js';
-import { endInputHolder, findInputHolder, holderAlive, inputHandleFields, writeFifo, type InputHolder } from './local-stdin.js';
+import { endInputHolder, findInputHolder, holderAlive, holderStarting, inputHandleFields, writeFifo, type InputHolder } from './local-stdin.js';
 import { isDirectory, startDetached, startDirect, startViaHelper, type LaunchContext, type OwnAttempt } from './local-launch.js';
 import { SpawnHelper, findOnPath, type HelperEnd } from './spawn-helper/client.js';
 import type { ExitInfo, KillOptions, LaunchRequest, OutputStream, PollResult, ReadContext, ReadResult, Transport, TransportCapabilities } from './types.js';
@@ -260,18 +260,22 @@ export class LocalTransport implements Transport {
   }
 
   /**
-   * The live holder, waiting a little (≤ 2 s) for one that is not there or not verifiable yet
-   * (an attempt that just started). Undefined once the input is closed or the attempt ended.
+   * The live holder, waiting for one that is not there or not verifiable yet (an attempt that
+   * just started: `in.pid` not written, or its holder not exec'd yet) for as long as the attempt
+   * runs, never a fixed time: a close that gave up early would be lost (the holder, left
+   * running, keeps the task from ever reading end-of-file). Undefined once the input is closed
+   * or the attempt ended, or when `in.pid` names a process that is not this attempt's holder.
    */
   private async liveHolder(handle: TransportHandle, runDir: string): Promise<InputHolder | undefined> {
-    for (let i = 0; i < 40; i++) {
+    for (let step = 5; ; step = Math.min(step * 2, 100)) {
       const holder = this.holderOf(handle, runDir);
       if (holder === 'gone') return undefined;
       if (holder !== 'unknown') return holderAlive(holder) ? holder : undefined;
-      if (this.inputClosed.has(runDir) || this.endedNow(handle, runDir) || !existsSync(join(runDir, IN_FILE))) return undefined;
-      await sleep(50);
+      if (this.inputClosed.has(runDir) || this.own.get(runDir)?.leaderExited === true || this.endedNow(handle, runDir) || !existsSync(join(runDir, IN_FILE))) return undefined;
+      // Looked at again after holderStarting(): a holder that exec'd meanwhile is verified now.
+      if (!holderStarting(runDir) && this.holderOf(handle, runDir) === 'unknown') return undefined;
+      await sleep(step);
     }
-    return undefined;
   }
 
   // The error of a write that found no way into the task: its end, or its input closed.
