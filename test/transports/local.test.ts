@@ -127,13 +127,18 @@ describe.each([false, true])('LocalTransport (detached: %s)', (detached) => {
     const t = newTransport(newRoot());
     const q = r(`sh -c 'setsid sleep 100 &'; printf ready; sleep 100`);
     const h = await t.start(q);
-    await until(async () => (await t.poll(h)).stdoutBytes === 5 && pidsOfTask(q.taskId).length >= 3, 'the grandchild');
-    const loner = pidsOfTask(q.taskId).find((pid) => {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
-      // Leader of its own session, other than the attempt's leader: it left the attempt's group.
-      return pid !== h.pid && Number(fields[3]) === pid;
-    });
-    expect(loner).toBeDefined();
+    // Leader of its own session, other than the attempt's leader: it left the attempt's group.
+    // Waited for as such: counted among the task's processes, it may not have called setsid yet.
+    const loner = (): number | undefined =>
+      pidsOfTask(q.taskId).find((pid) => {
+        try {
+          const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+          return pid !== h.pid && Number(fields[3]) === pid;
+        } catch {
+          return false; // ended meanwhile
+        }
+      });
+    await until(async () => (await t.poll(h)).stdoutBytes === 5 && loner() !== undefined, 'the grandchild in its own session');
     await t.kill(h, { graceMs: 2_000 });
     await t.wait(h);
     expect(pidsOfTask(q.taskId)).toEqual([]);
@@ -143,7 +148,11 @@ describe.each([false, true])('LocalTransport (detached: %s)', (detached) => {
     const t = newTransport(newRoot());
     const dir = newRoot();
     const h = await t.start(r('printf 1234; printf e >&2; while [ ! -e go ]; do sleep 0.02; done; printf 56789', { cwd: dir }));
-    await until(async () => (await t.poll(h)).stdoutBytes === 4, 'the first bytes');
+    // Each stream is copied on its own: the byte on stderr may be counted after the four on stdout.
+    await until(async () => {
+      const p = await t.poll(h);
+      return p.stdoutBytes === 4 && p.stderrBytes === 1;
+    }, 'the first bytes');
     expect(await t.poll(h)).toEqual({ state: 'running', stdoutBytes: 4, stderrBytes: 1 });
     writeFileSync(join(dir, 'go'), '');
     const exit = await t.wait(h);
