@@ -95,3 +95,17 @@ export function fsyncDir(dir: string): Promise<void> {
     });
   });
 }
+
+/** Opens a directory for {@link fsyncFd}: a store that syncs its directory at every group commit keeps it open. */
+export function openDirectory(dir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    open(dir, 'r', (err, fd) => (err ? reject(err) : resolve(fd)));
+  });
+}
+
+/** fsyncs an open descriptor (a directory opened by {@link openDirectory}). */
+export function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsync(fd, (err) => (err ? reject(err) : resolve()));
+  });
+}

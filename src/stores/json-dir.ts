@@ -3,7 +3,8 @@ import { mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BgexecError, InvalidArgumentError, StoreError } from '../errors.js';
 import type { TaskRecord } from '../task.js';
-import { DIR_MODE, fsyncDir, writeFileAtomic } from './atomic-write.js';
+import { closeSync } from 'node:fs';
+import { DIR_MODE, fsyncFd, openDirectory, writeFileAtomic } from './atomic-write.js';
 import { eachLimit } from './each-limit.js';
 import { acquireLock, releaseLock, type LockOwner } from './json-dir-lock.js';
 import { loadTaskDir, MAX_RECORD_BYTES } from './json-dir-load.js';
@@ -113,6 +114,9 @@ export class JsonDirStore implements Store {
   readonly #fsync: boolean;
   #state: 'new' | 'loading' | 'open' | 'closing' | 'closed' = 'new';
   #lock: LockOwner | undefined;
+  // `tasks/`, kept open for the directory fsync of each group commit: one pool call per commit
+  // instead of three (open, fsync, close).
+  #tasksDirFd: number | undefined;
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #pending: Batch | undefined;
@@ -224,6 +228,7 @@ export class JsonDirStore implements Store {
     } finally {
       const lock = this.#lock;
       this.#lock = undefined;
+      this.#closeTasksDir();
       this.#state = 'closed';
       if (lock) await releaseLock(this.#lockPath, lock).catch(() => undefined);
     }
@@ -235,13 +240,21 @@ export class JsonDirStore implements Store {
       this.#lock = await acquireLock(this.#lockPath);
       await mkdir(this.#tasksDir, { recursive: true, mode: DIR_MODE });
       await mkdir(this.runRoot, { recursive: true, mode: DIR_MODE });
+      if (this.#fsync) this.#tasksDirFd = await openDirectory(this.#tasksDir);
     } catch (err) {
+      this.#closeTasksDir();
       if (this.#lock) await releaseLock(this.#lockPath, this.#lock).catch(() => undefined);
       this.#lock = undefined;
       this.#state = 'new';
       throw err instanceof BgexecError ? err : failed(`cannot open store ${this.dir}`, err);
     }
     this.#state = 'open';
+  }
+
+  #closeTasksDir(): void {
+    const fd = this.#tasksDirFd;
+    this.#tasksDirFd = undefined;
+    if (fd !== undefined) closeSync(fd);
   }
 
   #closedError(): StoreError {
@@ -315,7 +328,8 @@ export class JsonDirStore implements Store {
     });
     if (this.#fsync && failures.size < ops.length) {
       try {
-        await fsyncDir(this.#tasksDir);
+        // Open from load() to close(): every commit runs between them.
+        await fsyncFd(this.#tasksDirFd!);
         this.#stats.dirSyncs++;
       } catch (err) {
         const error = failed(`cannot fsync ${this.#tasksDir}`, err);

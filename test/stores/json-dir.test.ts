@@ -1,3 +1,4 @@
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type * as Fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,24 @@ describe('JsonDirStore', () => {
     await Promise.all(puts);
     expect(fsHooks.renames).toHaveLength(50);
     expect(store.stats).toMatchObject({ batches: 1, writes: 50, dirSyncs: 1 });
+  });
+
+  it('keeps tasks/ open for its directory fsyncs from load() to close(), and no longer', async () => {
+    const tasksDir = join(dir, 'state', 'tasks');
+    const heldOpen = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === tasksDir;
+      } catch {
+        return false; // the descriptor readdir itself used, closed meanwhile
+      }
+    }).length;
+    expect(heldOpen()).toBe(1);
+    await Promise.all([store.put(makeRecord('d1')), store.put(makeRecord('d2'))]);
+    await store.put(makeRecord('d3'));
+    expect(store.stats).toMatchObject({ dirSyncs: 2 });
+    expect(heldOpen()).toBe(1);
+    await store.close();
+    expect(heldOpen()).toBe(0);
   });
 
   it('sends puts made during a flush to the next batch', async () => {
