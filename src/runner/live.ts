@@ -86,10 +86,16 @@ export function isRefusedStart(err: unknown): boolean {
   return e.code === 'TRANSPORT_UNREACHABLE' && e.refused === true;
 }
 
-/** Calls a transport method so that a synchronous throw becomes a rejection (a bad handle must not break dispatch). */
-export function callTransport<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Calls a transport method so that a synchronous throw becomes a rejection (a bad handle must not
+ * break dispatch). The method and its arguments are passed rather than a closure: this runs
+ * several times per attempt.
+ */
+export function callTransport<A, T>(transport: Transport, method: (a: A) => Promise<T>, a: A): Promise<T>;
+export function callTransport<A, B, T>(transport: Transport, method: (a: A, b: B) => Promise<T>, a: A, b: B): Promise<T>;
+export function callTransport(transport: Transport, method: (a: unknown, b?: unknown) => Promise<unknown>, a: unknown, b?: unknown): Promise<unknown> {
   try {
-    return fn();
+    return b === undefined ? method.call(transport, a) : method.call(transport, a, b);
   } catch (err) {
     return Promise.reject(err);
   }

@@ -54,7 +54,7 @@ export class OutputMonitor {
         const handle = live.handle;
         if (!handle || live.done) continue;
         polls.push(
-          callTransport(() => live.transport.poll(handle)).then(
+          callTransport(live.transport, live.transport.poll, handle).then(
             (sizes) => {
               if (!live.done) this.#onSizes(record, live, sizes);
             },

@@ -180,13 +180,7 @@ export class TaskRunner {
     // that record may tell that the attempt began (a probe of an unreachable host finds nothing).
     if (transport.capabilities?.findsEveryStart !== true || typeof transport.probe !== 'function') this.persist(record);
     const request = launchRequest(record, secretEnv, this.#o.store.durable !== false);
-    let starting: Promise<TransportHandle>;
-    try {
-      starting = transport.start(request);
-    } catch (err) {
-      starting = Promise.reject(err);
-    }
-    starting.then(
+    callTransport(transport, transport.start, request).then(
         (handle) => this.#onStarted(record, live, handle),
         (err: unknown) => {
           if (isRefusedStart(err) && requeueRefused(this, this.#o, this.#sink, record, live, err)) return;
@@ -270,8 +264,7 @@ export class TaskRunner {
         record.note = pendingNote(handle);
         this.persist(record);
       }
-      const whenRunning = live.transport.whenRunning.bind(live.transport);
-      callTransport(() => whenRunning(handle)).then(
+      callTransport(live.transport, live.transport.whenRunning, handle).then(
         (ran) => {
           if (ran) this.#onRunning(record, live);
         },
@@ -286,13 +279,7 @@ export class TaskRunner {
       live.timeoutTimer = clock.setTimeout(() => void this.kill(record, live, 'timeout'), Math.max(0, record.spec.timeoutMs - elapsed));
     }
     this.#monitor.ensure();
-    let waiting: Promise<ExitInfo>;
-    try {
-      waiting = live.transport.wait(handle);
-    } catch (err) {
-      waiting = Promise.reject(err);
-    }
-    waiting.then(
+    callTransport(live.transport, live.transport.wait, handle).then(
       (exit) => this.endAttempt(record, live, exit),
       (err: unknown) =>
         this.endAttempt(record, live, { state: 'lost', exitCode: null, signal: null, reason: 'transport_error', endedAt: clock.now() }, err),
@@ -314,7 +301,7 @@ export class TaskRunner {
     const handle = live.handle;
     const grace = live.graceMs ?? record.spec.graceMs ?? DEFAULT_GRACE_MS;
     if (!live.killing && tracing()) trace('kill', record.id, { attempt: record.attempt, reason: live.killReason, pid: handle.pid, graceMs: grace });
-    live.killing ??= callTransport(() => live.transport.kill(handle, { graceMs: grace })).catch((err: unknown) => this.#sink.error(err, record.id));
+    live.killing ??= callTransport(live.transport, live.transport.kill, handle, { graceMs: grace }).catch((err: unknown) => this.#sink.error(err, record.id));
     return live.killing;
   }
 
@@ -355,7 +342,7 @@ export class TaskRunner {
     if (live.timeoutTimer !== undefined) clock.clearTimeout(live.timeoutTimer);
     if (this.state !== 'stopped' && live.handle) {
       const handle = live.handle;
-      const sizes = await callTransport(() => live.transport.poll(handle)).catch(() => undefined);
+      const sizes = await callTransport(live.transport, live.transport.poll, handle).catch(() => undefined);
       if (sizes) this.applySizes(record, sizes);
       // A stream cut at maxOutputBytes whose writer then ended by itself (SIGPIPE, or an exit
       // before the output monitor looked) still ended because of the limit.

@@ -1,4 +1,4 @@
-import { close, fsync, open, rename, unlink, write } from 'node:fs';
+import { close, closeSync, fsync, open, rename, unlink, write } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Mode of every file a durable store writes (owner read/write only). */
@@ -76,26 +76,6 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, optio
   });
 }
 
-/** fsyncs a directory so that renames and unlinks in it survive a power loss. */
-export function fsyncDir(dir: string): Promise<void> {
-  // Callbacks, as in writeFileAtomic: once per group commit, on the main thread.
-  return new Promise((resolve, reject) => {
-    open(dir, 'r', (openErr, fd) => {
-      if (openErr) {
-        reject(openErr);
-        return;
-      }
-      fsync(fd, (syncErr) => {
-        close(fd, (closeErr) => {
-          const first = syncErr ?? closeErr;
-          if (first) reject(first);
-          else resolve();
-        });
-      });
-    });
-  });
-}
-
 /** Opens a directory for {@link fsyncFd}: a store that syncs its directory at every group commit keeps it open. */
 export function openDirectory(dir: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -108,4 +88,14 @@ export function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
     fsync(fd, (err) => (err ? reject(err) : resolve()));
   });
+}
+
+/** fsyncs a directory so that renames and unlinks in it survive a power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fd = await openDirectory(dir);
+  try {
+    await fsyncFd(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
